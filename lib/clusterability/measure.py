@@ -1,0 +1,80 @@
+"""Measure a network's clusterability: its n-cut and the n-cuts of its shuffles.
+
+This is the unit of work of the pipeline and of the ``clusterability ncut``
+command: cluster a graph, compute the n-cut, and compute the n-cuts of any
+subset of its shuffles (so shuffles can be fanned out over processes and
+gathered in any order with identical results).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .graph import LayeredGraph
+from .ncut import Degeneracy, cluster_cut_terms, degenerate_clusters
+from .seeds import seed_sequence
+from .shuffles import shuffle_graph, shuffle_rngs
+from .spectral import spectral_clusters
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """A network's spectral clustering and its n-cut."""
+
+    ncut: float
+    labels: np.ndarray  # one per node, in node order; -1 for isolated nodes
+    cluster_sizes: np.ndarray
+    cut_terms: np.ndarray  # W(X_c, rest) / vol(X_c) per cluster
+    degeneracy: Degeneracy
+    k: int
+    solver: str
+    seed: int
+
+
+def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10) -> Clustering:
+    """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut."""
+    rng = np.random.default_rng(seed_sequence(seed, "network"))
+    labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init)
+    adjacency = graph.adjacency()
+    terms, _ = cluster_cut_terms(adjacency, labels)
+    sizes = np.bincount(labels[labels >= 0], minlength=k)
+    return Clustering(
+        ncut=float(terms.sum()),
+        labels=labels,
+        cluster_sizes=sizes,
+        cut_terms=terms,
+        degeneracy=degenerate_clusters(adjacency, labels),
+        k=k,
+        solver=solver,
+        seed=seed,
+    )
+
+
+def shuffle_ncut(
+    graph: LayeredGraph, k: int, *, seed: int, method: str, index: int, solver: str = "fast", n_init: int = 10
+) -> float:
+    """The n-cut of shuffle number ``index`` of ``graph`` (its own seed from ``(seed, method, index)``)."""
+    shuffle_rng, cluster_rng = shuffle_rngs(seed, method, index)
+    shuffled = shuffle_graph(graph, method, shuffle_rng)
+    labels = spectral_clusters(shuffled, k, seed=cluster_rng, solver=solver, n_init=n_init)
+    terms, _ = cluster_cut_terms(shuffled, labels)
+    return float(terms.sum())
+
+
+def shuffle_ncuts(
+    graph: LayeredGraph,
+    k: int,
+    *,
+    seed: int,
+    method: str,
+    indices: range | list[int] | np.ndarray,
+    solver: str = "fast",
+    n_init: int = 10,
+) -> np.ndarray:
+    """n-cuts of the shuffles numbered ``indices`` (see :func:`shuffle_ncut`)."""
+    return np.array(
+        [shuffle_ncut(graph, k, seed=seed, method=method, index=int(i), solver=solver, n_init=n_init) for i in indices],
+        dtype=np.float64,
+    )

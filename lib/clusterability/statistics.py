@@ -1,0 +1,49 @@
+"""Statistics of a network's n-cut against its shuffles (P1 section 3, A.4; P2 section 1.2).
+
+* One-sided p-value (North, Curtis & Sham 2002): ``p = (r + 1) / (n + 1)``,
+  ``r`` = number of shuffles whose n-cut is <= the network's.
+* "Significant": lower than every shuffle, i.e. ``p = 1 / (n + 1)``.
+* Z-score: ``(n-cut - mean) / std`` of the shuffle distribution (sample std, ddof=1).
+* Cohen's d between two distributions with the pooled standard deviation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def p_value(ncut: float, shuffle_ncuts: np.ndarray) -> float:
+    """One-sided empirical p-value ``(r + 1) / (n + 1)`` of ``ncut`` being this low."""
+    s = np.asarray(shuffle_ncuts, dtype=np.float64)
+    r = int(np.count_nonzero(s <= ncut))
+    return (r + 1) / (s.size + 1)
+
+
+def is_significant(ncut: float, shuffle_ncuts: np.ndarray) -> bool:
+    """Whether ``ncut`` is lower than every shuffle (needs at least one shuffle)."""
+    s = np.asarray(shuffle_ncuts, dtype=np.float64)
+    return bool(s.size > 0 and np.all(ncut < s))
+
+
+def z_score(ncut: float, shuffle_ncuts: np.ndarray) -> float:
+    """Standard deviations of the shuffles between ``ncut`` and their mean (NaN if undefined)."""
+    s = np.asarray(shuffle_ncuts, dtype=np.float64)
+    if s.size < 2:
+        return float("nan")
+    sd = s.std(ddof=1)
+    if sd == 0:
+        return float("nan") if ncut == s.mean() else float(np.sign(ncut - s.mean()) * np.inf)
+    return float((ncut - s.mean()) / sd)
+
+
+def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
+    """Cohen's d ``(mean_a - mean_b) / pooled sd`` (P1 appendix A.4)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n1, n2 = a.size, b.size
+    if n1 < 2 or n2 < 2:
+        return float("nan")
+    pooled = np.sqrt(((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / (n1 + n2 - 2))
+    if pooled == 0:
+        return float("nan")
+    return float((a.mean() - b.mean()) / pooled)

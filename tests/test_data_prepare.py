@@ -1,0 +1,289 @@
+"""Parsing raw datasets (IDX, CIFAR-10 binary) and preparing uint8 28x28 train/val/test splits."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from clusterability.data import (
+    antialias_matrix,
+    cifar_to_gray28,
+    load_prepared,
+    load_raw,
+    prepare_dataset,
+    read_cifar10_bin,
+    read_idx,
+    resize_antialiased,
+    split_indices,
+)
+from clusterability.errors import InputError
+
+MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def mirror() -> Path:
+    """The read-only shared mirror of the official raw files (skip when absent)."""
+    if not MIRROR.is_dir():
+        pytest.skip(
+            f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)"
+        )
+    return MIRROR
+
+
+@pytest.fixture(scope="module")
+def mnist(mirror: Path) -> dict[str, np.ndarray]:
+    """Full MNIST, parsed once for the module."""
+    return load_raw("mnist", mirror / "mnist")
+
+
+@pytest.fixture(scope="module")
+def cifar_prepared(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A small prepared CIFAR-10 file (the mirror is found through its sub-folder)."""
+    path = tmp_path_factory.mktemp("prep") / "cifar10.npz"
+    prepare_dataset("cifar10", mirror, path, val_size=100, seed=3, n_train=400, n_test=200)
+    return load_prepared(path)
+
+
+def _idx_bytes(arr: np.ndarray, code: int) -> bytes:
+    header = bytes([0, 0, code, arr.ndim]) + np.asarray(arr.shape, dtype=">u4").tobytes()
+    return header + arr.astype(arr.dtype.newbyteorder(">")).tobytes()
+
+
+# --- IDX ------------------------------------------------------------------------------
+
+
+def test_read_idx_real_mnist(mnist: dict[str, np.ndarray]) -> None:
+    assert mnist["x_train"].shape == (60000, 28, 28) and mnist["x_train"].dtype == np.uint8
+    assert mnist["y_train"].shape == (60000,) and mnist["x_test"].shape == (10000, 28, 28)
+    assert mnist["y_test"].shape == (10000,)
+    assert set(np.unique(mnist["y_train"])) == set(range(10))
+    assert set(np.unique(mnist["y_test"])) == set(range(10))
+    assert mnist["x_train"].max() == 255 and 20 < mnist["x_train"].mean() < 50
+
+
+def test_read_idx_fashion_labels(mirror: Path) -> None:
+    labels = read_idx(mirror / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
+    assert labels.shape == (10000,) and labels.dtype == np.uint8
+    assert np.array_equal(np.bincount(labels), np.full(10, 1000))
+
+
+def test_read_idx_plain_and_wide_dtypes(tmp_path: Path) -> None:
+    ints = np.arange(-6, 6, dtype=np.int32).reshape(3, 4)
+    (tmp_path / "i.idx").write_bytes(_idx_bytes(ints, 0x0C))
+    got = read_idx(tmp_path / "i.idx")
+    assert np.array_equal(got, ints) and got.dtype.isnative
+    floats = np.linspace(0, 1, 5).astype(np.float32)
+    (tmp_path / "f.idx.gz").write_bytes(gzip.compress(_idx_bytes(floats, 0x0D)))
+    assert np.array_equal(read_idx(tmp_path / "f.idx.gz"), floats)
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"\x00\x00", "truncated"),
+        (b"\x01\x02\x08\x01" + b"\x00" * 8, "not an IDX file"),
+        (b"\x00\x00\x07\x01" + b"\x00" * 8, "dtype code 0x07"),
+        (b"\x00\x00\x08\x03\x00\x00", "truncated"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x05abc", "more than the file can hold"),
+        (b"\x00\x00\x08\x01\x00\x00\x00\x02abc", "beyond shape"),
+    ],
+)
+def test_read_idx_malformed(tmp_path: Path, content: bytes, match: str) -> None:
+    path = tmp_path / "bad.idx"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=match) as exc:
+        read_idx(path)
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_read_idx_truncated_gzip(mirror: Path, tmp_path: Path) -> None:
+    data = (mirror / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+    path = tmp_path / "cut.gz"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError, match="truncated") as exc:
+        read_idx(path)
+    assert str(path) in str(exc.value)
+    # Gzip intact but the IDX payload is short.
+    path.write_bytes(gzip.compress(_idx_bytes(np.zeros((10, 28, 28), np.uint8), 0x08)[:-100]))
+    with pytest.raises(InputError, match="truncated IDX"):
+        read_idx(path)
+
+
+# --- CIFAR-10 binary ------------------------------------------------------------------
+
+
+def test_read_cifar10_real(mirror: Path) -> None:
+    folder = mirror / "cifar-10-batches-bin"
+    x, y = read_cifar10_bin([folder / f for f in CIFAR_TRAIN])
+    assert x.shape == (50000, 32, 32, 3) and x.dtype == np.uint8 and y.shape == (50000,)
+    assert np.array_equal(np.bincount(y), np.full(10, 5000))
+    xt, yt = read_cifar10_bin([folder / "test_batch.bin"])
+    assert xt.shape == (10000, 32, 32, 3) and np.array_equal(np.bincount(yt), np.full(10, 1000))
+
+
+def test_read_cifar10_layout_and_size_check(tmp_path: Path) -> None:
+    planes = np.stack([np.full((32, 32), 10), np.full((32, 32), 20), np.full((32, 32), 30)])
+    planes[0, 1, 2] = 99  # R at row 1, column 2
+    record = np.concatenate([[7], planes.ravel()]).astype(np.uint8)
+    path = tmp_path / "b.bin"
+    path.write_bytes(record.tobytes() * 2)
+    x, y = read_cifar10_bin([path])
+    assert x.shape == (2, 32, 32, 3) and list(y) == [7, 7]
+    assert list(x[0, 0, 0]) == [10, 20, 30] and x[1, 1, 2, 0] == 99
+    path.write_bytes(record.tobytes()[:-1])
+    with pytest.raises(InputError, match="not a positive multiple") as exc:
+        read_cifar10_bin([path])
+    assert str(path) in str(exc.value)
+
+
+# --- grayscale and anti-aliased resize ------------------------------------------------------
+
+
+def test_antialias_matrix() -> None:
+    a = antialias_matrix(32, 28)
+    assert a.shape == (28, 32) and np.allclose(a.sum(axis=1), 1.0) and (a >= 0).all()
+    assert np.allclose(antialias_matrix(28, 28), np.eye(28))
+
+
+def test_gray_luma_weights() -> None:
+    colours = np.array([[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 255]], dtype=np.uint8)
+    images = np.broadcast_to(colours[:, None, None, :], (4, 32, 32, 3))
+    gray = cifar_to_gray28(np.ascontiguousarray(images))
+    assert gray.shape == (4, 28, 28) and gray.dtype == np.uint8
+    assert [int(g[5, 5]) for g in gray] == [76, 150, 29, 255]  # 0.299/0.587/0.114 * 255
+    assert all((g == g[0, 0]).all() for g in gray)
+
+
+def test_checkerboard_is_not_aliased() -> None:
+    board = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    small = cifar_to_gray28(np.repeat(board[None, :, :, None], 3, axis=3))[0].astype(float)
+    assert abs(small.mean() - 127.5) < 1.5
+    nearest = board[np.floor((np.arange(28) + 0.5) * 32 / 28).astype(int)][
+        :, np.floor((np.arange(28) + 0.5) * 32 / 28).astype(int)
+    ].astype(float)
+    assert nearest.std() > 120  # without a low-pass filter the board aliases to full contrast
+    assert small.std() < 25 and small[1:-1, 1:-1].std() < 22
+    assert np.abs(small - 127.5).mean() < 0.2 * np.abs(nearest - 127.5).mean()
+
+
+def test_resize_matches_pillow_antialiased_bilinear() -> None:
+    image_mod = pytest.importorskip("PIL.Image")
+    img = np.random.default_rng(0).uniform(0, 255, (32, 32)).astype(np.float32)
+    ref = np.asarray(image_mod.fromarray(img, mode="F").resize((28, 28), image_mod.BILINEAR))
+    assert np.abs(resize_antialiased(img[None].astype(np.float64))[0] - ref).max() < 1e-3
+
+
+# --- prepare --------------------------------------------------------------------------------
+
+
+def test_prepared_cifar(cifar_prepared: dict) -> None:
+    d = cifar_prepared
+    assert d["name"] == "cifar10"
+    assert d["x_train"].shape == (400, 28, 28) and d["x_val"].shape == (100, 28, 28)
+    assert d["x_test"].shape == (200, 28, 28)
+    for s in ("train", "val", "test"):
+        assert d[f"x_{s}"].dtype == np.uint8 and d[f"y_{s}"].dtype == np.uint8
+        assert d[f"y_{s}"].max() <= 9
+    assert 80 < d["x_train"].mean() < 160 and d["x_train"].std() > 30
+
+
+def test_split_indices_disjoint_and_deterministic() -> None:
+    idx = split_indices("mnist", 60000, 10000, val_size=5000, seed=1)
+    assert idx["val"].size == 5000 and idx["train"].size == 55000
+    assert np.intersect1d(idx["val"], idx["train"]).size == 0
+    assert np.array_equal(np.union1d(idx["val"], idx["train"]), np.arange(60000))
+    again = split_indices("mnist", 60000, 10000, val_size=5000, seed=1)
+    assert all(np.array_equal(idx[k], again[k]) for k in idx)
+    other = split_indices("mnist", 60000, 10000, val_size=5000, seed=2)
+    assert not np.array_equal(idx["val"], other["val"])
+    sub = split_indices("mnist", 60000, 10000, val_size=5000, seed=1, n_train=300, n_test=50)
+    assert np.array_equal(sub["val"], idx["val"])  # subsampling leaves the validation split alone
+    assert sub["train"].size == 300 and np.isin(sub["train"], idx["train"]).all()
+    assert sub["test"].size == 50 and np.unique(sub["test"]).size == 50
+
+
+def test_prepare_mnist_split(mirror: Path, mnist: dict[str, np.ndarray], tmp_path: Path) -> None:
+    out = tmp_path / "out" / "mnist.npz"
+    prepare_dataset("mnist", mirror / "mnist", out, val_size=500, seed=7, n_train=1000, n_test=300)
+    d = load_prepared(out)
+    assert [p.name for p in out.parent.iterdir()] == ["mnist.npz"]  # no temporary files left
+    idx = split_indices("mnist", 60000, 10000, val_size=500, seed=7, n_train=1000, n_test=300)
+    assert np.array_equal(d["x_val"], mnist["x_train"][idx["val"]])
+    assert np.array_equal(d["y_train"], mnist["y_train"][idx["train"]])
+    assert np.array_equal(d["x_test"], mnist["x_test"][idx["test"]])
+    assert (d["x_train"].shape, d["x_val"].shape, d["x_test"].shape) == (
+        (1000, 28, 28),
+        (500, 28, 28),
+        (300, 28, 28),
+    )
+    with np.load(out, allow_pickle=False) as npz:
+        assert npz["name"].shape == () and str(npz["name"]) == "mnist"
+    out2 = tmp_path / "again.npz"
+    prepare_dataset("mnist", mirror / "mnist", out2, val_size=500, seed=7, n_train=1000, n_test=300)
+    d2 = load_prepared(out2)
+    assert all(np.array_equal(d[k], d2[k]) for k in d if k != "name")
+
+
+def test_prepare_bad_sizes(mirror: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="val_size=60000"):
+        prepare_dataset("mnist", mirror / "mnist", tmp_path / "x.npz", val_size=60000, seed=0)
+    with pytest.raises(InputError, match="n_train=59000"):
+        split_indices("mnist", 60000, 10000, val_size=5000, seed=0, n_train=59000)
+    with pytest.raises(InputError, match="unknown dataset"):
+        prepare_dataset("svhn", mirror, tmp_path / "x.npz", val_size=10, seed=0)
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_load_raw_missing_files(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such") as exc:
+        load_raw("fashion_mnist", tmp_path)
+    assert str(tmp_path) in str(exc.value)
+
+
+def _valid_arrays() -> dict[str, np.ndarray]:
+    arrays: dict[str, np.ndarray] = {"name": np.array("mnist")}
+    for s, n in (("train", 5), ("val", 2), ("test", 3)):
+        arrays[f"x_{s}"] = np.zeros((n, 28, 28), np.uint8)
+        arrays[f"y_{s}"] = np.arange(n, dtype=np.uint8)
+    return arrays
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"x_val": None}, "missing arrays x_val"),
+        ({"x_train": np.zeros((5, 28, 28), np.float32)}, "x_train has shape"),
+        ({"x_test": np.zeros((3, 32, 32), np.uint8)}, "x_test has shape"),
+        ({"y_train": np.zeros(4, np.uint8)}, "y_train has shape"),
+        ({"y_val": np.array([0, 12], np.uint8)}, "label 12"),
+        ({"name": np.array(["a", "b"])}, "'name' must be a 0-d string"),
+        ({"y_test": np.array([{}, {}, {}], dtype=object)}, "without pickle"),
+    ],
+)
+def test_load_prepared_rejects(tmp_path: Path, change: dict, match: str) -> None:
+    arrays = _valid_arrays()
+    for k, v in change.items():
+        if v is None:
+            del arrays[k]
+        else:
+            arrays[k] = v
+    path = tmp_path / "p.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(InputError, match=match) as exc:
+        load_prepared(path)
+    assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_load_prepared_not_npz(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such prepared dataset"):
+        load_prepared(tmp_path / "absent.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(InputError, match="not a readable"):
+        load_prepared(tmp_path / "junk.npz")
+    np.savez(tmp_path / "ok.npz", **_valid_arrays())
+    assert load_prepared(tmp_path / "ok.npz")["name"] == "mnist"
