@@ -189,6 +189,8 @@ def _sklearn_labels(
 
     adjacency = graph.adjacency() if isinstance(graph, LayeredGraph) else sp.csr_matrix(graph)
     a = adjacency[kept][:, kept]
+    if a.shape[0] <= k:
+        a = a.toarray()  # scikit-learn's k >= n fallback (dense eigh) fails on sparse input
     model = SpectralClustering(
         n_clusters=k,
         affinity="precomputed",

@@ -129,6 +129,9 @@ def load_weights(path: str | os.PathLike[str]) -> NetworkWeights:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such weights file")
+    if not zipfile.is_zipfile(path):
+        # np.load would return a bare array for a .npy file, or try to unpickle other files.
+        raise InputError(f"{path}: not a .npz file (not a zip archive); save the kernels with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

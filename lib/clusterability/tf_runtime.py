@@ -1,0 +1,143 @@
+"""The one place where the package imports TensorFlow, Keras and tfmot.
+
+TensorFlow Model Optimization (tfmot) does not support Keras 3, so the legacy
+Keras 2 (the ``tf_keras`` package) is used everywhere: ``TF_USE_LEGACY_KERAS``
+is set before TensorFlow is imported and ``tf_keras`` is returned as *the*
+Keras. Other modules call :func:`import_tf` inside their functions, never at
+import time, so ``import clusterability`` (and the numerical core) never loads
+TensorFlow.
+
+:func:`import_tf` also configures the process for reproducible training:
+
+* thread pools (intra-op and inter-op) of a given size, also exported as
+  ``OMP_NUM_THREADS``/``TF_NUM_*_THREADS`` before the import;
+* ``keras.utils.set_random_seed`` (Python, NumPy and TensorFlow global seeds)
+  and ``tf.config.experimental.enable_op_determinism`` so that the same seed,
+  data and thread count give the same weights;
+* every visible GPU with memory growth on; the CPU otherwise.
+
+Thread pools and GPU memory growth can only be set before TensorFlow's runtime
+starts; asking for a different thread count later only warns (with op
+determinism the results do not depend on the pool sizes, only the speed does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+_THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "TF_NUM_INTRAOP_THREADS",
+    "TF_NUM_INTEROP_THREADS",
+)
+
+
+def _prepare_environment(threads: int | None) -> None:
+    """Environment variables that only take effect before ``import tensorflow``."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads is not None and "tensorflow" not in sys.modules:
+        for name in _THREAD_ENV:
+            os.environ[name] = str(threads)
+
+
+def _configure_threads(tf: Any, threads: int) -> None:
+    threading = tf.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime has started; the pools are fixed now
+        current = (
+            threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads(),
+        )
+        # Results do not depend on the pool sizes (op determinism), only speed does.
+        warnings.warn(
+            f"TensorFlow already runs with intra/inter-op threads {current}; "
+            f"cannot switch to {threads} in the same process",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _configure_gpus(tf: Any) -> None:
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # already initialized: keep what is set
+            pass
+
+
+def import_tf(threads: int | None = None, seed: int | None = None) -> tuple[Any, Any, Any]:
+    """Import and configure TensorFlow; return ``(tf, keras, tfmot)``.
+
+    ``keras`` is the ``tf_keras`` (Keras 2) module, the Keras that tfmot wraps.
+    ``threads`` sizes both TensorFlow thread pools (``None``: TensorFlow's
+    default). ``seed`` seeds Python, NumPy and TensorFlow (``None``: leave the
+    seeds alone). Op determinism is always enabled.
+    """
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads}")
+    _prepare_environment(threads)
+
+    import tensorflow as tf
+    import tf_keras as keras
+    import tensorflow_model_optimization as tfmot
+
+    if threads is not None:
+        _configure_threads(tf, int(threads))
+    _configure_gpus(tf)
+    tf.config.experimental.enable_op_determinism()
+    if seed is not None:
+        if int(seed) < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        # NumPy's legacy global seed must be < 2**32; TensorFlow's is an int64
+        # and gets the full seed (derived seeds use 63 bits).
+        keras.utils.set_random_seed(int(seed) % 2**32)
+        tf.random.set_seed(int(seed))
+    return tf, keras, tfmot
+
+
+def device_summary() -> str:
+    """One line naming the devices TensorFlow computes on and its thread pools."""
+    tf, _, _ = import_tf()
+    gpus = tf.config.list_physical_devices("GPU")
+    threading = tf.config.threading
+    pools = (
+        f"intra-op threads {threading.get_intra_op_parallelism_threads() or 'default'}, "
+        f"inter-op threads {threading.get_inter_op_parallelism_threads() or 'default'}"
+    )
+    if gpus:
+        names = []
+        for gpu in gpus:
+            try:
+                details = tf.config.experimental.get_device_details(gpu)
+            except (RuntimeError, ValueError):
+                details = {}
+            names.append(details.get("device_name", gpu.name))
+        return f"GPU: {', '.join(names)} ({pools})"
+    return f"CPU: {os.cpu_count()} logical cores visible ({pools})"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that train the networks (for the metrics file)."""
+    import numpy as np
+
+    tf, keras, tfmot = import_tf()
+    try:
+        from importlib.metadata import version
+
+        tfmot_version = version("tensorflow-model-optimization")
+    except Exception:  # noqa: BLE001 - metadata may be missing in odd installs
+        tfmot_version = getattr(tfmot, "__version__", "unknown")
+    return {
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "tfmot": tfmot_version,
+        "numpy": np.__version__,
+    }

@@ -1,0 +1,43 @@
+# Stage 1: raw datasets (md5-verified) and prepared 28x28 uint8 datasets.
+
+
+rule fetch_dataset:
+    input:
+        lib=lib_inputs("fetch_dataset.py"),
+    output:
+        directory("resources/raw/{dataset}"),
+    log:
+        "logs/fetch_dataset/{dataset}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        mirror=CONFIG["datasets"]["mirror"],
+    script:
+        "../workflow_scripts/fetch_dataset.py"
+
+
+rule prepare_dataset:
+    input:
+        raw="resources/raw/{dataset}",
+        lib=lib_inputs("prepare_dataset.py"),
+    output:
+        "results/data/{dataset}.npz",
+    log:
+        "logs/prepare_dataset/{dataset}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        validation_size=CONFIG["datasets"]["validation_size"],
+        n_train=CONFIG["datasets"]["n_train"],
+        n_test=CONFIG["datasets"]["n_test"],
+        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.dataset),
+    script:
+        "../workflow_scripts/prepare_dataset.py"

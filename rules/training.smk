@@ -1,0 +1,25 @@
+# Stage 2: train each network, then prune it to 90 % sparsity (tfmot).
+
+
+rule train_network:
+    input:
+        data="results/data/{dataset}.npz",
+        lib=lib_inputs("train_network.py"),
+    output:
+        model="results/networks/{dataset}/{regime}/run{run}/model.keras",
+        weights_unpruned="results/networks/{dataset}/{regime}/run{run}/weights_unpruned.npz",
+        weights_pruned="results/networks/{dataset}/{regime}/run{run}/weights_pruned.npz",
+        metrics="results/networks/{dataset}/{regime}/run{run}/metrics.json",
+    log:
+        "logs/train_network/{dataset}/{regime}/run{run}.log",
+    conda:
+        "../envs/tf.yaml"
+    threads: res("train", "threads")
+    resources:
+        mem_mb=res("train", "mem_mb"),
+        runtime=res("train", "runtime"),
+    params:
+        settings=train_params,
+        seed=train_seed,
+    script:
+        "../workflow_scripts/train_network.py"

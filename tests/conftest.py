@@ -1,0 +1,92 @@
+"""Shared builders for the numerical-core tests: planted-partition and Glorot-initialized MLPs."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# The MLP of both papers: 784-256-256-256-256-10.
+PAPER_WIDTHS = (784, 256, 256, 256, 256, 10)
+
+
+def build_planted_mlp(
+    widths: Sequence[int],
+    k: int,
+    *,
+    seed: int = 0,
+    strong: float = 1.0,
+    weak: float = 0.02,
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Kernels of an MLP with ``k`` planted modules, and each neuron's module.
+
+    Every layer's neurons are split into ``k`` contiguous groups (as equal as
+    possible); weights between neurons of the same group have magnitude
+    ``U(0.5, 1) * strong``, between different groups ``U(0, 1) * weak``, with
+    random signs. Returns the kernels (``(fan_in, fan_out)``, float32, as Keras
+    stores them) and the module of every neuron in node order (inputs first).
+    """
+    rng = np.random.default_rng(seed)
+    groups = [np.minimum(np.arange(n) * k // n, k - 1) for n in widths]
+    kernels = []
+    for l in range(len(widths) - 1):
+        same = groups[l][:, None] == groups[l + 1][None, :]
+        shape = (widths[l], widths[l + 1])
+        magnitude = np.where(same, rng.uniform(0.5, 1.0, shape) * strong, rng.uniform(0.0, 1.0, shape) * weak)
+        sign = rng.choice([-1.0, 1.0], size=shape)
+        kernels.append((magnitude * sign).astype(np.float32))
+    return kernels, np.concatenate(groups)
+
+
+def build_glorot_mlp(widths: Sequence[int] = PAPER_WIDTHS, *, seed: int = 0) -> list[np.ndarray]:
+    """Kernels of an MLP at Keras' default initialization (Glorot uniform), float32."""
+    rng = np.random.default_rng(seed)
+    kernels = []
+    for fan_in, fan_out in itertools.pairwise(widths):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        kernels.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
+    return kernels
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two labellings are the same partition up to renaming the clusters (-1 must match)."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or not np.array_equal(a < 0, b < 0):
+        return False
+    pairs = set(zip(a[a >= 0].tolist(), b[b >= 0].tolist()))
+    return len(pairs) == len(set(a[a >= 0].tolist())) == len(set(b[b >= 0].tolist()))
+
+
+@pytest.fixture
+def planted_mlp() -> Callable[..., tuple[list[np.ndarray], np.ndarray]]:
+    """:func:`build_planted_mlp`."""
+    return build_planted_mlp
+
+
+@pytest.fixture
+def glorot_mlp() -> Callable[..., list[np.ndarray]]:
+    """:func:`build_glorot_mlp`."""
+    return build_glorot_mlp
+
+
+@pytest.fixture(scope="session")
+def paper_mlp_kernels() -> list[np.ndarray]:
+    """One randomly initialized 784-256x4-10 MLP (Glorot uniform, seed 0), shared by a few tests."""
+    return build_glorot_mlp(PAPER_WIDTHS, seed=0)
+
+
+@pytest.fixture
+def write_weights(tmp_path: Path) -> Callable[..., Path]:
+    """Write kernels (and any extra arrays) to an ``.npz`` under ``tmp_path`` and return its path."""
+
+    def write(kernels: Sequence[np.ndarray], name: str = "net.npz", **extra: np.ndarray) -> Path:
+        path = tmp_path / name
+        arrays = {f"kernel_{i}": np.asarray(k) for i, k in enumerate(kernels)}
+        arrays.update(extra)
+        np.savez(path, **arrays)
+        return path
+
+    return write

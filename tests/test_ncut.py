@@ -1,0 +1,179 @@
+"""The n-cut of a partition: hand-computed graphs, networkx's normalized_cut_size, degenerate clusters."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from clusterability.graph import LayeredGraph, mlp_graph
+from clusterability.ncut import cluster_cut_terms, degenerate_clusters, ncut
+
+# A 2+2 layered graph: a0-b0 (3), a0-b1 (1), a1-b1 (2).
+# Degrees: a0 = 4, a1 = 2, b0 = 3, b1 = 3; node order a0, a1, b0, b1.
+SMALL = LayeredGraph((np.array([[3.0, 1.0], [0.0, 2.0]]),))
+
+
+@pytest.mark.parametrize(
+    ("labels", "expected"),
+    [
+        ([0, 1, 0, 1], 1 / 7 + 1 / 5),  # {a0,b0}: cut 1, vol 7; {a1,b1}: cut 1, vol 5
+        ([0, 0, 1, 1], 6 / 6 + 6 / 6),  # layer against layer: every edge is cut
+        ([0, 1, 0, 2], 1 / 7 + 2 / 2 + 3 / 3),  # singletons lose all their weight
+        ([0, 0, 0, 0], 0.0),  # one cluster cuts nothing
+        ([0, 1, 2, 3], 4.0),  # every node alone: each term is 1
+        ([1, 0, 1, 0], 1 / 7 + 1 / 5),  # renaming clusters changes nothing
+    ],
+)
+def test_hand_computed(labels: list[int], expected: float) -> None:
+    labels = np.array(labels)
+    for graph in (SMALL, SMALL.adjacency(), SMALL.adjacency().toarray()):
+        assert ncut(graph, labels) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cut_terms_and_volumes_by_hand() -> None:
+    terms, vol = cluster_cut_terms(SMALL, np.array([0, 1, 0, 1]))
+    np.testing.assert_allclose(terms, [1 / 7, 1 / 5])
+    np.testing.assert_allclose(vol, [7.0, 5.0])
+    terms2, vol2 = cluster_cut_terms(SMALL.adjacency(), np.array([0, 1, 0, 1]))
+    np.testing.assert_allclose(terms2, terms)
+    np.testing.assert_allclose(vol2, vol)
+
+
+def _random_graph(rng: np.random.Generator, n: int = 30, p: float = 0.3) -> np.ndarray:
+    a = np.triu(rng.uniform(0.1, 2.0, (n, n)) * (rng.random((n, n)) < p), 1)
+    return a + a.T
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_networkx_normalized_cut_size_for_two_clusters(seed: int) -> None:
+    # networkx: normalized_cut_size(G, S, T) = cut(S, T) * (1/vol(S) + 1/vol(T)), which is
+    # exactly the papers' n-cut sum over the two clusters (no factor 1/2 either way).
+    rng = np.random.default_rng(seed)
+    a = _random_graph(rng)
+    G = nx.from_numpy_array(a)
+    labels = rng.integers(0, 2, a.shape[0])
+    S = set(np.flatnonzero(labels == 0).tolist())
+    T = set(np.flatnonzero(labels == 1).tolist())
+    expected = nx.normalized_cut_size(G, S, T, weight="weight")
+    assert ncut(a, labels) == pytest.approx(expected, rel=1e-10)
+    assert ncut(sp.csr_matrix(a), labels) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize("k", [3, 4, 7])
+def test_matches_networkx_cut_and_volume_for_k_clusters(k: int) -> None:
+    rng = np.random.default_rng(k)
+    kernels = [rng.normal(size=(8, 6)), rng.normal(size=(6, 7)), rng.normal(size=(7, 3))]
+    g = mlp_graph(kernels)
+    G = nx.from_scipy_sparse_array(g.adjacency())
+    labels = rng.integers(0, k, g.n_nodes)
+    labels[:k] = np.arange(k)  # every cluster non-empty
+    expected = 0.0
+    for c in range(k):
+        S = set(np.flatnonzero(labels == c).tolist())
+        expected += nx.cut_size(G, S, weight="weight") / nx.volume(G, S, weight="weight")
+    assert ncut(g, labels) == pytest.approx(expected, rel=1e-10)
+    assert ncut(g.adjacency(), labels) == pytest.approx(expected, rel=1e-10)
+    assert 0.0 <= expected <= k
+
+
+def test_layered_and_sparse_routes_agree_with_unlabelled_nodes() -> None:
+    rng = np.random.default_rng(7)
+    g = mlp_graph([rng.normal(size=(20, 15)), rng.normal(size=(15, 10))])
+    labels = rng.integers(-1, 4, g.n_nodes)  # some nodes left out (-1) although they have edges
+    t1, v1 = cluster_cut_terms(g, labels)
+    t2, v2 = cluster_cut_terms(g.adjacency(), labels)
+    np.testing.assert_allclose(t1, t2, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(v1, v2, rtol=1e-12)
+    # Volumes are the degree sums of each cluster's nodes.
+    deg = g.degrees()
+    np.testing.assert_allclose(v1, [deg[labels == c].sum() for c in range(4)])
+
+
+def test_isolated_nodes_labelled_minus_one_are_ignored() -> None:
+    k0 = np.array([[3.0, 1.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 0.0]])  # input 2 and hidden 2 isolated
+    g = LayeredGraph((k0,))
+    with_isolated = np.array([0, 1, -1, 0, 1, -1])
+    assert ncut(g, with_isolated) == pytest.approx(1 / 7 + 1 / 5)
+    assert ncut(g.adjacency(), with_isolated) == pytest.approx(1 / 7 + 1 / 5)
+
+
+def test_zero_volume_cluster_contributes_nothing() -> None:
+    g = LayeredGraph((np.array([[1.0, 0.0], [0.0, 0.0]]),))  # a1 and b1 isolated
+    labels = np.array([0, 1, 0, 1])  # cluster 1 = {a1, b1}: volume 0
+    terms, vol = cluster_cut_terms(g, labels)
+    np.testing.assert_array_equal(vol, [2.0, 0.0])
+    np.testing.assert_array_equal(terms, [0.0, 0.0])
+    terms, vol = cluster_cut_terms(g.adjacency(), labels)
+    np.testing.assert_array_equal(terms, [0.0, 0.0])
+
+
+def test_label_count_must_match() -> None:
+    with pytest.raises(ValueError):
+        ncut(SMALL, np.array([0, 1, 0]))
+    with pytest.raises(ValueError):
+        ncut(SMALL.adjacency(), np.array([0, 1, 0]))
+
+
+def test_all_unlabelled_gives_zero() -> None:
+    assert ncut(SMALL, np.full(4, -1)) == 0.0
+    assert ncut(SMALL.adjacency(), np.full(4, -1)) == 0.0
+
+
+# --- degenerate clusters ----------------------------------------------------------
+
+
+def _two_block_graph(n: int = 64) -> tuple[LayeredGraph, np.ndarray]:
+    """A 4-layer graph of two planted halves; returns it and the halves' labels."""
+    rng = np.random.default_rng(0)
+    groups = (np.arange(n) >= n // 2).astype(int)
+    blocks = []
+    for _ in range(3):
+        same = groups[:, None] == groups[None, :]
+        blocks.append(np.where(same, rng.uniform(0.5, 1.0, (n, n)), rng.uniform(0.0, 0.02, (n, n))))
+    return LayeredGraph(tuple(blocks)), np.tile(groups, 4)
+
+
+def test_balanced_modules_are_not_degenerate() -> None:
+    g, labels = _two_block_graph()
+    deg = degenerate_clusters(g, labels)
+    assert not deg.degenerate and deg.clusters == () and deg.reason == ""
+
+
+def test_tiny_cluster_is_degenerate() -> None:
+    g, labels = _two_block_graph()  # 256 nodes: 1 % is 2.56 nodes
+    labels = labels.copy()
+    labels[[0, 64]] = 2  # a 2-node cluster (an input and a first-layer neuron)
+    deg = degenerate_clusters(g, labels)
+    assert deg.degenerate and deg.clusters == (2,)
+    assert "cluster 2: 2 neurons" in deg.reason
+    # Ten or more nodes is never "small", whatever the fraction.
+    g_big, big_labels = _two_block_graph(n=400)  # 1,600 nodes
+    big_labels = big_labels.copy()
+    # 10 first-hidden-layer nodes, 0.6 % of the graph (the loose-cluster rule is switched off here).
+    big_labels[np.arange(400, 410)] = 2
+    assert 2 not in degenerate_clusters(g_big, big_labels, cut_threshold=1.01).clusters
+    big_labels[400] = 0  # 9 nodes
+    assert degenerate_clusters(g_big, big_labels, cut_threshold=1.01).clusters == (2,)
+
+
+def test_cluster_whose_weight_all_leaves_it_is_degenerate() -> None:
+    g, labels = _two_block_graph()
+    labels = labels.copy()
+    # Half of layer 1 as its own cluster: large, but with no internal edges (one layer only).
+    labels[64:96] = 2
+    terms, _ = cluster_cut_terms(g, labels)
+    assert terms[2] == pytest.approx(1.0)
+    deg = degenerate_clusters(g, labels)
+    assert deg.degenerate and 2 in deg.clusters
+    assert "100.0% of its weight leaves it" in deg.reason
+    assert not degenerate_clusters(g, labels, cut_threshold=1.01).degenerate
+
+
+def test_degeneracy_ignores_unlabelled_nodes() -> None:
+    g, labels = _two_block_graph()
+    labels = labels.copy()
+    labels[:3] = -1
+    assert not degenerate_clusters(g, labels).degenerate
+    assert not degenerate_clusters(g.adjacency(), labels).degenerate

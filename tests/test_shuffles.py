@@ -1,0 +1,231 @@
+"""Shuffled networks and their seeds: preserved entries, independence, determinism across processes."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import build_glorot_mlp, build_planted_mlp
+
+from clusterability import spectral
+from clusterability.errors import InputError
+from clusterability.graph import LayeredGraph, mlp_graph
+from clusterability.measure import cluster_network, shuffle_ncut, shuffle_ncuts
+from clusterability.seeds import derive_seed, generator, name_key, seed_sequence
+from clusterability.shuffles import (
+    SHUFFLE_METHODS,
+    shuffle_graph,
+    shuffle_layer,
+    shuffle_layer_nonzero,
+    shuffle_rngs,
+)
+from clusterability.statistics import is_significant, p_value
+
+
+def _pruned_block(rng: np.random.Generator, shape=(30, 20), keep=0.3) -> np.ndarray:
+    return np.abs(rng.normal(size=shape)) * (rng.random(shape) < keep)
+
+
+# --- shuffle_layer / shuffle_layer_nonzero ----------------------------------------
+
+
+def test_layer_shuffle_keeps_the_multiset_of_entries() -> None:
+    rng = np.random.default_rng(0)
+    for block in (_pruned_block(rng), np.abs(rng.normal(size=(7, 9))), np.zeros((4, 5))):
+        before = block.copy()
+        out = shuffle_layer(block, rng)
+        np.testing.assert_array_equal(block, before)  # input untouched
+        assert out.shape == block.shape and out.dtype == block.dtype
+        np.testing.assert_array_equal(np.sort(out, axis=None), np.sort(block, axis=None))
+
+
+def test_layer_shuffle_moves_zeros_too() -> None:
+    rng = np.random.default_rng(1)
+    block = _pruned_block(rng, shape=(40, 40), keep=0.2)
+    out = shuffle_layer(block, rng)
+    # The topology changes (about 80 % of the 320 non-zeros land on a former zero).
+    assert np.count_nonzero((out != 0) != (block != 0)) > 200
+
+
+def test_layer_nonzero_shuffle_keeps_the_zero_pattern_exactly() -> None:
+    rng = np.random.default_rng(2)
+    block = _pruned_block(rng)
+    out = shuffle_layer_nonzero(block, rng)
+    np.testing.assert_array_equal(out != 0, block != 0)
+    np.testing.assert_array_equal(np.sort(out[out != 0]), np.sort(block[block != 0]))
+    assert not np.array_equal(out, block)
+
+
+def test_layer_shuffle_is_uniform_over_positions() -> None:
+    rng = np.random.default_rng(3)
+    block = np.zeros((2, 3))
+    block[0, 0] = 5.0
+    n = 3000
+    counts = Counter(int(np.flatnonzero(shuffle_layer(block, rng))[0]) for _ in range(n))
+    assert sorted(counts) == list(range(6))
+    # Each cell expects 500 hits (sd about 20).
+    assert all(400 < c < 600 for c in counts.values()), counts
+
+
+def test_layer_nonzero_shuffle_is_uniform_over_permutations() -> None:
+    rng = np.random.default_rng(4)
+    block = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])
+    n = 3000
+    counts = Counter(tuple(shuffle_layer_nonzero(block, rng)[block != 0].tolist()) for _ in range(n))
+    assert len(counts) == 6  # all 3! orders of the non-zeros
+    assert all(400 < c < 600 for c in counts.values()), counts
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_shuffle_graph_shuffles_each_block_independently(method: str) -> None:
+    rng = np.random.default_rng(5)
+    block = _pruned_block(rng, shape=(20, 20), keep=0.5)
+    g = LayeredGraph((block, block.copy(), np.zeros((20, 6))))  # two identical blocks and a zero layer
+    out = shuffle_graph(g, method, np.random.default_rng(6))
+    assert out.layer_sizes == g.layer_sizes
+    for a, b in zip(out.blocks, g.blocks):
+        np.testing.assert_array_equal(np.sort(a, axis=None), np.sort(b, axis=None))
+    assert not np.array_equal(out.blocks[0], out.blocks[1])  # not the same permutation twice
+    assert not np.any(out.blocks[2])  # an all-zero layer stays all zero
+    if method == "layer_nonzero":
+        for a, b in zip(out.blocks, g.blocks):
+            np.testing.assert_array_equal(a != 0, b != 0)
+
+
+def test_unknown_method() -> None:
+    g = LayeredGraph((np.ones((2, 2)),))
+    with pytest.raises(InputError, match="layer_nonzero"):
+        shuffle_graph(g, "global", np.random.default_rng(0))
+
+
+# --- seeds ------------------------------------------------------------------------
+
+
+def test_name_keys_are_stable_hashes() -> None:
+    assert name_key(7) == 7
+    assert name_key(np.int64(7)) == 7
+    expected = int.from_bytes(hashlib.sha256(b"layer_nonzero").digest()[:4], "little")
+    assert name_key("layer_nonzero") == expected
+    assert name_key("layer") != name_key("layer_nonzero")
+    assert name_key(2**40) == int.from_bytes(hashlib.sha256(str(2**40).encode()).digest()[:4], "little")
+
+
+def test_seed_sequences_and_derived_seeds() -> None:
+    ss = seed_sequence(5, "shuffle", "layer", 3)
+    assert ss.entropy == 5
+    assert ss.spawn_key == (name_key("shuffle"), name_key("layer"), 3)
+    s = derive_seed(5, "a", 1)
+    assert s == derive_seed(5, "a", 1)
+    assert 0 <= s < 2**63
+    assert len({derive_seed(5, "a", i) for i in range(100)}) == 100
+    assert derive_seed(5, "a", 1) != derive_seed(6, "a", 1)
+    np.testing.assert_array_equal(generator(5, "x").random(4), np.random.default_rng(seed_sequence(5, "x")).random(4))
+    with pytest.raises(ValueError):
+        seed_sequence(-1, "x")
+
+
+def test_shuffle_rngs_are_reproducible_and_distinct() -> None:
+    def draws(seed: int, method: str, i: int) -> tuple[np.ndarray, np.ndarray]:
+        a, b = shuffle_rngs(seed, method, i)
+        return a.random(8), b.random(8)
+
+    first = draws(0, "layer", 3)
+    again = draws(0, "layer", 3)
+    np.testing.assert_array_equal(first[0], again[0])
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[0], first[1])  # permutation and clustering streams differ
+    seen = {first[0].tobytes()}
+    for other in [(0, "layer", 4), (0, "layer_nonzero", 3), (1, "layer", 3), (0, "layer", 0)]:
+        x = draws(*other)[0].tobytes()
+        assert x not in seen
+        seen.add(x)
+
+
+# --- n-cuts of shuffles -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_different_shuffle_indices_give_different_networks(method: str) -> None:
+    g = mlp_graph(build_glorot_mlp((40, 30, 30, 10), seed=1))
+    graphs = [shuffle_graph(g, method, shuffle_rngs(0, method, i)[0]) for i in range(5)]
+    for i in range(5):
+        for j in range(i):
+            assert not np.array_equal(graphs[i].blocks[0], graphs[j].blocks[0])
+    cuts = shuffle_ncuts(g, 3, seed=0, method=method, indices=range(5))
+    assert len(set(cuts.tolist())) == 5
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_shuffle_ncuts_are_reproducible_in_any_order(method: str) -> None:
+    g = mlp_graph(build_glorot_mlp((40, 30, 30, 10), seed=2))
+    full = shuffle_ncuts(g, 3, seed=11, method=method, indices=range(6))
+    again = shuffle_ncuts(g, 3, seed=11, method=method, indices=range(6))
+    np.testing.assert_array_equal(full, again)  # bit for bit
+    picked = shuffle_ncuts(g, 3, seed=11, method=method, indices=[5, 2, 0])
+    np.testing.assert_array_equal(picked, full[[5, 2, 0]])
+    assert shuffle_ncut(g, 3, seed=11, method=method, index=4) == full[4]
+    other_seed = shuffle_ncuts(g, 3, seed=12, method=method, indices=range(6))
+    assert not np.array_equal(other_seed, full)
+    assert shuffle_ncuts(g, 3, seed=11, method=method, indices=[]).shape == (0,)
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+@pytest.mark.parametrize("widths", [(40, 40, 40, 40), (200, 200, 200, 200)])
+def test_planted_modules_are_far_below_their_shuffles(method: str, widths: tuple[int, ...]) -> None:
+    kernels, _ = build_planted_mlp(widths, 4, seed=3)
+    g = mlp_graph(kernels)
+    n = 20
+    clustering = cluster_network(g, 4, seed=0)
+    shuffled = shuffle_ncuts(g, 4, seed=0, method=method, indices=range(n))
+    assert clustering.ncut < 0.25 * shuffled.min()
+    assert p_value(clustering.ncut, shuffled) == 1 / (n + 1)
+    assert is_significant(clustering.ncut, shuffled)
+
+
+_WORKER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from clusterability.graph import LayeredGraph
+    from clusterability.measure import shuffle_ncuts
+
+    src, out, method, first, last = sys.argv[1:]
+    with np.load(src) as npz:
+        graph = LayeredGraph(tuple(npz[f"block_{i}"] for i in range(len(npz.files))))
+    cuts = shuffle_ncuts(graph, 4, seed=2024, method=method, indices=range(int(first), int(last)))
+    np.save(out, cuts)
+    """
+)
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_shuffles_in_two_processes_equal_shuffles_in_one(tmp_path: Path, method: str) -> None:
+    # A graph big enough for the fast solver's Gram-matrix route, pruned so the two methods differ.
+    kernels = build_glorot_mlp((160, 150, 150, 150, 10), seed=5)
+    kernels = [np.where(np.abs(k) > np.quantile(np.abs(k), 0.5), k, 0) for k in kernels]
+    graph = mlp_graph(kernels)
+    assert spectral._layered_embedding(graph, 4, np.random.default_rng(0)) is not None
+    src = tmp_path / "graph.npz"
+    np.savez(src, **{f"block_{i}": b for i, b in enumerate(graph.blocks)})
+    script = tmp_path / "worker.py"
+    script.write_text(_WORKER)
+    procs = []
+    for first, last in ((0, 5), (5, 10)):
+        out = tmp_path / f"cuts_{first}.npy"
+        cmd = [sys.executable, str(script), str(src), str(out), method, str(first), str(last)]
+        procs.append((out, subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)))
+    in_one = shuffle_ncuts(graph, 4, seed=2024, method=method, indices=range(10))
+    parts = []
+    for out, proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        parts.append(np.load(out))
+    in_two = np.concatenate(parts)
+    np.testing.assert_array_equal(in_two, in_one)  # bit for bit
+    assert len(set(in_one.tolist())) == 10

@@ -1,0 +1,226 @@
+"""Normalized spectral clustering: planted modules, eigenvectors, fast vs scikit-learn, edge cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from conftest import PAPER_WIDTHS, build_glorot_mlp, build_planted_mlp, same_partition
+
+from clusterability import spectral
+from clusterability.errors import InputError
+from clusterability.graph import LayeredGraph, mlp_graph
+from clusterability.measure import cluster_network
+from clusterability.ncut import ncut
+from clusterability.spectral import SOLVERS, spectral_clusters, spectral_embedding
+
+# (150, 150, 150, 150) puts 300 nodes on each side of the bipartite graph: the Gram-matrix
+# shortcut of the fast solver; (20, 20, 20, 20) takes the dense route.
+SMALL_WIDTHS = (20, 20, 20, 20)
+GRAM_WIDTHS = (150, 150, 150, 150)
+
+
+def _pruned(kernels: list[np.ndarray], keep: float) -> list[np.ndarray]:
+    """Magnitude pruning: keep the top ``keep`` fraction of each kernel's entries."""
+    return [np.where(np.abs(k) >= np.quantile(np.abs(k), 1 - keep), k, 0).astype(k.dtype) for k in kernels]
+
+
+def test_shortcut_routes_are_the_ones_intended() -> None:
+    rng = np.random.default_rng(0)
+    small = mlp_graph(build_planted_mlp(SMALL_WIDTHS, 4)[0])
+    gram = mlp_graph(build_planted_mlp(GRAM_WIDTHS, 4)[0])
+    assert spectral._layered_embedding(small, 4, rng) is None
+    assert spectral._layered_embedding(gram, 4, rng) is not None
+
+
+@pytest.mark.parametrize("widths", [SMALL_WIDTHS, GRAM_WIDTHS, (100, 60, 60, 60, 30)])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_planted_modules_are_recovered(widths: tuple[int, ...], solver: str) -> None:
+    kernels, modules = build_planted_mlp(widths, 4, seed=1)
+    g = mlp_graph(kernels)
+    labels = spectral_clusters(g, 4, seed=0, solver=solver)
+    assert same_partition(labels, modules)
+    assert ncut(g, labels) == pytest.approx(ncut(g, modules), rel=1e-12)
+    assert ncut(g, labels) < 0.3
+
+
+@pytest.mark.parametrize("widths", [(60, 40, 40, 30), GRAM_WIDTHS])
+def test_embedding_holds_the_k_smallest_eigenvectors_of_L_rw(widths: tuple[int, ...]) -> None:
+    # (D - A) x = lambda D x for each column, with the k smallest lambdas of the normalized Laplacian.
+    g = mlp_graph(build_planted_mlp(widths, 4, seed=3, weak=0.1)[0])
+    k = 4
+    x = spectral_embedding(g, k, rng=np.random.default_rng(0))
+    a = g.adjacency().toarray()
+    d = a.sum(axis=1)
+    assert x.shape == (g.n_nodes, k)
+    lam = 1.0 - np.einsum("ij,ij->j", x, a @ x) / np.einsum("ij,ij->j", x, d[:, None] * x)
+    residual = np.linalg.norm(a @ x - (1.0 - lam) * d[:, None] * x, axis=0) / np.linalg.norm(d[:, None] * x, axis=0)
+    assert residual.max() < 1e-5
+    l_sym = np.eye(g.n_nodes) - a / np.sqrt(np.outer(d, d))
+    np.testing.assert_allclose(np.sort(lam), np.linalg.eigvalsh(l_sym)[:k], atol=1e-6)
+    # The columns are independent (a basis of the eigenspace, not one vector repeated).
+    assert np.linalg.matrix_rank(x, tol=1e-6 * np.abs(x).max()) == k
+
+
+def test_fast_and_sklearn_agree_on_the_paper_mlp(paper_mlp_kernels: list[np.ndarray]) -> None:
+    g = mlp_graph(paper_mlp_kernels)
+    fast = cluster_network(g, 4, seed=0, solver="fast")
+    arpack = cluster_network(g, 4, seed=0, solver="sklearn-arpack")
+    amg = cluster_network(g, 4, seed=0, solver="sklearn-amg")
+    # Same eigenproblem solved exactly: the same n-cut up to k-means' local optima.
+    assert abs(fast.ncut - arpack.ncut) < 0.01
+    # amg (lobpcg) eigenvectors are less accurate; its n-cuts scatter by a few hundredths.
+    assert abs(fast.ncut - amg.ncut) < 0.05
+
+
+def test_fast_and_sklearn_agree_on_a_pruned_mlp_with_dead_neurons() -> None:
+    kernels = _pruned(build_glorot_mlp((300, 128, 128, 10), seed=4), keep=0.1)
+    kernels[0][:, :5] = 0.0  # five first-layer neurons lose their inputs ...
+    kernels[1][:5, :] = 0.0  # ... and their outputs: isolated
+    g = mlp_graph(kernels)
+    isolated = g.degrees() == 0
+    assert isolated.sum() >= 5
+    results = {s: cluster_network(g, 4, seed=0, solver=s) for s in SOLVERS}
+    for c in results.values():
+        np.testing.assert_array_equal(c.labels < 0, isolated)
+        assert sorted(set(c.labels[~isolated].tolist())) == [0, 1, 2, 3]
+    assert abs(results["fast"].ncut - results["sklearn-arpack"].ncut) < 0.02
+    assert abs(results["fast"].ncut - results["sklearn-amg"].ncut) < 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_init_mlp_ncut_in_papers_range(seed: int, paper_mlp_kernels: list[np.ndarray]) -> None:
+    # P1: randomly initialized 784-256x4-10 MLPs have n-cuts of 2.3-2.45 at k = 4.
+    kernels = paper_mlp_kernels if seed == 0 else build_glorot_mlp(PAPER_WIDTHS, seed=seed)
+    c = cluster_network(mlp_graph(kernels), 4, seed=seed)
+    assert 2.3 <= c.ncut <= 2.45
+    assert not c.degeneracy.degenerate
+
+
+def test_random_init_mlp_ncut_in_papers_range_k12(paper_mlp_kernels: list[np.ndarray]) -> None:
+    # P1: 10.2-10.4 at k = 12.
+    assert 10.2 <= cluster_network(mlp_graph(paper_mlp_kernels), 12, seed=0).ncut <= 10.4
+
+
+# --- edge cases -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("widths", [(10, 10, 10), (200, 200, 200)])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_disconnected_graph_with_k_components(widths: tuple[int, ...], solver: str) -> None:
+    kernels, modules = build_planted_mlp(widths, 3, seed=2, weak=0.0)  # no edges between modules
+    g = mlp_graph(kernels)
+    labels = spectral_clusters(g, 3, seed=0, solver=solver)
+    assert same_partition(labels, modules)
+    assert ncut(g, labels) == 0.0
+
+
+@pytest.mark.parametrize("widths", [(10, 10, 10), (200, 200, 200)])
+def test_disconnected_graph_with_more_components_than_k(widths: tuple[int, ...]) -> None:
+    kernels, modules = build_planted_mlp(widths, 5, seed=2, weak=0.0)
+    g = mlp_graph(kernels)
+    labels = spectral_clusters(g, 3, seed=0)
+    # Whole components are merged, never split: nothing is cut.
+    for m in range(5):
+        assert len(set(labels[modules == m].tolist())) == 1
+    assert len(set(labels.tolist())) == 3
+    assert ncut(g, labels) == pytest.approx(0.0, abs=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore:AMG solver does not work well:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:k >= N:RuntimeWarning")
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_fewer_nodes_than_k(solver: str) -> None:
+    g = LayeredGraph((np.ones((2, 2)),))  # four nodes
+    with pytest.raises(InputError, match="k=5"):
+        spectral_clusters(g, 5, seed=0, solver=solver)
+    # Isolated nodes do not count: 3 connected nodes of 6. Exactly k nodes is fine (one per cluster).
+    g2 = LayeredGraph((np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]),))
+    with pytest.raises(InputError, match="3 non-isolated"):
+        spectral_clusters(g2, 4, seed=0, solver=solver)
+    assert sorted(spectral_clusters(g2, 3, seed=0, solver=solver).tolist()) == [-1, -1, -1, 0, 1, 2]
+
+
+def test_all_zero_network_is_an_input_error() -> None:
+    g = mlp_graph([np.zeros((5, 4)), np.zeros((4, 3))])
+    with pytest.raises(InputError):
+        spectral_clusters(g, 2, seed=0)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_all_zero_middle_layer_splits_the_network(solver: str) -> None:
+    rng = np.random.default_rng(5)
+    kernels = [rng.normal(size=(12, 10)), np.zeros((10, 10)), rng.normal(size=(10, 8))]
+    g = mlp_graph(kernels)
+    labels = spectral_clusters(g, 2, seed=0, solver=solver)
+    assert np.all(labels >= 0)  # every neuron still has an edge
+    assert same_partition(labels, np.repeat([0, 0, 1, 1], [12, 10, 10, 8]))
+    assert ncut(g, labels) == 0.0
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_neurons_between_zero_layers_are_isolated(solver: str) -> None:
+    rng = np.random.default_rng(6)
+    kernels = [np.zeros((12, 10)), np.zeros((10, 9)), rng.normal(size=(9, 8)), rng.normal(size=(8, 4))]
+    g = mlp_graph(kernels)
+    labels = spectral_clusters(g, 3, seed=0, solver=solver)
+    np.testing.assert_array_equal(labels[:22], -1)  # inputs and first hidden layer: no edges
+    assert np.all(labels[22:] >= 0)
+    assert sorted(set(labels[22:].tolist())) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_isolated_neurons_get_minus_one(solver: str) -> None:
+    kernels, modules = build_planted_mlp((30, 30, 30), 3, seed=7)
+    kernels[0][:, 4] = 0.0
+    kernels[1][4, :] = 0.0  # hidden neuron 4 (node 34) isolated
+    kernels[0][7, :] = 0.0  # input 7 isolated
+    labels = spectral_clusters(mlp_graph(kernels), 3, seed=0, solver=solver)
+    np.testing.assert_array_equal(np.flatnonzero(labels < 0), [7, 34])
+    keep = labels >= 0
+    assert same_partition(labels[keep], modules[keep])
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_plain_adjacency_input(solver: str) -> None:
+    # A ring of four 8-cliques joined by single weak edges: not layered, not bipartite.
+    n, k = 8, 4
+    a = np.zeros((n * k, n * k))
+    for c in range(k):
+        a[c * n : (c + 1) * n, c * n : (c + 1) * n] = 1.0
+        nxt = ((c + 1) % k) * n
+        a[c * n, nxt + 1] = a[nxt + 1, c * n] = 0.05
+    np.fill_diagonal(a, 0.0)
+    truth = np.repeat(np.arange(k), n)
+    for graph in (a, sp.csr_matrix(a)):
+        labels = spectral_clusters(graph, k, seed=0, solver=solver)
+        assert same_partition(labels, truth)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_same_seed_same_labels(solver: str) -> None:
+    g = mlp_graph(build_glorot_mlp((50, 40, 40, 10), seed=8))
+    a = spectral_clusters(g, 4, seed=123, solver=solver)
+    b = spectral_clusters(g, 4, seed=123, solver=solver)
+    np.testing.assert_array_equal(a, b)
+    c = spectral_clusters(g, 4, seed=np.random.default_rng(123), solver=solver)
+    np.testing.assert_array_equal(a, c)
+    assert a.dtype == np.int64 and a.shape == (g.n_nodes,)
+    assert sorted(set(a.tolist())) == [0, 1, 2, 3]
+
+
+def test_same_seed_bit_for_bit_on_the_gram_route(paper_mlp_kernels: list[np.ndarray]) -> None:
+    g = mlp_graph(paper_mlp_kernels)
+    a = cluster_network(g, 4, seed=9)
+    b = cluster_network(g, 4, seed=9)
+    np.testing.assert_array_equal(a.labels, b.labels)
+    assert a.ncut == b.ncut  # exactly, not approximately
+    np.testing.assert_array_equal(a.cut_terms, b.cut_terms)
+
+
+def test_argument_validation() -> None:
+    g = mlp_graph(build_glorot_mlp((6, 5, 4), seed=0))
+    with pytest.raises(InputError, match="solver"):
+        spectral_clusters(g, 2, seed=0, solver="lobpcg")
+    with pytest.raises(InputError):
+        spectral_clusters(g, 0, seed=0)

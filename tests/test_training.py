@@ -1,0 +1,236 @@
+"""Training and pruning with TensorFlow + tfmot on tiny data (one thread, seconds)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow")
+pytest.importorskip("tf_keras")
+pytest.importorskip("tensorflow_model_optimization")
+
+from clusterability.errors import InputError  # noqa: E402
+from clusterability.training import (  # noqa: E402
+    TrainConfig,
+    load_keras_model_weights,
+    train_and_prune,
+)
+from clusterability.weights import load_weights  # noqa: E402
+
+pytestmark = pytest.mark.tf
+
+# 256 training images -> 8 steps of 32 per epoch; 2 pruning epochs = 16 steps,
+# a multiple of the pruning frequency, so the last mask update hits end_step.
+TINY = TrainConfig(
+    epochs=1,
+    prune_epochs=2,
+    batch_size=32,
+    pruning_frequency=4,
+    widths=(64, 64),
+)
+
+
+def _tiny_data(seed: int = 0) -> dict[str, np.ndarray]:
+    """Two classes of noise images: a bright left half (class 1) or right half (class 0)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, n in (("train", 256), ("val", 64), ("test", 64)):
+        y = rng.integers(0, 2, n).astype(np.uint8)
+        x = rng.integers(0, 80, (n, 28, 28)).astype(np.uint8)
+        x[y == 1, :, :14] += 150
+        x[y == 0, :, 14:] += 150
+        out[f"x_{split}"], out[f"y_{split}"] = x, y
+    return out
+
+
+def _run(tmp_path, name: str, config: TrainConfig = TINY, seed: int = 1) -> dict:
+    folder = tmp_path / name
+    paths = {
+        "out_model": folder / "model.keras",
+        "out_weights_unpruned": folder / "unpruned.npz",
+        "out_weights_pruned": folder / "pruned.npz",
+        "out_metrics": folder / "metrics.json",
+    }
+    metrics = train_and_prune(_tiny_data(), config, seed=seed, threads=1, **paths)
+    return {"metrics": metrics, **paths}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("training")
+    return {
+        "a": _run(tmp, "a"),
+        "a_again": _run(tmp, "a_again"),
+        "other_seed": _run(tmp, "other_seed", seed=2),
+    }
+
+
+def test_accuracy_above_chance(runs):
+    m = runs["a"]["metrics"]
+    for phase in ("unpruned", "pruned"):
+        assert m[phase]["train_acc"] > 0.8, m[phase]
+        assert m[phase]["test_acc"] > 0.8, m[phase]
+
+
+def test_final_sparsity_reaches_target(runs):
+    m = runs["a"]["metrics"]
+    assert m["pruning"]["end_step"] == 16
+    assert m["pruning"]["last_mask_update_step"] == 16
+    pruned = load_weights(runs["a"]["out_weights_pruned"])
+    for kernel in pruned.kernels:
+        assert abs(np.mean(kernel == 0) - TINY.final_sparsity) < 0.02
+    assert m["sparsity"]["pruned"] == pytest.approx([float(np.mean(k == 0)) for k in pruned.kernels])
+
+
+def test_unpruned_weights_are_dense_and_chain(runs):
+    unpruned = load_weights(runs["a"]["out_weights_unpruned"])
+    pruned = load_weights(runs["a"]["out_weights_pruned"])
+    assert [k.shape for k in unpruned.kernels] == [(784, 64), (64, 64), (64, 10)]
+    assert [k.shape for k in pruned.kernels] == [k.shape for k in unpruned.kernels]
+    assert all(b is not None and b.shape == (k.shape[1],) for k, b in zip(unpruned.kernels, unpruned.biases))
+    for kernel in unpruned.kernels:
+        assert np.mean(kernel == 0) < 0.01
+    assert unpruned.layer_widths() == [784, 64, 64, 10]
+
+
+def test_same_seed_gives_identical_files(runs):
+    for key in ("out_weights_unpruned", "out_weights_pruned"):
+        a, b = runs["a"][key], runs["a_again"][key]
+        assert a.read_bytes() == b.read_bytes()
+        for ka, kb in zip(load_weights(a).kernels, load_weights(b).kernels):
+            np.testing.assert_array_equal(ka, kb)
+
+
+def test_other_seed_gives_other_weights(runs):
+    a = load_weights(runs["a"]["out_weights_pruned"])
+    c = load_weights(runs["other_seed"]["out_weights_pruned"])
+    assert not np.array_equal(a.kernels[0], c.kernels[0])
+
+
+def test_metrics_json(runs):
+    on_disk = json.loads(runs["a"]["out_metrics"].read_text())
+    expected = {
+        "seed", "threads", "config", "input_shape", "n_train", "n_val", "n_test",
+        "unpruned", "pruned", "sparsity", "pruning", "epochs_run", "history",
+        "wall_seconds", "device", "versions", "weight_shapes",
+    }  # fmt: skip
+    assert expected <= set(on_disk)
+    assert on_disk["seed"] == 1 and on_disk["threads"] == 1
+    assert on_disk["config"] == TINY.to_dict()
+    assert (on_disk["n_train"], on_disk["n_val"], on_disk["n_test"]) == (256, 64, 64)
+    for phase in ("unpruned", "pruned"):
+        assert {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(
+            on_disk[phase]
+        )
+    assert on_disk["epochs_run"] == {"train": 1, "prune": 2}
+    assert len(on_disk["history"]["prune"]["loss"]) == 2
+    assert set(on_disk["versions"]) == {"tensorflow", "tf_keras", "tfmot", "numpy"}
+    assert on_disk["wall_seconds"]["total"] > 0
+
+
+def test_keras_model_round_trip(runs):
+    from_model = load_keras_model_weights(runs["a"]["out_model"])
+    from_npz = load_weights(runs["a"]["out_weights_pruned"])
+    assert from_model.n_layers == from_npz.n_layers
+    for a, b in zip(from_model.kernels, from_npz.kernels):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(from_model.biases, from_npz.biases):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_no_pruning_phase_and_dropout(tmp_path):
+    config = TrainConfig(epochs=1, prune_epochs=0, batch_size=64, widths=(16,), n_classes=2, dropout=0.5)
+    run = _run(tmp_path, "dropout", config=config)
+    unpruned = load_weights(run["out_weights_unpruned"])
+    pruned = load_weights(run["out_weights_pruned"])
+    for a, b in zip(unpruned.kernels, pruned.kernels):
+        np.testing.assert_array_equal(a, b)
+    assert run["metrics"]["pruning"]["end_step"] == 0
+    assert run["metrics"]["history"]["prune"] == {}
+
+
+def test_dropout_layers_and_regularizers():
+    from clusterability.models import build_mlp
+
+    model = build_mlp(widths=(8, 8, 8), dropout=0.5, l1=5e-5, seed=0)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
+    assert all(layer.rate == 0.5 for layer in model.layers if type(layer).__name__ == "Dropout")
+    assert all(
+        layer.kernel_regularizer is not None for layer in model.layers if type(layer).__name__ == "Dense"
+    )
+    plain = build_mlp(widths=(8, 8), seed=0)
+    assert [type(layer).__name__ for layer in plain.layers] == ["Flatten", "Dense", "Dense", "Dense"]
+    assert plain.layers[1].kernel_regularizer is None
+    assert model.output_shape == (None, 10)
+
+
+def test_initialization_depends_on_seed_only():
+    from clusterability.models import build_mlp
+
+    a = build_mlp(widths=(8,), seed=3).get_weights()
+    b = build_mlp(widths=(8,), seed=3).get_weights()
+    c = build_mlp(widths=(8,), seed=4).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], c[0])
+
+
+def test_bad_inputs_are_input_errors(tmp_path):
+    with pytest.raises(InputError, match="final_sparsity"):
+        TrainConfig(final_sparsity=1.5)
+    with pytest.raises(InputError, match="unknown key"):
+        TrainConfig.from_dict({"epocs": 3})
+    with pytest.raises(InputError, match="shuffle"):
+        TrainConfig.from_dict({"shuffle": "no"})
+    assert TrainConfig.from_dict({"learning_rate": "1e-3", "widths": [8, 8]}).widths == (8, 8)
+    data = _tiny_data()
+    data["y_train"] = data["y_train"] + 10  # labels outside 0..9
+    with pytest.raises(InputError, match="y_train"):
+        train_and_prune(data, TINY, seed=0, threads=1)
+    with pytest.raises(InputError, match="no such Keras model"):
+        load_keras_model_weights(tmp_path / "missing.keras")
+
+
+def test_importing_the_package_does_not_import_tensorflow():
+    code = (
+        "import sys, clusterability, clusterability.weights, clusterability.training, "
+        "clusterability.models, clusterability.tf_runtime; "
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
+def test_keras_conv_batchnorm_model_weights(tmp_path):
+    from clusterability.tf_runtime import import_tf
+
+    _, keras, _ = import_tf(seed=0)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(12, 12, 2)),
+            keras.layers.Conv2D(4, 3, name="c0"),
+            keras.layers.BatchNormalization(epsilon=1e-3, name="bn0"),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(5, 3, use_bias=False, name="c1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="d"),
+        ]
+    )
+    bn = model.get_layer("bn0")
+    bn.moving_variance.assign(np.arange(1.0, 5.0, dtype=np.float32))
+    for suffix in (".keras", ".h5"):
+        path = tmp_path / f"cnn{suffix}"
+        model.save(path)
+        weights = load_keras_model_weights(path)
+        assert [k.shape for k in weights.kernels] == [(3, 3, 2, 4), (3, 3, 4, 5), (80, 3)]
+        assert weights.kind == "cnn"
+        assert weights.biases[1] is None
+        assert weights.batch_norms[0] is not None and weights.batch_norms[1] is None
+        np.testing.assert_allclose(weights.batch_norms[0].moving_variance, [1, 2, 3, 4])
+        assert weights.batch_norms[0].epsilon == pytest.approx(1e-3)
+        np.testing.assert_array_equal(weights.kernels[0], model.get_layer("c0").kernel.numpy())

@@ -1,0 +1,48 @@
+"""Running the Snakemake workflow from tests: in a temporary working directory, tiny scale."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MIRROR = REPO.parent / "shared" / "datasets"
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
+    """``--config`` arguments for the tiny scale reading raw data from ``mirror``."""
+    args = ["scale=tiny", f"datasets={json.dumps({'mirror': str(mirror)})}"]
+    args += [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
+    return ["--config", *args]
+
+
+def snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run Snakemake on the repository's workflow with ``workdir`` as working directory."""
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def planned_jobs(workdir: Path, *args: str) -> dict[str, int]:
+    """Rule name -> number of jobs a dry run would execute (empty when nothing to do)."""
+    proc = snakemake(workdir, "--dry-run", *args)
+    out = proc.stdout + proc.stderr
+    if "Job stats:" not in out:
+        return {}
+    table = out.split("Job stats:", 1)[1]
+    jobs = {}
+    for line in table.splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs

@@ -1,0 +1,15 @@
+"""Write results/table1.csv and the per-network CSV (rule table1)."""
+
+from clusterability.jobrunner import run_job
+from clusterability.stages.reports import tables
+
+run_job(
+    snakemake.log[0],
+    snakemake.threads,
+    tables,
+    records=list(snakemake.params.records),
+    k=snakemake.params.k,
+    n_shuffles=snakemake.params.n_shuffles,
+    out_table1=snakemake.output.table1,
+    out_networks=snakemake.output.networks,
+)
