@@ -1,5 +1,7 @@
 # Helpers shared by every stage: configuration, seeds, target lists, provenance.
 
+import json
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
@@ -12,13 +14,16 @@ from clusterability.pipeline_config import (
 from clusterability.provenance import script_module_files
 from clusterability.seeds import derive_seed
 
-validate(config, workflow.source_path("../schemas/config.schema.yaml"))
+SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
+    # Strings from --config are coerced to the schema's types; the scale preset is
+    # merged in, and command-line values are applied again so that they win over it.
     CONFIG = resolve_config(
-        config, workflow.source_path("../schemas/config.schema.yaml")
+        config, SCHEMA, overrides=workflow.config_settings.overwrite_config
     )
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
+validate(CONFIG, SCHEMA)
 
 SCALE = CONFIG["scale"]
 SEED = CONFIG["seed"]

@@ -458,9 +458,18 @@ def _stop(c: LocalSlurm) -> list[str]:
         n in c.procs and c.procs[n].poll() is None for n in ("slurmctld", "munged")
     )
     if slurm_up:
-        for args in (["scancel", "--user", "root"], ["scontrol", "shutdown"]):
-            with contextlib.suppress(OSError, subprocess.SubprocessError):
-                c.run(args, check=False, timeout=15)
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            c.run(["scancel", "--user", "root"], check=False, timeout=15)
+            # Let cancelled jobs finish completing while slurmctld is still
+            # there: otherwise slurmd retries its epilog message for ~10 s.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                r = c.run(["squeue", "-h", "-o", "%i"], check=False, timeout=15)
+                if r.returncode != 0 or not r.stdout.strip():
+                    break
+                time.sleep(0.2)
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            c.run(["scontrol", "shutdown"], check=False, timeout=15)
     # slurmd and slurmctld first (they need munged to talk), munged last.
     order = [n for n in ("slurmd", "slurmctld", "munged") if n in c.procs]
     for name in order:

@@ -234,3 +234,18 @@ def test_keras_conv_batchnorm_model_weights(tmp_path):
         np.testing.assert_allclose(weights.batch_norms[0].moving_variance, [1, 2, 3, 4])
         assert weights.batch_norms[0].epsilon == pytest.approx(1e-3)
         np.testing.assert_array_equal(weights.kernels[0], model.get_layer("c0").kernel.numpy())
+
+
+def test_cli_reads_a_saved_keras_model(runs, tmp_path):
+    """`clusterability ncut model.keras` gives the same result as the exported .npz."""
+    import json
+
+    from clusterability.cli import main
+
+    model = runs["a"]["out_model"]
+    npz = runs["a"]["out_weights_pruned"]
+    for source, out in ((model, tmp_path / "from_model.json"), (npz, tmp_path / "from_npz.json")):
+        assert main(["ncut", str(source), "--k", "3", "--shuffles", "2", "--json", str(out)]) == 0
+    a = json.loads((tmp_path / "from_model.json").read_text())
+    b = json.loads((tmp_path / "from_npz.json").read_text())
+    assert a["ncut"] == b["ncut"] and a["labels"] == b["labels"] and a["shuffle_ncuts"] == b["shuffle_ncuts"]

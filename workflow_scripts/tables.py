@@ -1,5 +1,7 @@
 """Write results/table1.csv and the per-network CSV (rule table1)."""
 
+import json
+
 from clusterability.jobrunner import run_job
 from clusterability.stages.reports import tables
 
@@ -7,7 +9,7 @@ run_job(
     snakemake.log[0],
     snakemake.threads,
     tables,
-    records=list(snakemake.params.records),
+    records=json.loads(snakemake.params.records),
     k=snakemake.params.k,
     n_shuffles=snakemake.params.n_shuffles,
     out_table1=snakemake.output.table1,

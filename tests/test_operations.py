@@ -1,0 +1,416 @@
+"""Operating the workflow: resuming after kill -9, determinism, and the errors a user can make.
+
+Every run here is Table 1 restricted to MNIST (plain and dropout, one network
+each) at the `tiny` scale: 21 jobs, well under a minute on 2 cores.
+
+Findings these tests pin down (Snakemake 9):
+
+* After ``kill -9`` of the whole run, ``.snakemake/locks`` is stale: rerunning
+  the same command stops with a ``LockException`` that names ``--unlock``;
+  after ``snakemake --unlock`` (same arguments) the same command resumes. Jobs
+  that were running are marked incomplete (``.snakemake/incomplete``) and, with
+  ``rerun-incomplete`` from ``profiles/default``, rerun from scratch.
+* Table 1 is restricted with ``--config table1={"datasets": [...], "regimes": [...]}``
+  (Snakemake deep-merges nested dicts into the config); ``n_networks`` is the
+  `tiny` preset's 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from workflow_helpers import MIRROR, REPO, SNAKEMAKE, snakemake, tiny_config_args
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found"),
+]
+
+MNIST_ONLY = {"datasets": ["mnist"], "regimes": ["plain", "dropout"]}
+TARGET = "results/table1.csv"
+TABLES = ("results/table1.csv", "results/table1_networks.csv")
+NETWORKS = [f"results/networks/mnist/{regime}/run0" for regime in ("plain", "dropout")]
+# 2 networks x 2 weight sets x ceil(4 shuffles / chunk size 2) chunks.
+N_CHUNKS = 8
+# The temporary name of clusterability.atomic: `.{stem}.{random}.tmp{suffix}`.
+ATOMIC_TMP = re.compile(r"^\..+\.tmp(\.\w+)?$")
+STALE_LOCK = "Directory cannot be locked"
+RUN_TIMEOUT = 300
+
+
+def config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
+    return tiny_config_args(mirror, table1=MNIST_ONLY, **overrides)
+
+
+def run_args(*extra: str, **overrides: object) -> list[str]:
+    return ["--cores", "2", *extra, *config_args(**overrides), "--", TARGET]
+
+
+# -- running and killing ------------------------------------------------------
+
+
+def start(workdir: Path, args: list[str], log: Path) -> subprocess.Popen:
+    """Start Snakemake in its own session (process group), output to ``log``."""
+    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+
+
+def _live_members(pgid: int) -> list[int]:
+    """Processes of group ``pgid`` that are not zombies."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            pids.append(int(stat.parent.name))
+    return pids
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL Snakemake and every job it started; wait until all of them are gone."""
+    pgid = proc.pid  # start_new_session: the group leader
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+    deadline = time.monotonic() + 30
+    while _live_members(pgid):
+        assert time.monotonic() < deadline, f"processes of group {pgid} survived SIGKILL"
+        time.sleep(0.05)
+
+
+def kill_when(workdir: Path, args: list[str], log: Path, condition: Callable[[], bool]) -> bool:
+    """Run Snakemake and kill -9 its process group as soon as ``condition()`` holds.
+
+    A stale lock left by an earlier kill stops the run at once; then this runs
+    ``--unlock`` and starts again. Returns whether that was needed.
+    """
+    unlocked = False
+    while True:
+        proc = start(workdir, args, log)
+        try:
+            deadline = time.monotonic() + RUN_TIMEOUT
+            while proc.poll() is None and not condition():
+                assert time.monotonic() < deadline, f"timed out waiting; see {log}"
+                time.sleep(0.02)
+        finally:
+            kill_group(proc)
+        if condition():
+            return unlocked
+        output = log.read_text()
+        assert not unlocked and STALE_LOCK in output, (
+            f"the run ended (exit {proc.returncode}) before the kill point:\n{output[-4000:]}"
+        )
+        assert "--unlock" in output, "the stale-lock error must say how to remove the lock"
+        snakemake(workdir, "--unlock", *config_args(), "--", TARGET)
+        unlocked = True
+
+
+def rerun(workdir: Path, args: list[str]) -> bool:
+    """Rerun the same command to completion (after ``--unlock`` if the lock is stale); returns whether unlocked."""
+    proc = snakemake(workdir, *args, check=False, timeout=RUN_TIMEOUT)
+    if proc.returncode == 0:
+        return False
+    output = proc.stdout + proc.stderr
+    assert STALE_LOCK in output and "--unlock" in output, output[-4000:]
+    snakemake(workdir, "--unlock", *config_args(), "--", TARGET)
+    snakemake(workdir, *args, timeout=RUN_TIMEOUT)
+    return True
+
+
+# -- what a killed run leaves -------------------------------------------------
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+
+
+def check_outputs_parse(workdir: Path) -> list[Path]:
+    """Every result file parses completely; returns the atomic temporaries left over.
+
+    Files whose name starts with a dot are the temporaries of
+    :mod:`clusterability.atomic` (no rule's output pattern matches them).
+    """
+    temporaries = []
+    for path in files_under(workdir / "results") + files_under(workdir / "resources"):
+        if path.name.startswith("."):
+            if path.name != ".snakemake_timestamp":  # Snakemake's own marker of a directory output
+                assert ATOMIC_TMP.match(path.name), f"unexpected hidden file {path}"
+                temporaries.append(path)
+            continue
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                assert npz.files, path
+                for name in npz.files:
+                    npz[name]  # decompresses and checks the CRC
+        elif path.suffix == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                assert archive.testzip() is None, path
+        elif path.suffix == ".gz":
+            assert path.parent.parent == workdir / "resources/raw", path
+        else:
+            raise AssertionError(f"unexpected file after the kill: {path}")
+    return temporaries
+
+
+def incomplete_files(workdir: Path) -> set[str]:
+    """The existing files Snakemake reports as incomplete (dry run without the rerun-incomplete profile)."""
+    proc = snakemake(
+        workdir, "--workflow-profile", "none", "--dry-run", *config_args(), "--", TARGET, check=False
+    )
+    output = proc.stdout + proc.stderr
+    if "IncompleteFilesException" not in output:
+        assert proc.returncode == 0, output[-4000:]
+        return set()
+    assert proc.returncode != 0
+    listed = output.split("Incomplete files:", 1)[1].splitlines()[1:]
+    files = set()
+    for line in listed:
+        if not line.strip() or " " in line.strip():
+            break
+        files.add(line.strip())
+    return files
+
+
+def chunk_files(workdir: Path) -> list[Path]:
+    return [p for p in (workdir / "results/clustering").rglob("chunk*.json") if not p.name.startswith(".")]
+
+
+def planned(workdir: Path) -> dict[str, int]:
+    """Rule -> jobs a dry run (with the default profile) would run."""
+    proc = snakemake(workdir, "--dry-run", *config_args(), "--", TARGET)
+    out = proc.stdout + proc.stderr
+    if "Job stats:" not in out:
+        return {}
+    jobs = {}
+    for line in out.split("Job stats:", 1)[1].splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+# -- tests ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clean_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Clean, uninterrupted runs, each in its own folder, run side by side to save time.
+
+    ``reference`` and ``again`` have the same configuration; ``seed1`` changes the master seed.
+    """
+    configs = {"reference": run_args(), "again": run_args(), "seed1": run_args(seed=1)}
+    runs = {}
+    try:
+        for name, args in configs.items():
+            workdir = tmp_path_factory.mktemp(name)
+            runs[name] = (workdir, start(workdir, args, workdir / "snakemake.out"))
+        deadline = time.monotonic() + RUN_TIMEOUT
+        for name, (workdir, proc) in runs.items():
+            rc = proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            out = (workdir / "snakemake.out").read_text()
+            assert rc == 0, f"clean run {name} failed ({rc}):\n{out[-4000:]}"
+    finally:
+        for _, proc in runs.values():
+            if proc.poll() is None:
+                kill_group(proc)
+    return {name: workdir for name, (workdir, _) in runs.items()}
+
+
+@pytest.fixture(scope="module")
+def reference(clean_runs: dict[str, Path]) -> Path:
+    return clean_runs["reference"]
+
+
+def result_files(workdir: Path) -> set[str]:
+    return {
+        str(p.relative_to(workdir))
+        for p in files_under(workdir / "results")
+        if not p.name.startswith(".")
+    }
+
+
+def test_resume_after_kill_9(reference: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    args = run_args()
+
+    # 1. Kill -9 in the middle of training: one network has written its
+    #    unpruned weights but not yet its pruned weights, model and metrics.
+    def mid_training() -> bool:
+        return any(
+            (workdir / net / "weights_unpruned.npz").exists() and not (workdir / net / "metrics.json").exists()
+            for net in NETWORKS
+        )
+
+    kill_when(workdir, args, tmp_path / "kill1.log", mid_training)
+    assert list((workdir / "logs/train_network").rglob("*.log")), "a training job must have started"
+    interrupted = [net for net in NETWORKS if not (workdir / net / "metrics.json").exists()]
+    assert interrupted
+    check_outputs_parse(workdir)
+    incomplete = incomplete_files(workdir)
+    for net in interrupted:
+        for name in ("weights_unpruned.npz", "weights_pruned.npz", "model.keras"):
+            if (workdir / net / name).exists():
+                assert f"{net}/{name}" in incomplete, f"{net}/{name} looks complete; listed: {incomplete}"
+    assert incomplete, "the unpruned weights of the interrupted training must be listed as incomplete"
+    assert all((workdir / f).exists() for f in incomplete)
+
+    # 2. Rerun the same command; kill -9 again in the middle of the shuffle fan-out.
+    def mid_fan_out() -> bool:
+        return 1 <= len(chunk_files(workdir)) < N_CHUNKS
+
+    kill_when(workdir, args, tmp_path / "kill2.log", mid_fan_out)
+    assert all((workdir / net / "metrics.json").exists() for net in NETWORKS)
+    check_outputs_parse(workdir)
+    incomplete = incomplete_files(workdir)
+    assert all((workdir / f).exists() for f in incomplete)
+    assert all(f.startswith("results/clustering/") for f in incomplete), incomplete
+    done_chunks = [p for p in chunk_files(workdir) if str(p.relative_to(workdir)) not in incomplete]
+    snakemake(workdir, "--unlock", *config_args(), "--", TARGET)
+    jobs = planned(workdir)
+    assert "train_network" not in jobs and "prepare_dataset" not in jobs and "fetch_dataset" not in jobs
+    # Exactly the chunks that are missing or incomplete run again.
+    assert jobs["shuffle_chunk"] == N_CHUNKS - len(done_chunks)
+
+    # 3. The same command finishes and gives the uninterrupted run's tables, byte for byte.
+    rerun(workdir, args)
+    for table in TABLES:
+        assert (workdir / table).read_bytes() == (reference / table).read_bytes(), table
+    assert result_files(workdir) == result_files(reference)
+    leftovers = [p for p in files_under(workdir / "results") if p.name.startswith(".")]
+    assert all(ATOMIC_TMP.match(p.name) for p in leftovers), leftovers
+    assert planned(workdir) == {}
+
+
+def test_determinism(clean_runs: dict[str, Path]) -> None:
+    reference, again, other_seed = clean_runs["reference"], clean_runs["again"], clean_runs["seed1"]
+    for table in TABLES:
+        assert (again / table).read_bytes() == (reference / table).read_bytes(), table
+    # A different master seed gives different networks, hence different tables.
+    for table in TABLES:
+        new, old = (other_seed / table).read_text(), (reference / table).read_text()
+        assert new.splitlines()[0] == old.splitlines()[0] and len(new.splitlines()) == len(old.splitlines())
+        assert new != old, table
+
+
+# -- errors ---------------------------------------------------------------------
+
+
+def _empty_mirror(tmp_path: Path) -> Path:
+    mirror = tmp_path / "empty_mirror"
+    mirror.mkdir()
+    return mirror
+
+
+def _corrupt_mirror(tmp_path: Path) -> Path:
+    """A mirror of MNIST with every file a symlink to the real one but one corrupted copy."""
+    mirror = tmp_path / "corrupt_mirror"
+    (mirror / "mnist").mkdir(parents=True)
+    for src in (MIRROR / "mnist").iterdir():
+        (mirror / "mnist" / src.name).symlink_to(src)
+    bad = mirror / "mnist/t10k-labels-idx1-ubyte.gz"
+    data = bytearray(bad.read_bytes())
+    bad.unlink()
+    data[100] ^= 0xFF
+    bad.write_bytes(bytes(data))
+    return mirror
+
+
+# id -> (how to build the arguments, strings the output must contain)
+ERROR_CASES = {
+    "missing_dataset": (
+        lambda tmp: ["--cores", "1", *config_args(_empty_mirror(tmp)), "--", TARGET],
+        ["empty_mirror/mnist/train-images-idx3-ubyte.gz", "missing from the dataset mirror", "datasets.mirror"],
+    ),
+    "wrong_md5": (
+        lambda tmp: ["--cores", "1", *config_args(_corrupt_mirror(tmp)), "--", TARGET],
+        ["corrupt_mirror/mnist/t10k-labels-idx1-ubyte.gz", "md5"],
+    ),
+    "invalid_value": (
+        lambda tmp: ["--cores", "1", *config_args(clustering={"k": "four"}), "--", TARGET],
+        ["four", re.compile(r"clustering(\.|'\]\[')k\b")],
+    ),
+    "unknown_key": (
+        lambda tmp: ["--cores", "1", *config_args(clustering={"chunksize": 2}), "--", TARGET],
+        ["chunksize"],
+    ),
+    "unknown_scale": (
+        lambda tmp: ["--cores", "1", "--config", "scale=huge", "--", TARGET],
+        ["unknown scale 'huge'", "tiny"],
+    ),
+    "unknown_target": (
+        lambda tmp: ["--cores", "1", *config_args(), "--", "some/unknown/target"],
+        ["some/unknown/target", "No rule to produce"],
+    ),
+    "nan_weights": (None, ["nan_weights.npz", "kernel_1", "NaN"]),
+}
+
+
+def _nan_weights_cli(tmp_path: Path) -> subprocess.CompletedProcess:
+    rng = np.random.default_rng(0)
+    kernels = [rng.normal(size=(30, 20)), rng.normal(size=(20, 10)), rng.normal(size=(10, 4))]
+    kernels[1][3, 4] = np.nan
+    np.savez(tmp_path / "nan_weights.npz", **{f"kernel_{i}": k.astype(np.float32) for i, k in enumerate(kernels)})
+    cli = str(Path(sys.executable).with_name("clusterability"))
+    cmd = [cli, "ncut", "nan_weights.npz", "--shuffles", "2", "--json", "out/result.json"]
+    return subprocess.run(cmd, check=False, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("case", list(ERROR_CASES))
+def test_errors(case: str, tmp_path: Path) -> None:
+    build_args, expected = ERROR_CASES[case]
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    if build_args is None:
+        proc = _nan_weights_cli(workdir)
+    else:
+        proc = snakemake(workdir, *build_args(tmp_path), check=False, timeout=RUN_TIMEOUT)
+    output = proc.stdout + proc.stderr
+
+    assert proc.returncode != 0, output[-4000:]
+    for text in expected:
+        if isinstance(text, re.Pattern):
+            assert text.search(output), f"{text.pattern!r} not in:\n{output[-4000:]}"
+        else:
+            assert text in output, f"{text!r} not in:\n{output[-4000:]}"
+    assert "Traceback" not in output, output[-4000:]
+
+    # Nothing half-written: no result of the failed jobs, no temporary file anywhere.
+    assert files_under(workdir / "results") == [], files_under(workdir / "results")
+    assert not (workdir / "resources/raw/mnist").exists() or not any((workdir / "resources/raw/mnist").iterdir())
+    assert not (workdir / "out").exists()
+    strays = [
+        p
+        for p in workdir.rglob("*")
+        if ".snakemake" not in p.relative_to(workdir).parts[:1]
+        and (p.name.startswith(".") or ".tmp" in p.name)
+        and p.name != ".snakemake_timestamp"
+    ]
+    assert strays == [], strays

@@ -1,0 +1,243 @@
+"""The workflow on SLURM with `--profile profiles/slurm`, checked against a local run.
+
+`test_profile_names_existing_rules` is cheap and always runs. The end-to-end
+test starts a throw-away one-node SLURM cluster (tests/slurm_cluster.py; needs
+root and Debian's slurm-wlm + munge, `.ci/install-slurm.sh`, and is skipped
+with the reason otherwise), runs the `tiny` DAG for MNIST through the
+executor plugin with the repository's profile, runs the same DAG locally,
+and compares the tables byte for byte. It also checks that the jobs really
+went through SLURM, that grouping cut the number of submissions, and that
+every daemon the cluster started is gone afterwards.
+
+The only deviations from the profile are what a test node without a GPU and
+a test's time budget require: `train_network:gpu=0` and fast status polling.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from slurm_cluster import (
+    _pid_alive,
+    _pids_with_marker,
+    local_slurm,
+    slurm_unavailable_reason,
+)
+from workflow_helpers import MIRROR, REPO, SNAKEMAKE, planned_jobs, tiny_config_args
+
+PROFILE = REPO / "profiles" / "slurm"
+TARGETS = ["results/table1.csv", "results/table1_networks.csv"]
+# Two networks (MNIST, plain and dropout): 21 jobs at the tiny scale.
+CONFIG = tiny_config_args(
+    table1={"datasets": ["mnist"], "regimes": ["plain", "dropout"]}
+)
+SHUFFLE_RULES = {"cluster_network", "shuffle_chunk", "gather_shuffles"}
+
+
+def _profile() -> dict:
+    return yaml.safe_load((PROFILE / "config.yaml").read_text())
+
+
+def test_profile_names_existing_rules() -> None:
+    """Rules named in the profile exist (a renamed rule would silently lose its GPU or group)."""
+    profile = _profile()
+    assert profile["executor"] == "slurm"
+    assert profile["slurm-status-command"] == "squeue"
+    assert profile["set-resources"]["train_network"]["gpu"] == 1
+    assert {
+        rule for rule, group in profile["groups"].items() if group == "shuffles"
+    } == SHUFFLE_RULES
+    assert profile["group-components"]["shuffles"] > 1
+    # `cores` caps every rule's threads (see the profile)
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    assert profile["cores"] >= max(r["threads"] for r in config["resources"].values())
+    named = (
+        set(profile["groups"])
+        | set(profile["set-resources"])
+        | set(profile.get("set-threads", {}))
+    )
+    proc = subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--list-rules"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    rules = set(proc.stdout.split())
+    assert named <= rules, f"profile names unknown rules: {sorted(named - rules)}"
+
+
+def _slurm_jobs(cluster) -> list[dict[str, str]]:
+    """Every job the controller still knows (finished ones stay MinJobAge = 300 s)."""
+    out = cluster.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%j|%k"]).stdout
+    keys = ("id", "state", "name", "comment")
+    return [
+        dict(zip(keys, line.split("|", 3))) for line in out.splitlines() if line.strip()
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
+@pytest.mark.skipif(
+    slurm_unavailable_reason() is not None, reason=str(slurm_unavailable_reason())
+)
+def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    local, remote = tmp_path / "local", tmp_path / "slurm_run"
+    local.mkdir()
+    remote.mkdir()
+    n_jobs = sum(planned_jobs(local, *CONFIG, "--", *TARGETS).values())
+    assert n_jobs == 21, n_jobs
+    # The local reference run goes on meanwhile (the SLURM run mostly waits).
+    local_log = tmp_path / "snakemake_local.log"
+    with open(local_log, "w") as out:
+        local_run = subprocess.Popen(
+            [
+                SNAKEMAKE,
+                "--snakefile",
+                str(REPO / "Snakefile"),
+                "--directory",
+                str(local),
+                "--cores",
+                "2",
+                *CONFIG,
+                "--",
+                *TARGETS,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
+    try:
+        _run_on_slurm(tmp_path, remote, n_jobs)
+        local_run.wait(timeout=600)
+    finally:
+        if local_run.poll() is None:
+            local_run.kill()
+            local_run.wait()
+    print(f"local run finished after {time.monotonic() - t0:.0f}s in all")
+    assert local_run.returncode == 0, local_log.read_text()[-8000:]
+    for target in TARGETS:
+        assert (remote / target).read_bytes() == (local / target).read_bytes(), target
+
+
+def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int) -> None:
+    t0 = time.monotonic()
+    with local_slurm(tmp_path) as cluster:
+        pids, tag = cluster.pids, cluster.tag
+        print(f"cluster up in {cluster.start_seconds:.1f}s, pids {cluster.pids}")
+        env = dict(cluster.env, PYTHONUNBUFFERED="1")
+        # the jobs run `<this python> -m snakemake`; keep this venv first on PATH
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+        cmd = [
+            SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(remote),
+            "--profile",
+            str(PROFILE),
+            # the test node has no GPU
+            "--set-resources",
+            "train_network:gpu=0",
+            # poll every second instead of after 20 s / every 10 s
+            "--slurm-init-seconds-before-status-checks",
+            "1",
+            "--seconds-between-status-checks",
+            "1",
+            "--slurm-keep-successful-logs",
+            "--verbose",  # logs every sbatch call and status query
+            *CONFIG,
+            "--",
+            *TARGETS,
+        ]
+        t1 = time.monotonic()
+        proc = subprocess.run(
+            cmd,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env=env,
+            cwd=remote,
+        )
+        t_slurm = time.monotonic() - t1
+        log = proc.stdout + proc.stderr
+        (tmp_path / "snakemake_slurm.log").write_text(log)
+        if proc.returncode != 0:
+            pytest.fail(
+                f"snakemake on SLURM failed ({proc.returncode}):\n{log[-8000:]}\n{cluster.diagnostics()}"
+            )
+        jobs = _slurm_jobs(cluster)
+        print(f"SLURM run: {n_jobs} jobs in {len(jobs)} SLURM jobs, {t_slurm:.0f}s")
+        for job in jobs:
+            print(f"  {job}")
+
+        # Every job went through sbatch (one line per submission) and finished there.
+        sbatch_calls = [
+            line for line in log.splitlines() if "sbatch call: sbatch" in line
+        ]
+        assert len(sbatch_calls) == len(jobs) > 0, (sbatch_calls, jobs)
+        assert all(job["state"] == "COMPLETED" for job in jobs), jobs
+        assert len({job["name"] for job in jobs}) == 1, "one run id names all jobs"
+        assert "command=squeue" in log and "command=sacct" not in log
+        assert f"{n_jobs} of {n_jobs} steps (100%) done" in log
+        assert not re.search(r"^localrule ", log, re.MULTILINE), (
+            "a job ran on the submit host"
+        )
+        # Submitted to the default partition the profile leaves to SLURM, without a GPU here.
+        assert all(f"-p {cluster.partition}" in call for call in sbatch_calls), (
+            sbatch_calls
+        )
+        assert not any("--gpus" in call or "--gres" in call for call in sbatch_calls), (
+            sbatch_calls
+        )
+        # Grouping: the 16 cluster_network/shuffle_chunk/gather_shuffles jobs of the
+        # 4 fan-outs (2 networks x 2 stages) went out as ceil(4 / group-components)
+        # jobs; fetch+prepare as one, the table as one.
+        profile, config = _profile(), yaml.safe_load((REPO / "config.yaml").read_text())
+        per_group = profile["group-components"]["shuffles"]
+        n_groups = math.ceil(4 / per_group)
+        comments = [job["comment"] for job in jobs]
+        assert (
+            sum(all(rule in c for rule in SHUFFLE_RULES) for c in comments) == n_groups
+        ), comments
+        assert sum("train_network" in c for c in comments) == 2, comments
+        assert (
+            sum("fetch_dataset" in c and "prepare_dataset" in c for c in comments) == 1
+        ), comments
+        assert len(jobs) == 4 + n_groups < n_jobs, comments
+        # A group runs its jobs one after the other (plugin 2.8), and with the
+        # profile's `cores: 1` it asks for 1 CPU, the largest mem_mb and the
+        # summed runtimes: per fan-out cluster_network + chunks + gather.
+        res, tiny = config["resources"], config["scales"]["tiny"]["clustering"]
+        n_chunks = math.ceil(tiny["shuffles"] / tiny["chunk_size"])
+        fan_out = (1 + n_chunks) * res["cluster"]["runtime"] + res["light"]["runtime"]
+        sizes = [min(per_group, 4 - i) for i in range(0, 4, per_group)]
+        group_calls = [call for call in sbatch_calls if "shuffle_chunk" in call]
+        assert len(group_calls) == n_groups, group_calls
+        assert sorted(
+            int(re.search(r" -t (\d+) ", c).group(1)) for c in group_calls
+        ) == sorted(size * fan_out for size in sizes), group_calls
+        assert all(
+            "--cpus-per-task=1 " in c and f"--mem {res['cluster']['mem_mb']} " in c
+            for c in group_calls
+        ), group_calls
+        logs = list((remote / ".snakemake" / "slurm_logs").rglob("*.log"))
+        assert len(logs) == len(jobs), logs
+
+    print(f"cluster stopped {time.monotonic() - t0:.0f}s after it started")
+    alive = {name: pid for name, pid in pids.items() if _pid_alive(pid)}
+    assert not alive, f"daemons still alive after the cluster stopped: {alive}"
+    leftovers = [pid for pid in _pids_with_marker(tag) if _pid_alive(pid)]
+    assert not leftovers, f"processes forked by the daemons still alive: {leftovers}"
