@@ -1,6 +1,12 @@
 # Stage 1: raw datasets (md5-verified) and prepared 28x28 uint8 datasets.
 
 
+# Downloads run where Snakemake runs (e.g. a cluster's login node): compute nodes often
+# have no internet.
+localrules:
+    fetch_dataset,
+
+
 rule fetch_dataset:
     input:
         lib=lib_inputs("fetch_dataset.py"),

@@ -90,3 +90,14 @@ def write_weights(tmp_path: Path) -> Callable[..., Path]:
         return path
 
     return write
+
+
+MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    """The read-only shared mirror of the official raw files (skip when absent)."""
+    if not MIRROR.is_dir():
+        pytest.skip(f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)")
+    return MIRROR

@@ -18,18 +18,7 @@ from clusterability.data import fetch_raw, get_source, md5_file, verify_md5
 from clusterability.data.sources import SOURCES, canonical_name
 from clusterability.errors import InputError
 
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 PREFIX = "cifar-10-batches-bin/"
-
-
-@pytest.fixture(scope="module")
-def mirror() -> Path:
-    """The read-only shared mirror of the official raw files (skip when absent)."""
-    if not MIRROR.is_dir():
-        pytest.skip(
-            f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)"
-        )
-    return MIRROR
 
 
 def _md5(data: bytes) -> str:

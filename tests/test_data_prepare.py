@@ -21,18 +21,7 @@ from clusterability.data import (
 )
 from clusterability.errors import InputError
 
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
-
-
-@pytest.fixture(scope="module")
-def mirror() -> Path:
-    """The read-only shared mirror of the official raw files (skip when absent)."""
-    if not MIRROR.is_dir():
-        pytest.skip(
-            f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)"
-        )
-    return MIRROR
 
 
 @pytest.fixture(scope="module")

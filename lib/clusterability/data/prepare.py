@@ -93,23 +93,29 @@ def _raw_folder(source: DatasetSource, raw_dir: Path) -> Path:
     return raw_dir
 
 
-def _check_split(
-    source: DatasetSource, where: str, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]
+def _check_images(
+    where: str, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...], names: tuple[str, str], fix: str
 ) -> None:
+    """Raise :class:`InputError` unless ``x`` is uint8 ``(n, *shape)`` and ``y`` uint8 labels 0-9."""
+    x_name, y_name = names
     if x.dtype != np.uint8 or x.ndim != len(shape) + 1 or x.shape[1:] != shape:
         raise InputError(
-            f"{where}: images have shape {x.shape} dtype {x.dtype}; expected uint8 "
-            f"(n, {', '.join(map(str, shape))}); re-fetch the {source.name} raw files"
+            f"{where}: {x_name} has shape {x.shape} dtype {x.dtype}; expected uint8 "
+            f"(n, {', '.join(map(str, shape))}); {fix}"
         )
     if y.dtype != np.uint8 or y.shape != (x.shape[0],):
         raise InputError(
-            f"{where}: labels have shape {y.shape} dtype {y.dtype}; expected uint8 "
-            f"({x.shape[0]},) to match the images; re-fetch the {source.name} raw files"
+            f"{where}: {y_name} has shape {y.shape} dtype {y.dtype}; expected uint8 "
+            f"({x.shape[0]},) to match the {x_name}; {fix}"
         )
     if y.size and int(y.max()) >= N_CLASSES:
-        raise InputError(
-            f"{where}: label {int(y.max())} outside 0-{N_CLASSES - 1}; re-fetch the {source.name} raw files"
-        )
+        raise InputError(f"{where}: {y_name} has label {int(y.max())} outside 0-{N_CLASSES - 1}; {fix}")
+
+
+def _check_split(
+    source: DatasetSource, where: str, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]
+) -> None:
+    _check_images(where, x, y, shape, ("image array", "label array"), f"re-fetch the {source.name} raw files")
 
 
 def _read_native(source: DatasetSource, raw_dir: str | os.PathLike[str]) -> dict[str, np.ndarray]:
@@ -257,19 +263,8 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             f"dtype {name.dtype}; prepare the dataset again"
         )
     for s in SPLITS:
-        x, y = arrays[f"x_{s}"], arrays[f"y_{s}"]
-        if x.dtype != np.uint8 or x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
-            raise InputError(
-                f"{path}: x_{s} has shape {x.shape} dtype {x.dtype}; expected uint8 "
-                f"(n, {SIDE}, {SIDE}); prepare the dataset again"
-            )
-        if y.dtype != np.uint8 or y.shape != (x.shape[0],):
-            raise InputError(
-                f"{path}: y_{s} has shape {y.shape} dtype {y.dtype}; expected uint8 "
-                f"({x.shape[0]},) matching x_{s}; prepare the dataset again"
-            )
-        if y.size and int(y.max()) >= N_CLASSES:
-            raise InputError(
-                f"{path}: y_{s} has label {int(y.max())} outside 0-{N_CLASSES - 1}; prepare the dataset again"
-            )
+        _check_images(
+            str(path), arrays[f"x_{s}"], arrays[f"y_{s}"], (SIDE, SIDE), (f"x_{s}", f"y_{s}"),
+            "prepare the dataset again",
+        )
     return Prepared(name=str(name), **arrays)  # type: ignore[typeddict-item]
