@@ -38,12 +38,14 @@ def plot_ncut_vs_accuracy(networks_csv: str | Path, out_png: str | Path, out_pdf
         hue_order=[h for h in hue_order if h in set(frame["training"])],
         palette=palette,
         col="dataset",
+        col_order=[label for label in DATASET_LABELS.values() if label in set(frame["dataset"])],
         kind="scatter",
         facet_kws={"sharex": False, "sharey": True},
         height=3.2,
         aspect=1.0,
     )
     grid.set_axis_labels("test accuracy", "n-cut")
+    grid.set_titles("{col_name}")
     if title:
         grid.figure.suptitle(title, y=1.04, fontsize=9)
     for out in (out_png, out_pdf):
