@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workflow_helpers import MIRROR, REPO, SNAKEMAKE, snakemake, tiny_config_args
+from workflow_helpers import MIRROR, REPO, SNAKEMAKE, planned_jobs, snakemake, tiny_config_args
 
 pytestmark = [
     pytest.mark.slow,
@@ -202,18 +202,7 @@ def chunk_files(workdir: Path) -> list[Path]:
 
 def planned(workdir: Path) -> dict[str, int]:
     """Rule -> jobs a dry run (with the default profile) would run."""
-    proc = snakemake(workdir, "--dry-run", *config_args(), "--", TARGET)
-    out = proc.stdout + proc.stderr
-    if "Job stats:" not in out:
-        return {}
-    jobs = {}
-    for line in out.split("Job stats:", 1)[1].splitlines()[3:]:
-        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
-        if not m:
-            break
-        if m.group(1) != "total":
-            jobs[m.group(1)] = int(m.group(2))
-    return jobs
+    return planned_jobs(workdir, *config_args(), "--", TARGET)
 
 
 # -- tests ----------------------------------------------------------------------
