@@ -10,6 +10,7 @@ run_job(
     data_path=snakemake.input.data,
     settings=dict(snakemake.params.settings),
     seed=snakemake.params.seed,
+    threads=snakemake.threads,
     out_model=snakemake.output.model,
     out_weights_unpruned=snakemake.output.weights_unpruned,
     out_weights_pruned=snakemake.output.weights_pruned,

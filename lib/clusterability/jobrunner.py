@@ -19,8 +19,10 @@ from .threads import limit_threads, set_thread_env
 log = logging.getLogger("clusterability")
 
 
-def run_job(log_path: str | None, threads: int, job: Callable[..., Any], **kwargs: Any) -> None:
-    """Run ``job(**kwargs)`` with its log at ``log_path`` and ``threads`` threads.
+def run_job(log_path: str | None, threads: int, job: Callable[..., Any], /, **kwargs: Any) -> None:
+    """Run ``job(**kwargs)`` with its log at ``log_path`` and BLAS/OpenMP pools of ``threads``.
+
+    A job that sizes its own thread pools (training) takes ``threads`` among its ``kwargs``.
 
     A user mistake (:class:`InputError`) ends the job with one line on stderr
     (shown by Snakemake) and in the log, and exit status 1, no traceback.
@@ -34,7 +36,7 @@ def run_job(log_path: str | None, threads: int, job: Callable[..., Any], **kwarg
     start = time.perf_counter()
     try:
         with limit_threads(threads):
-            job(threads=threads, **kwargs) if "threads" in job.__code__.co_varnames else job(**kwargs)
+            job(**kwargs)
         log.info("done in %.1f s", time.perf_counter() - start)
     except InputError as exc:
         log.error("error: %s", exc)

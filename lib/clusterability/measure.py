@@ -37,15 +37,14 @@ def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fa
     """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut."""
     rng = np.random.default_rng(seed_sequence(seed, "network"))
     labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init)
-    adjacency = graph.adjacency()
-    terms, _ = cluster_cut_terms(adjacency, labels)
+    terms, _ = cluster_cut_terms(graph, labels)
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     return Clustering(
         ncut=float(terms.sum()),
         labels=labels,
         cluster_sizes=sizes,
         cut_terms=terms,
-        degeneracy=degenerate_clusters(adjacency, labels),
+        degeneracy=degenerate_clusters(graph, labels),
         k=k,
         solver=solver,
         seed=seed,
