@@ -87,12 +87,10 @@ def coerce_to_schema(value: Any, schema: Mapping[str, Any], root: Mapping[str, A
     return value
 
 
-def validate_config(config: Mapping[str, Any], schema_path: str | Path, where: str = "config") -> None:
-    """Raise :class:`InputError` naming the first key that breaks the schema."""
+def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any], where: str = "config") -> None:
+    """Raise :class:`InputError` naming the first key that breaks the (loaded) JSON schema."""
     import jsonschema
-    import yaml
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if not errors:
@@ -124,7 +122,7 @@ def resolve_config(
     schema = yaml.safe_load(Path(schema_path).read_text())
     config = coerce_to_schema(config, schema)
     overrides = coerce_to_schema(dict(overrides or {}), schema)
-    validate_config(config, schema_path)
+    validate_config(config, schema)
     scale = config["scale"]
     if scale not in config["scales"]:
         raise InputError(
@@ -132,7 +130,7 @@ def resolve_config(
             "(e.g. --config scale=quick)"
         )
     merged = deep_merge(deep_merge(config, config["scales"][scale]), overrides)
-    validate_config(merged, schema_path, where=f"config (scale {scale})")
+    validate_config(merged, schema, where=f"config (scale {scale})")
     return merged
 
 

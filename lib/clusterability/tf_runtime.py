@@ -28,13 +28,7 @@ import sys
 import warnings
 from typing import Any
 
-_THREAD_ENV = (
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "TF_NUM_INTRAOP_THREADS",
-    "TF_NUM_INTEROP_THREADS",
-)
+from .threads import set_thread_env
 
 
 def _prepare_environment(threads: int | None) -> None:
@@ -42,8 +36,7 @@ def _prepare_environment(threads: int | None) -> None:
     os.environ["TF_USE_LEGACY_KERAS"] = "1"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads is not None and "tensorflow" not in sys.modules:
-        for name in _THREAD_ENV:
-            os.environ[name] = str(threads)
+        set_thread_env(threads)
 
 
 def _configure_threads(tf: Any, threads: int) -> None:
