@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import functools
+import hashlib
 
 import numpy as np
 import pytest
+from conftest import PAPER_WIDTHS, build_glorot_mlp
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
+from clusterability.graph import mlp_graph
 from clusterability.kmeans import kmeans
-
-EXAMPLES = Path("/tmp/proto")  # spectral embeddings (1818 x k), used when present
+from clusterability.spectral import spectral_embedding
 
 
 def _blobs(rng, n, d, k, spread):
@@ -21,11 +23,14 @@ def _blobs(rng, n, d, k, spread):
     return centres[truth] + rng.normal(size=(n, d)) * spread, truth
 
 
-def _embedding(k):
-    path = EXAMPLES / f"emb{k}.npy"
-    if path.exists():
-        return np.load(path)
-    return _blobs(np.random.default_rng(k), 1818, k, k, 6.0)[0]
+@functools.cache
+def _embedding(k: int) -> np.ndarray:
+    """The spectral embedding (1818 x k) that the pipeline clusters: a Glorot-initialized
+    784-256-256-256-256-10 MLP, magnitude-pruned to 90 % zeros."""
+    kernels = [np.where(np.abs(w) >= np.quantile(np.abs(w), 0.9), w, 0) for w in build_glorot_mlp(PAPER_WIDTHS, seed=k)]
+    emb = spectral_embedding(mlp_graph(kernels), k, rng=np.random.default_rng(k))
+    emb.setflags(write=False)
+    return emb
 
 
 # ---------------------------------------------------------------------------
@@ -87,10 +92,7 @@ def _reference_restarts(X, k, seed, n_init=10, max_iter=300, tol=1e-4):
     draws = rng.random((n_init, max(k - 1, 0), 2 + int(np.log(k))))
     X = X - X.mean(axis=0)
     tol_abs = tol * np.mean(X.var(axis=0))
-    return [
-        _reference_lloyd(X, _reference_seeding(X, k, first[r], draws[r]), max_iter, tol_abs)
-        for r in range(n_init)
-    ]
+    return [_reference_lloyd(X, _reference_seeding(X, k, first[r], draws[r]), max_iter, tol_abs) for r in range(n_init)]
 
 
 def _assert_matches_reference(X, k, seed, **kw):
@@ -102,8 +104,8 @@ def _assert_matches_reference(X, k, seed, **kw):
     assert any(np.array_equal(labels, lab) for lab, i in runs if i <= best + 1e-9 * abs(best) + 1e-12)
 
 
-# 4 and 12 coordinates have their own distance kernels; 6 and 13 take the
-# general path; odd k covers the unpaired last centre.
+# The distance kernel is compiled per padded dimension (4, 8, 12, 16 here); odd k
+# covers the unpaired last centre, 600 points a partial last block.
 @pytest.mark.parametrize(("d", "k"), [(2, 3), (4, 4), (6, 5), (12, 12), (13, 7), (3, 13)])
 def test_matches_plain_lloyd_on_overlapping_blobs(d, k):
     rng = np.random.default_rng(100 * d + k)
@@ -117,8 +119,41 @@ def test_matches_plain_lloyd_on_overlapping_blobs(d, k):
 @pytest.mark.parametrize("k", [4, 12])
 def test_matches_plain_lloyd_on_example_embeddings(k):
     X = _embedding(k)
+    assert X.shape == (1818, k)
     for seed in range(2):
         _assert_matches_reference(X, k, seed)
+
+
+def _fixed_blobs(d: int, k: int, n: int = 1000) -> np.ndarray:
+    """Overlapping blobs, fixed by (d, k): many Lloyd iterations, bounds that skip some points."""
+    rng = np.random.default_rng(1000 * d + k)
+    centres = rng.normal(size=(k, d)) * 10.0
+    return centres[np.arange(n) % k] + rng.normal(size=(n, d)) * 6.0
+
+
+# Labels (first 16 hex digits of the SHA-256 of the int64 labels) and inertia of
+# kmeans(_fixed_blobs(d, k), k, seed=seed), computed by the implementation with
+# hand-unrolled kernels for 4 and 12 coordinates (commit 7b7c787).
+UNROLLED_RESULTS = {
+    (4, 4, 0): ("beeebeb26b7aa892", 127170.69804974085),
+    (4, 4, 1): ("b011cc16a38efaf2", 127170.34356409585),
+    (12, 12, 0): ("aa4ef703a49ee937", 427070.5756479634),
+    (12, 12, 1): ("71f9503c513953e3", 427070.5756479634),
+    (7, 7, 0): ("907bb8be63e3b78d", 250957.22202670525),
+    (7, 7, 1): ("d15302b840369946", 250957.22202670525),
+    (7, 4, 0): ("1d25ec37b59feeaf", 247534.97803794898),
+    (7, 4, 1): ("7cdfc3b7ba855bd7", 247534.97803794898),
+    (4, 12, 0): ("0b83f77f635b2a23", 121273.61284475296),
+    (4, 12, 1): ("daedf5ef7cf6cb24", 120565.64483412492),
+}
+
+
+@pytest.mark.parametrize(("d", "k", "seed"), list(UNROLLED_RESULTS))
+def test_same_labels_as_unrolled_kernels(d, k, seed):
+    labels, inertia = kmeans(_fixed_blobs(d, k), k, seed=seed)
+    digest, expected = UNROLLED_RESULTS[d, k, seed]
+    assert hashlib.sha256(labels.astype("<i8").tobytes()).hexdigest()[:16] == digest
+    assert inertia == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize(("d", "k"), [(3, 4), (12, 12)])

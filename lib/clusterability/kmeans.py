@@ -19,8 +19,11 @@ cannot change is skipped. The remaining points get exact distances to all
 centres. Labels, iteration counts, final centres and inertia are those of
 plain Lloyd, up to rounding (ties between equidistant centres, or restarts
 that reach the same partition with equal inertia). Distances are computed as
-``|x|^2 + |c|^2 - 2 x.c`` in loops that run over points (coordinates stored
-transposed), which the compiler vectorises; no BLAS calls on the hot paths.
+``|x|^2 + |c|^2 - 2 x.c`` by one generic kernel (:func:`_dot_pair`), in
+loops that run over points, which the compiler vectorises: the points are
+stored in blocks, transposed within each block, and numba compiles a version
+per (padded) dimension, with the loop over coordinates unrolled. No BLAS calls
+on the hot paths.
 """
 
 from __future__ import annotations
@@ -58,12 +61,13 @@ def kmeans(
     # Centre the data for accuracy of the distance expansion, as scikit-learn does.
     X = X - X.mean(axis=0)
     tol_abs = tol * float(np.mean(X.var(axis=0)))
-    labels, inertia = _kmeans_restarts(X, k, first, draws, max_iter, tol_abs)
+    dims = (0.0,) * ((X.shape[1] + 3) // 4 * 4)  # the padded dimension, as a type (see _dot_pair)
+    labels, inertia = _kmeans_restarts(X, k, first, draws, max_iter, tol_abs, dims)
     return labels, float(inertia)
 
 
 @numba.njit(cache=True, nogil=True)
-def _kmeans_restarts(X, k, first, draws, max_iter, tol_abs):
+def _kmeans_restarts(X, k, first, draws, max_iter, tol_abs, dims):
     n, d = X.shape
     x_sq = np.empty(n)
     for i in range(n):
@@ -71,26 +75,24 @@ def _kmeans_restarts(X, k, first, draws, max_iter, tol_abs):
         for j in range(d):
             s += X[i, j] * X[i, j]
         x_sq[i] = s
-    # Transposed copy, coordinates zero-padded to a multiple of 4 (see _dist_pair).
-    dp = (d + 3) // 4 * 4
-    XT = np.zeros((dp, n))
-    for i in range(n):
-        for j in range(d):
-            XT[j, i] = X[i, j]
+    dp = len(dims)
+    size = (n + _BLOCK - 1) // _BLOCK * _BLOCK * dp
+    XB = np.zeros(size)  # the points in the blocked layout of _dot_pair
+    _to_blocks(X, np.arange(n), n, XB, dp)
     n_trials = draws.shape[2]
     seed_work = (
         np.zeros((n_trials, dp)),
         np.empty(n_trials),
-        np.empty((n_trials + 1) * n),
+        np.empty(size // dp * (n_trials + 1)),
         np.empty(n),
         np.empty(n),
     )
-    lloyd_work = (np.empty(n, dtype=np.int64), np.empty(dp * n), np.empty(n), np.empty(n), np.empty(n))
+    lloyd_work = (np.empty(n, dtype=np.int64), np.zeros(size), np.empty(n), np.empty(n), np.empty(n))
     best_labels = np.zeros(n, dtype=np.int64)
     best_inertia = np.inf
     for r in range(first.shape[0]):
-        centers = _kmeans_plusplus(X, XT, x_sq, k, first[r], draws[r], seed_work)
-        labels, inertia = _lloyd(X, XT, x_sq, centers, max_iter, tol_abs, lloyd_work)
+        centers = _kmeans_plusplus(X, XB, x_sq, k, first[r], draws[r], seed_work, dims)
+        labels, inertia = _lloyd(X, XB, x_sq, centers, max_iter, tol_abs, lloyd_work, dims)
         if inertia < best_inertia:
             best_inertia = inertia
             best_labels = labels
@@ -98,14 +100,25 @@ def _kmeans_restarts(X, k, first, draws, max_iter, tol_abs):
 
 
 @numba.njit(cache=True, nogil=True)
-def _kmeans_plusplus(X, XT, x_sq, k, first, draws, work):
+def _to_blocks(X, idx, m, out, dp):
+    """Rows ``idx[:m]`` of ``X`` into ``out`` in the blocked layout of :func:`_dot_pair`
+    (``out`` zero-filled beforehand: padding is never written)."""
+    d = X.shape[1]
+    for p in range(m):
+        i = idx[p]
+        o = (p - p % _BLOCK) * dp + p % _BLOCK
+        for j in range(d):
+            out[o + j * _BLOCK] = X[i, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _kmeans_plusplus(X, XB, x_sq, k, first, draws, work, dims):
     """Greedy k-means++: each new centre is the best (lowest potential) of
     ``n_trials`` candidates, sampled with probability proportional to the
     squared distance to the nearest centre chosen so far."""
     n, d = X.shape
     n_trials = draws.shape[1]
     W, cs, D, closest, prefix = work
-    Y = XT.ravel()
     centers = np.empty((k, d))
     cand = np.empty(n_trials, dtype=np.int64)
     pots = np.empty(n_trials)
@@ -135,16 +148,14 @@ def _kmeans_plusplus(X, XT, x_sq, k, first, draws, work):
             for j in range(d):
                 W[t, j] = -2.0 * X[cand[t], j]
             cs[t] = x_sq[cand[t]]
-        _candidate_dists(Y, n, W[:nt], cs[:nt], x_sq, closest, D, pots)
+        _candidate_dists(XB, n, W[:nt], cs[:nt], x_sq, closest, D, pots, dims)
         best = 0
         for t in range(1, nt):
             if pots[t] < pots[best]:
                 best = t
         acc = 0.0
         for i in range(n):
-            v = D[best * n + i]
-            if v < closest[i]:
-                closest[i] = v
+            closest[i] = min(closest[i], D[(i - i % _BLOCK) * (nt + 1) + best * _BLOCK + i % _BLOCK])
             acc += closest[i]
             prefix[i] = acc
         for j in range(d):
@@ -153,141 +164,89 @@ def _kmeans_plusplus(X, XT, x_sq, k, first, draws, work):
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
-def _candidate_dists(Y, n, W, cs, xs, closest, D, pots):
-    """Squared distances ``D[t * n + i]`` of all points to candidate ``t``, and
-    the potentials ``pots[t] = sum_i min(D[t * n + i], closest[i])``.
+def _candidate_dists(Y, n, W, cs, xs, closest, D, pots, dims):
+    """Squared distances ``D`` of all points to each candidate, and the
+    potentials ``pots[t] = sum_i min(D[t, i], closest[i])``.
 
-    Points stored as for :func:`_dist_pair`; ``D`` has room for one more row
-    (scratch for an odd number of candidates). ``reassoc`` lets the potential
-    sums vectorise (they change only in the last bits).
+    Points ``Y`` and candidates ``W``, ``cs`` as for :func:`_dot_pair`. ``D``
+    is blocked like ``Y``: ``D[t, p]`` is at ``p0 * (nt + 1) + t * _BLOCK + p -
+    p0`` for the ``nt`` candidates and one more row (scratch for an odd number
+    of candidates). ``reassoc`` lets the potential sums vectorise (they change
+    only in the last bits).
     """
-    nt, dp = W.shape
+    nt = W.shape[0]
+    dp = len(dims)
     for t in range(nt):
         pots[t] = 0.0
     for p0 in range(0, n, _BLOCK):
         nb = min(_BLOCK, n - p0)
+        Yb = Y[p0 * dp : (p0 + _BLOCK) * dp]
         xx = xs[p0 : p0 + nb]
         cl = closest[p0 : p0 + nb]
+        Db = D[p0 * (nt + 1) : (p0 + _BLOCK) * (nt + 1)]
         for ta in range(0, nt, 2):
             tb = ta + 1 if ta + 1 < nt else ta  # an odd last candidate is paired with itself
-            outa = D[ta * n + p0 : ta * n + p0 + nb]
-            ob = (ta + 1) * n + p0  # row ta + 1: candidate tb, or scratch
-            outb = D[ob : ob + nb]
+            out = Db[ta * _BLOCK : (ta + 2) * _BLOCK]  # rows ta and ta + 1 (candidate tb, or scratch)
+            wa = W[ta]
+            wb = W[tb]
             csa = cs[ta]
             csb = cs[tb]
             pa = 0.0
             pb = 0.0
-            if dp == 4:
-                r0 = Y[p0 : p0 + nb]
-                r1 = Y[n + p0 : n + p0 + nb]
-                r2 = Y[2 * n + p0 : 2 * n + p0 + nb]
-                r3 = Y[3 * n + p0 : 3 * n + p0 + nb]
-                a0, a1, a2, a3 = W[ta, 0], W[ta, 1], W[ta, 2], W[ta, 3]
-                e0, e1, e2, e3 = W[tb, 0], W[tb, 1], W[tb, 2], W[tb, 3]
-                for q in range(nb):
-                    x0, x1, x2, x3 = r0[q], r1[q], r2[q], r3[q]
-                    va = xx[q] + csa + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-                    vb = xx[q] + csb + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3
-                    va = va if va > 0.0 else 0.0
-                    vb = vb if vb > 0.0 else 0.0
-                    outa[q] = va
-                    outb[q] = vb
-                    pa += va if va < cl[q] else cl[q]
-                    pb += vb if vb < cl[q] else cl[q]
-            elif dp == 12:
-                r0 = Y[p0 : p0 + nb]
-                r1 = Y[n + p0 : n + p0 + nb]
-                r2 = Y[2 * n + p0 : 2 * n + p0 + nb]
-                r3 = Y[3 * n + p0 : 3 * n + p0 + nb]
-                r4 = Y[4 * n + p0 : 4 * n + p0 + nb]
-                r5 = Y[5 * n + p0 : 5 * n + p0 + nb]
-                r6 = Y[6 * n + p0 : 6 * n + p0 + nb]
-                r7 = Y[7 * n + p0 : 7 * n + p0 + nb]
-                r8 = Y[8 * n + p0 : 8 * n + p0 + nb]
-                r9 = Y[9 * n + p0 : 9 * n + p0 + nb]
-                r10 = Y[10 * n + p0 : 10 * n + p0 + nb]
-                r11 = Y[11 * n + p0 : 11 * n + p0 + nb]
-                a0, a1, a2, a3, a4, a5 = W[ta, 0], W[ta, 1], W[ta, 2], W[ta, 3], W[ta, 4], W[ta, 5]
-                a6, a7, a8, a9, a10, a11 = W[ta, 6], W[ta, 7], W[ta, 8], W[ta, 9], W[ta, 10], W[ta, 11]
-                e0, e1, e2, e3, e4, e5 = W[tb, 0], W[tb, 1], W[tb, 2], W[tb, 3], W[tb, 4], W[tb, 5]
-                e6, e7, e8, e9, e10, e11 = W[tb, 6], W[tb, 7], W[tb, 8], W[tb, 9], W[tb, 10], W[tb, 11]
-                for q in range(nb):
-                    x0, x1, x2, x3, x4, x5 = r0[q], r1[q], r2[q], r3[q], r4[q], r5[q]
-                    x6, x7, x8, x9, x10, x11 = r6[q], r7[q], r8[q], r9[q], r10[q], r11[q]
-                    va = xx[q] + csa + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5
-                    va = va + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11
-                    vb = xx[q] + csb + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3 + e4 * x4 + e5 * x5
-                    vb = vb + e6 * x6 + e7 * x7 + e8 * x8 + e9 * x9 + e10 * x10 + e11 * x11
-                    va = va if va > 0.0 else 0.0
-                    vb = vb if vb > 0.0 else 0.0
-                    outa[q] = va
-                    outb[q] = vb
-                    pa += va if va < cl[q] else cl[q]
-                    pb += vb if vb < cl[q] else cl[q]
-            else:
-                _dist_pair(Y, n, p0, nb, W, cs, xx, ta, tb, outa, outb)
-                for q in range(nb):
-                    va = outa[q] if outa[q] > 0.0 else 0.0
-                    vb = outb[q] if outb[q] > 0.0 else 0.0
-                    outa[q] = va
-                    outb[q] = vb
-                    pa += va if va < cl[q] else cl[q]
-                    pb += vb if vb < cl[q] else cl[q]
+            for q in range(nb):
+                va, vb = _dot_pair(Yb, q, wa, wb, xx[q] + csa, xx[q] + csb, dims)
+                va = max(0.0, va)  # numba: va if va > 0.0 else 0.0
+                vb = max(0.0, vb)
+                out[q] = va
+                out[_BLOCK + q] = vb
+                pa += min(cl[q], va)  # numba: va if va < cl[q] else cl[q]
+                pb += min(cl[q], vb)
             pots[ta] += pa
             if tb != ta:
                 pots[tb] += pb
 
 
-@numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _dist_pair(Y, m, p0, nb, W, cs, xx, ca, cb, outa, outb):
-    """Squared distances of points ``p0 .. p0 + nb`` to centres ``ca`` and ``cb``.
+@numba.njit(inline="always")
+def _dot_pair(Yb, q, wa, wb, va, vb, dims):
+    """``va + x.wa`` and ``vb + x.wb`` for the point ``x`` number ``q`` of block ``Yb``.
 
-    The ``m`` points are stored transposed in ``Y`` (coordinate ``j`` of point
-    ``p`` at ``Y[j * m + p]``), zero-padded to ``dp`` coordinates, ``dp`` a
-    multiple of 4. ``W[c] = -2 * centre c`` (zero-padded), ``cs[c] = |centre
-    c|^2``, ``xx[q] = |point p0 + q|^2``. The loops run over points, so they
-    vectorise; two centres per pass halve the loads.
+    The distance kernel of this module. Points are stored in blocks of
+    ``_BLOCK``, zero-padded to ``dp = len(dims)`` coordinates and transposed
+    within each block: coordinate ``j`` of point ``p`` is at ``Y[p0 * dp + j *
+    _BLOCK + p - p0]``, ``p0 = p - p % _BLOCK``, and ``Yb = Y[p0 * dp :]``.
+    ``wa``, ``wb`` are ``-2 *`` two centres (zero-padded). ``dims`` is a tuple
+    of ``dp`` zeros: its length is a compile-time constant, so numba compiles
+    the callers once per ``dp``, with this loop unrolled and their loops over
+    the points of a block vectorised. The products are added one coordinate
+    at a time, in order, as fused multiply-adds.
     """
-    dp = W.shape[1]
-    csa = cs[ca]
-    csb = cs[cb]
-    for q in range(nb):
-        outa[q] = xx[q] + csa
-        outb[q] = xx[q] + csb
-    for j in range(0, dp, 4):
-        o = j * m + p0
-        r0 = Y[o : o + nb]
-        r1 = Y[o + m : o + m + nb]
-        r2 = Y[o + 2 * m : o + 2 * m + nb]
-        r3 = Y[o + 3 * m : o + 3 * m + nb]
-        a0, a1, a2, a3 = W[ca, j], W[ca, j + 1], W[ca, j + 2], W[ca, j + 3]
-        b0, b1, b2, b3 = W[cb, j], W[cb, j + 1], W[cb, j + 2], W[cb, j + 3]
-        for q in range(nb):
-            x0, x1, x2, x3 = r0[q], r1[q], r2[q], r3[q]
-            outa[q] = outa[q] + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-            outb[q] = outb[q] + b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+    for j in range(len(dims)):
+        x = Yb[j * _BLOCK + q]
+        va += wa[j] * x
+        vb += wb[j] * x
+    return va, vb
 
 
 @numba.njit(inline="always")
 def _push(v, b1, b2, lab, c):
     """Insert squared distance ``v`` to centre ``c`` into (nearest, second, label)."""
     lt = v < b1
-    return (v if lt else b1), (b1 if lt else (v if v < b2 else b2)), (c if lt else lab)
+    return (v if lt else b1), (b1 if lt else min(b2, v)), (c if lt else lab)
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _nearest_two(Y, m, W, cs, xs, b1, b2, lab):
+def _nearest_two(Y, m, W, cs, xs, b1, b2, lab, dims):
     """Squared distances to the nearest (``b1``, label ``lab``) and second-nearest
-    (``b2``) centre of ``m`` points, stored as for :func:`_dist_pair`.
+    (``b2``) centre of ``m`` points.
 
-    For 4 or 12 padded coordinates the distances are computed and reduced in
-    one pass (two centres at a time); otherwise through :func:`_dist_pair`.
+    Points ``Y`` and centres ``W`` as for :func:`_dot_pair`, ``cs[c] = |centre
+    c|^2``, ``xs[p] = |point p|^2``. Centres are taken two at a time, in order.
     """
-    k, dp = W.shape
-    outa = np.empty(_BLOCK)
-    outb = np.empty(_BLOCK)
+    k = W.shape[0]
+    dp = len(dims)
     for p0 in range(0, m, _BLOCK):
         nb = min(_BLOCK, m - p0)
+        Yb = Y[p0 * dp : (p0 + _BLOCK) * dp]
         bb1 = b1[p0 : p0 + nb]
         bb2 = b2[p0 : p0 + nb]
         ll = lab[p0 : p0 + nb]
@@ -296,64 +255,16 @@ def _nearest_two(Y, m, W, cs, xs, b1, b2, lab):
             bb1[q] = np.inf
             bb2[q] = np.inf
             ll[q] = 0
-        c = 0
-        if dp == 4:
-            r0 = Y[p0 : p0 + nb]
-            r1 = Y[m + p0 : m + p0 + nb]
-            r2 = Y[2 * m + p0 : 2 * m + p0 + nb]
-            r3 = Y[3 * m + p0 : 3 * m + p0 + nb]
-            while c + 2 <= k:
-                a0, a1, a2, a3 = W[c, 0], W[c, 1], W[c, 2], W[c, 3]
-                e0, e1, e2, e3 = W[c + 1, 0], W[c + 1, 1], W[c + 1, 2], W[c + 1, 3]
-                csa = cs[c]
-                csb = cs[c + 1]
-                for q in range(nb):
-                    x0, x1, x2, x3 = r0[q], r1[q], r2[q], r3[q]
-                    va = xx[q] + csa + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-                    vb = xx[q] + csb + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3
-                    B1, B2, L = _push(va, bb1[q], bb2[q], ll[q], c)
-                    bb1[q], bb2[q], ll[q] = _push(vb, B1, B2, L, c + 1)
-                c += 2
-        elif dp == 12:
-            r0 = Y[p0 : p0 + nb]
-            r1 = Y[m + p0 : m + p0 + nb]
-            r2 = Y[2 * m + p0 : 2 * m + p0 + nb]
-            r3 = Y[3 * m + p0 : 3 * m + p0 + nb]
-            r4 = Y[4 * m + p0 : 4 * m + p0 + nb]
-            r5 = Y[5 * m + p0 : 5 * m + p0 + nb]
-            r6 = Y[6 * m + p0 : 6 * m + p0 + nb]
-            r7 = Y[7 * m + p0 : 7 * m + p0 + nb]
-            r8 = Y[8 * m + p0 : 8 * m + p0 + nb]
-            r9 = Y[9 * m + p0 : 9 * m + p0 + nb]
-            r10 = Y[10 * m + p0 : 10 * m + p0 + nb]
-            r11 = Y[11 * m + p0 : 11 * m + p0 + nb]
-            while c + 2 <= k:
-                a0, a1, a2, a3, a4, a5 = W[c, 0], W[c, 1], W[c, 2], W[c, 3], W[c, 4], W[c, 5]
-                a6, a7, a8, a9, a10, a11 = W[c, 6], W[c, 7], W[c, 8], W[c, 9], W[c, 10], W[c, 11]
-                e0, e1, e2, e3 = W[c + 1, 0], W[c + 1, 1], W[c + 1, 2], W[c + 1, 3]
-                e4, e5, e6, e7 = W[c + 1, 4], W[c + 1, 5], W[c + 1, 6], W[c + 1, 7]
-                e8, e9, e10, e11 = W[c + 1, 8], W[c + 1, 9], W[c + 1, 10], W[c + 1, 11]
-                csa = cs[c]
-                csb = cs[c + 1]
-                for q in range(nb):
-                    x0, x1, x2, x3, x4, x5 = r0[q], r1[q], r2[q], r3[q], r4[q], r5[q]
-                    x6, x7, x8, x9, x10, x11 = r6[q], r7[q], r8[q], r9[q], r10[q], r11[q]
-                    va = xx[q] + csa + a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3 + a4 * x4 + a5 * x5
-                    va = va + a6 * x6 + a7 * x7 + a8 * x8 + a9 * x9 + a10 * x10 + a11 * x11
-                    vb = xx[q] + csb + e0 * x0 + e1 * x1 + e2 * x2 + e3 * x3 + e4 * x4 + e5 * x5
-                    vb = vb + e6 * x6 + e7 * x7 + e8 * x8 + e9 * x9 + e10 * x10 + e11 * x11
-                    B1, B2, L = _push(va, bb1[q], bb2[q], ll[q], c)
-                    bb1[q], bb2[q], ll[q] = _push(vb, B1, B2, L, c + 1)
-                c += 2
-        while c < k:  # any other padding, or the last of an odd number of centres
-            c2 = c + 1 if c + 1 < k else c
-            _dist_pair(Y, m, p0, nb, W, cs, xx, c, c2, outa, outb)
+        for c in range(0, k, 2):
+            c2 = c + 1 if c + 1 < k else c  # an odd last centre is paired with itself,
+            wa = W[c]
+            wb = W[c2]
+            csa = cs[c]
+            csb = cs[c2] if c2 != c else np.inf  # and its twin is infinitely far: no change
             for q in range(nb):
-                bb1[q], bb2[q], ll[q] = _push(outa[q], bb1[q], bb2[q], ll[q], c)
-            if c2 != c:
-                for q in range(nb):
-                    bb1[q], bb2[q], ll[q] = _push(outb[q], bb1[q], bb2[q], ll[q], c2)
-            c = c2 + 1
+                va, vb = _dot_pair(Yb, q, wa, wb, xx[q] + csa, xx[q] + csb, dims)
+                B1, B2, L = _push(va, bb1[q], bb2[q], ll[q], c)
+                bb1[q], bb2[q], ll[q] = _push(vb, B1, B2, L, c2)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -369,7 +280,7 @@ def _sums_from_scratch(X, labels, sums, counts):
 
 
 @numba.njit(cache=True, nogil=True)
-def _lloyd(X, XT, x_sq, centers, max_iter, tol_abs, work):
+def _lloyd(X, XB, x_sq, centers, max_iter, tol_abs, work, dims):
     """Lloyd's algorithm from ``centers`` (updated in place), with Hamerly's bounds.
 
     Point ``i`` with label ``a`` has an upper bound ``u`` on its distance to
@@ -384,8 +295,7 @@ def _lloyd(X, XT, x_sq, centers, max_iter, tol_abs, work):
     """
     n, d = X.shape
     k = centers.shape[0]
-    dp = XT.shape[0]
-    Yall = XT.ravel()
+    dp = len(dims)
     idx, gath, xs, b1, b2 = work
     lab = np.empty(n, dtype=np.int64)
     labels = np.zeros(n, dtype=np.int64)
@@ -426,10 +336,8 @@ def _lloyd(X, XT, x_sq, centers, max_iter, tol_abs, work):
                     for j in range(d):
                         diff = centers[c, j] - centers[c2, j]
                         s += diff * diff
-                    if s < half[c]:
-                        half[c] = s
-                    if s < half[c2]:
-                        half[c2] = s
+                    half[c] = min(half[c], s)
+                    half[c2] = min(half[c2], s)
             for c in range(k):
                 half[c] = 0.5 * np.sqrt(half[c])
             # The points whose bounds leave a label change possible.
@@ -440,25 +348,21 @@ def _lloyd(X, XT, x_sq, centers, max_iter, tol_abs, work):
                 lo = lb[i] - drift_low[a]
                 h = half[a]
                 idx[m] = i
-                m += u > (h if h > lo else lo)
+                m += u > max(lo, h)
         # Recompute all points when the bounds are void or most points need it
         # (cheaper than gathering them), else gather the points that need it.
         every = full or m > _DENSE * n
         if every:
-            Y = Yall
+            Y = XB
             m = n
             xsm = x_sq
         else:
-            for j in range(dp):
-                row = XT[j]
-                g = gath[j * m : j * m + m]
-                for p in range(m):
-                    g[p] = row[idx[p]]
+            _to_blocks(X, idx, m, gath, dp)
             for p in range(m):
                 xs[p] = x_sq[idx[p]]
             Y = gath
             xsm = xs
-        _nearest_two(Y, m, W, cs, xsm, b1, b2, lab)
+        _nearest_two(Y, m, W, cs, xsm, b1, b2, lab, dims)
         for p in range(m):
             v = b1[p]
             b1[p] = np.sqrt(v) if v > 0.0 else 0.0
@@ -591,4 +495,4 @@ def _assign(X, x_sq, centers, labels, own):
                 best = dist
                 lab = c
         labels[i] = lab
-        own[i] = best if best > 0.0 else 0.0
+        own[i] = max(0.0, best)

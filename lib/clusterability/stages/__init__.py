@@ -1,1 +1,0 @@
-"""One module per workflow stage; one function per kind of job, on explicit paths and parameters."""
