@@ -1,18 +1,27 @@
 # Two commands on a fresh machine (Python >= 3.11 with venv):
 #   make table1   - install into .venv, then run the pipeline to results/table1.csv
 #   make test     - install into .venv, then run the whole test suite
-# make table1 CORES=16 SCALE=quick MIRROR=../shared/datasets: cores, scale preset, and a
-# local folder with the raw dataset files instead of downloading them.
+# make table1 CORES=16 SCALE=quick MIRROR=../shared/datasets: cores, scale (config/scales/<SCALE>.yaml;
+# paper = config.yaml alone), and a local folder with the raw dataset files instead of downloading them.
 
 VENV ?= .venv
 PYTHON ?= python3
 CORES ?= all
 SCALE ?= paper
 MIRROR ?=
-MIRROR_CONFIG = $(if $(MIRROR),'datasets={"mirror": "$(MIRROR)"}',)
+TARGET ?= results/table1.csv
+SCALES = $(sort $(basename $(notdir $(wildcard config/scales/*.yaml))))
+ifeq ($(SCALE),paper)
+SCALE_ARGS =
+else ifneq ($(wildcard config/scales/$(SCALE).yaml),)
+SCALE_ARGS = --configfile config/scales/$(SCALE).yaml
+else
+$(error unknown scale '$(SCALE)': choose paper, $(shell echo $(SCALES) | sed 's/ /, /g') (config/scales/*.yaml))
+endif
+MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 test lint bench clean
+.PHONY: install table1 paper1 run test lint bench readme-results clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +32,14 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 table1: install
-	$(SNAKEMAKE) --cores $(CORES) --config scale=$(SCALE) $(MIRROR_CONFIG) -- results/table1.csv
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- results/table1.csv
+
+paper1: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper1
+
+# Any target: make run TARGET=results/tableA1.csv SCALE=quick
+run: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- $(TARGET)
 
 test: install
 	$(VENV)/bin/pytest
@@ -31,6 +47,16 @@ test: install
 lint: install
 	$(SNAKEMAKE) --lint
 	$(VENV)/bin/snakefmt --check Snakefile rules
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 bench: install
 	$(VENV)/bin/python benchmarks/bench_ncut.py
+	$(VENV)/bin/python benchmarks/bench_kmeans.py
+	$(VENV)/bin/python benchmarks/bench_training.py
+
+# Regenerate docs/results.md and the README results block: run RESULTS_SCALE (default quick) on this machine and write the tables
+# with the commit, scale, machine and date they came from.
+RESULTS_SCALE ?= quick
+readme-results: install
+	$(VENV)/bin/python docs/make_results.py --scale $(RESULTS_SCALE) --cores $(CORES) $(if $(MIRROR),--mirror $(MIRROR),)

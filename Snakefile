@@ -1,5 +1,5 @@
 # Clusterability of neural networks: Filan, Hod et al. 2020 and Filan, Casper, Hod et al. 2021.
-# The table of contents of the workflow; see README.md.
+# The table of contents of the workflow; see README.md and docs/experiments.md.
 
 from snakemake.utils import min_version
 

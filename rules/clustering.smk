@@ -1,15 +1,15 @@
-# Stage 3: each network's n-cut, and its shuffle null distribution fanned out in chunks.
-# These jobs never import TensorFlow: they read the weights from .npz files.
+# Stage 3: each network's n-cut for a k, and its shuffle null distribution fanned out
+# in chunks. These jobs never import TensorFlow: they read the weights from .npz files.
 
 
 rule cluster_network:
     input:
-        weights="results/networks/{dataset}/{regime}/run{run}/weights_{stage}.npz",
+        weights="results/networks/{family}/run{run}/weights_{stage}.npz",
         lib=lib_inputs("cluster_network.py"),
     output:
-        "results/clustering/{dataset}/{regime}/run{run}/{stage}/network.json",
+        "results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
     log:
-        "logs/cluster_network/{dataset}/{regime}/run{run}/{stage}.log",
+        "logs/cluster_network/{family}/run{run}/{stage}/k{k}.log",
     conda:
         "../envs/core.yaml"
     threads: res("cluster", "threads")
@@ -17,7 +17,7 @@ rule cluster_network:
         mem_mb=res("cluster", "mem_mb"),
         runtime=res("cluster", "runtime"),
     params:
-        k=CLUSTERING["k"],
+        k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
         n_init=CLUSTERING["n_init"],
         seed=cluster_seed,
@@ -27,12 +27,12 @@ rule cluster_network:
 
 rule shuffle_chunk:
     input:
-        weights="results/networks/{dataset}/{regime}/run{run}/weights_{stage}.npz",
+        weights="results/networks/{family}/run{run}/weights_{stage}.npz",
         lib=lib_inputs("shuffle_chunk.py"),
     output:
-        "results/clustering/{dataset}/{regime}/run{run}/{stage}/shuffles/{method}/chunk{chunk}.json",
+        "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.json",
     log:
-        "logs/shuffle_chunk/{dataset}/{regime}/run{run}/{stage}/{method}/chunk{chunk}.log",
+        "logs/shuffle_chunk/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.log",
     conda:
         "../envs/core.yaml"
     threads: res("cluster", "threads")
@@ -40,7 +40,7 @@ rule shuffle_chunk:
         mem_mb=res("cluster", "mem_mb"),
         runtime=res("cluster", "runtime"),
     params:
-        k=CLUSTERING["k"],
+        k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
         n_init=CLUSTERING["n_init"],
         seed=cluster_seed,
@@ -51,20 +51,18 @@ rule shuffle_chunk:
 
 rule gather_shuffles:
     input:
-        network="results/clustering/{dataset}/{regime}/run{run}/{stage}/network.json",
+        network="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
         chunks=shuffle_chunk_files,
         lib=lib_inputs("gather_shuffles.py"),
     output:
-        "results/clustering/{dataset}/{regime}/run{run}/{stage}/{method}.json",
+        "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.json",
     log:
-        "logs/gather_shuffles/{dataset}/{regime}/run{run}/{stage}/{method}.log",
+        "logs/gather_shuffles/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.log",
     conda:
         "../envs/core.yaml"
     threads: res("light", "threads")
     resources:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
-    params:
-        n_shuffles=CLUSTERING["shuffles"],
     script:
         "../workflow_scripts/gather_shuffles.py"

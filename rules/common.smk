@@ -1,45 +1,49 @@
-# Helpers shared by every stage: configuration, seeds, target lists, provenance.
+# Helpers shared by every stage: the validated config, its experiments (families,
+# tables, figures), seeds, paths and target lists.
 
 import json
+import re
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import validate
 
 from clusterability.errors import InputError
-from clusterability.pipeline_config import (
-    resolve_config,
-    shuffle_chunks,
-    training_settings,
-)
+from clusterability.experiments import shuffle_chunks
+from clusterability.pipeline_config import load_config
 from clusterability.provenance import script_module_files
 from clusterability.seeds import derive_seed
 
-SCHEMA = workflow.source_path("../schemas/config.schema.yaml")
 try:
-    # Strings from --config are coerced to the schema's types; the scale preset is
-    # merged in, and command-line values are applied again so that they win over it.
-    CONFIG = resolve_config(
-        config, SCHEMA, overrides=workflow.config_settings.overwrite_config
+    # Validated once; raises one line naming the key at fault.
+    CONFIG, EXPERIMENTS = load_config(
+        config, workflow.source_path("../schemas/config.schema.yaml")
     )
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
-validate(CONFIG, SCHEMA)
 
 SCALE = CONFIG["scale"]
 SEED = CONFIG["seed"]
 CLUSTERING = CONFIG["clustering"]
-TABLE1 = CONFIG["table1"]
-STAGES = ["unpruned", "pruned"]
-CHUNKS = shuffle_chunks(CLUSTERING["shuffles"], CLUSTERING["chunk_size"])
+FAMILIES = EXPERIMENTS.families
+TABLES = EXPERIMENTS.tables
+FIGURES = EXPERIMENTS.figures
+TRAINED = EXPERIMENTS.trained_families()
+
+
+def _one_of(names):
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
 wildcard_constraints:
     dataset="mnist|fashion_mnist|cifar10",
-    regime="plain|dropout",
+    family=_one_of(TRAINED),
     run=r"\d+",
     stage="unpruned|pruned",
+    k=r"\d+",
     method="layer|layer_nonzero",
     chunk=r"\d+",
+    n=r"\d+",
+    table=_one_of(TABLES),
+    figure=_one_of(FIGURES),
 
 
 def lib_inputs(script):
@@ -52,88 +56,99 @@ def res(kind, key):
     return CONFIG["resources"][kind][key]
 
 
-def train_seed(wildcards):
-    return derive_seed(
-        SEED, "train", wildcards.dataset, wildcards.regime, int(wildcards.run)
-    )
+# -- networks: results/networks/{family}/run{run}/ ----------------------------
+
+
+def network_seed(family, run):
+    """The training seed of run ``run`` of ``family`` (from its seed names)."""
+    return derive_seed(SEED, "train", *FAMILIES[family].seed_names, int(run))
 
 
 def cluster_seed(wildcards):
     return derive_seed(
         SEED,
         "cluster",
-        wildcards.dataset,
-        wildcards.regime,
+        *FAMILIES[wildcards.family].seed_names,
         int(wildcards.run),
         wildcards.stage,
     )
 
 
 def train_params(wildcards):
-    return training_settings(CONFIG, wildcards.dataset, wildcards.regime)
+    return FAMILIES[wildcards.family].train.to_dict()
+
+
+def train_seed(wildcards):
+    return network_seed(wildcards.family, wildcards.run)
+
+
+def family_dataset(wildcards):
+    return f"results/data/{FAMILIES[wildcards.family].dataset}.npz"
+
+
+def network_dir(family, run):
+    return f"results/networks/{FAMILIES[family].network}/run{run}"
+
+
+# -- clustering: results/clustering/{family}/run{run}/{stage}/k{k}/ -----------
+
+
+def clustering_dir(family, run, stage, k):
+    return f"results/clustering/{FAMILIES[family].network}/run{run}/{stage}/k{k}"
 
 
 def chunk_range(wildcards):
-    chunk = CHUNKS[int(wildcards.chunk)]
-    return [chunk.start, chunk.stop]
-
-
-def network_dir(dataset, regime, run):
-    return f"results/networks/{dataset}/{regime}/run{run}"
-
-
-def clustering_dir(dataset, regime, run, stage):
-    return f"results/clustering/{dataset}/{regime}/run{run}/{stage}"
+    chunk = int(wildcards.chunk)
+    size = CLUSTERING["chunk_size"]
+    return [chunk * size, (chunk + 1) * size]
 
 
 def shuffle_chunk_files(wildcards):
-    base = clustering_dir(
-        wildcards.dataset, wildcards.regime, wildcards.run, wildcards.stage
+    """The fan-out chunks that hold shuffles 0 .. n-1 of one network, stage, k and method."""
+    base = "results/clustering/{family}/run{run}/{stage}/k{k}/{method}".format(
+        **wildcards
     )
-    return [
-        f"{base}/shuffles/{wildcards.method}/chunk{i}.json" for i in range(len(CHUNKS))
-    ]
+    chunks = shuffle_chunks(int(wildcards.n), CLUSTERING["chunk_size"])
+    return [f"{base}/chunk{c}.json" for c in range(len(chunks))]
 
 
-def table1_networks():
-    """(dataset, regime, run) of every network in Table 1."""
-    return [
-        (dataset, regime, run)
-        for dataset in TABLE1["datasets"]
-        for regime in TABLE1["regimes"]
-        for run in range(TABLE1["n_networks"])
-    ]
+# -- tables and figures ---------------------------------------------------------
 
 
-def table1_records():
-    """Per network: its seed and the paths of its result files (see clusterability.tables)."""
+def table_records(name):
+    """Per network of table ``name``: its labels, seed and result files (see clusterability.tables)."""
+    table = TABLES[name]
     records = []
-    for dataset, regime, run in table1_networks():
+    for family, run in EXPERIMENTS.networks(name):
         stages = {}
-        for stage in STAGES:
-            base = clustering_dir(dataset, regime, run, stage)
-            stages[stage] = {
-                "network": f"{base}/network.json",
-                "shuffles": {
-                    m: f"{base}/{m}.json" for m in CLUSTERING["shuffle_methods"]
-                },
-            }
+        for stage in table.stages:
+            base = clustering_dir(family.name, run, stage, table.k)
+            shuffles = {}
+            if table.shuffles:
+                shuffles = {
+                    m: f"{base}/{m}/shuffles{table.shuffles}.json"
+                    for m in table.shuffle_methods
+                }
+            stages[stage] = {"network": f"{base}/network.json", "shuffles": shuffles}
         records.append(
             {
-                "dataset": dataset,
-                "regime": regime,
+                "family": family.name,
+                "dataset": family.dataset,
+                "architecture": family.architecture,
+                "regime": family.regime,
+                "dropout": family.dropout,
                 "run": run,
-                "seed": derive_seed(SEED, "train", dataset, regime, run),
-                "metrics": f"{network_dir(dataset, regime, run)}/metrics.json",
+                "seed": network_seed(family.name, run),
+                "metrics": f"{network_dir(family.name, run)}/metrics.json",
                 "stages": stages,
             }
         )
     return records
 
 
-def table1_inputs():
+def table_inputs(wildcards):
     files = []
-    for rec in table1_records():
+    for rec in table_records(wildcards.table):
         files.append(rec["metrics"])
         for stage in rec["stages"].values():
             files.append(stage["network"])
@@ -141,10 +156,55 @@ def table1_inputs():
     return files
 
 
+def table_params(wildcards):
+    """The table entry as JSON (its analysis, stages, columns, k, shuffles)."""
+    table = TABLES[wildcards.table]
+    return json.dumps(
+        {
+            "analysis": table.analysis,
+            "families": list(table.families),
+            "stages": list(table.stages),
+            "columns": list(table.columns),
+            "k": table.k,
+            "shuffles": table.shuffles,
+        }
+    )
+
+
+def table_caption_params(wildcards):
+    """What the report's caption (report/table.rst) says about a table."""
+    table = TABLES[wildcards.table]
+    return {
+        "title": table.title,
+        "analysis": table.analysis,
+        "families": list(table.families),
+        "runs": [FAMILIES[f].runs for f in table.families],
+        "stages": list(table.stages),
+        "k": table.k,
+        "shuffles": table.shuffles,
+        "shuffle_methods": list(table.shuffle_methods),
+        "columns": list(table.columns),
+    }
+
+
+def figure_table(wildcards):
+    return f"results/{FIGURES[wildcards.figure].table}.csv"
+
+
+def table_files(names):
+    return [f"results/{name}.csv" for name in names]
+
+
+def figure_files(names):
+    return [f"results/figures/{name}.{ext}" for name in names for ext in ("png", "pdf")]
+
+
+def paper_targets(paper):
+    names = EXPERIMENTS.paper_targets(paper)
+    return table_files(n for n in names if n in TABLES) + figure_files(
+        n for n in names if n in FIGURES
+    )
+
+
 def all_targets():
-    return [
-        "results/table1.csv",
-        "results/table1_networks.csv",
-        "results/figures/fig2_ncut_vs_accuracy.png",
-        "results/figures/fig2_ncut_vs_accuracy.pdf",
-    ]
+    return table_files(TABLES) + figure_files(FIGURES)

@@ -22,6 +22,7 @@ rule fetch_dataset:
         runtime=res("light", "runtime"),
     params:
         mirror=CONFIG["datasets"]["mirror"],
+        checksums=CONFIG["datasets"]["checksums"],
     script:
         "../workflow_scripts/fetch_dataset.py"
 

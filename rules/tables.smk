@@ -1,25 +1,19 @@
-# Stage 4: tidy tables and figures.
+# Stage 4: the tables and figures of config.yaml, each from its networks' result files.
 
 
-rule table1:
+rule table:
     input:
-        results=table1_inputs(),
-        lib=lib_inputs("tables.py"),
+        results=table_inputs,
+        lib=lib_inputs("table.py"),
     output:
-        table1=report(
-            "results/table1.csv",
-            caption="../report/table1.rst",
-            category="Table 1",
-            labels={"table": "Table 1 (one row per dataset x dropout)"},
-        ),
-        networks=report(
-            "results/table1_networks.csv",
-            caption="../report/table1_networks.rst",
-            category="Table 1",
-            labels={"table": "per network, before and after pruning"},
+        report(
+            "results/{table}.csv",
+            caption="../report/table.rst",
+            category="Tables",
+            labels={"table": "{table}"},
         ),
     log:
-        "logs/table1.log",
+        "logs/table/{table}.log",
     conda:
         "../envs/report.yaml"
     threads: res("light", "threads")
@@ -27,38 +21,36 @@ rule table1:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
-        records=json.dumps(table1_records(), sort_keys=True),
-        k=CLUSTERING["k"],
-        n_shuffles=CLUSTERING["shuffles"],
-        # For the report's captions (report/*.rst): the resolved scale preset.
+        records=lambda wildcards: json.dumps(
+            table_records(wildcards.table), sort_keys=True
+        ),
+        table=table_params,
+        # For the report's caption (report/table.rst).
+        caption=table_caption_params,
         scale=SCALE,
-        n_networks=TABLE1["n_networks"],
-        datasets=TABLE1["datasets"],
-        regimes=TABLE1["regimes"],
-        shuffle_methods=CLUSTERING["shuffle_methods"],
     script:
-        "../workflow_scripts/tables.py"
+        "../workflow_scripts/table.py"
 
 
-rule figure2:
+rule figure:
     input:
-        networks="results/table1_networks.csv",
-        lib=lib_inputs("figure_ncut_accuracy.py"),
+        table=figure_table,
+        lib=lib_inputs("figure.py"),
     output:
         png=report(
-            "results/figures/fig2_ncut_vs_accuracy.png",
-            caption="../report/fig2_ncut_vs_accuracy.rst",
-            category="Figure 2",
-            labels={"figure": "n-cut vs test accuracy", "format": "PNG"},
+            "results/figures/{figure}.png",
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "{figure}", "format": "PNG"},
         ),
         pdf=report(
-            "results/figures/fig2_ncut_vs_accuracy.pdf",
-            caption="../report/fig2_ncut_vs_accuracy.rst",
-            category="Figure 2",
-            labels={"figure": "n-cut vs test accuracy", "format": "PDF"},
+            "results/figures/{figure}.pdf",
+            caption="../report/figure.rst",
+            category="Figures",
+            labels={"figure": "{figure}", "format": "PDF"},
         ),
     log:
-        "logs/figure2.log",
+        "logs/figure/{figure}.log",
     conda:
         "../envs/report.yaml"
     threads: res("light", "threads")
@@ -66,16 +58,19 @@ rule figure2:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
-        caption=(
-            f"n-cut (k={CLUSTERING['k']}) vs test accuracy before and after pruning; "
-            f"scale {SCALE}, {TABLE1['n_networks']} network(s) per row"
-        ),
-        # For the report's caption (report/fig2_ncut_vs_accuracy.rst).
+        plot=lambda wildcards: FIGURES[wildcards.figure].plot,
+        title=lambda wildcards: f"{FIGURES[wildcards.figure].title} (scale {SCALE})",
+        table=lambda wildcards: FIGURES[wildcards.figure].table,
         scale=SCALE,
-        k=CLUSTERING["k"],
-        n_shuffles=CLUSTERING["shuffles"],
-        n_networks=TABLE1["n_networks"],
-        datasets=TABLE1["datasets"],
-        regimes=TABLE1["regimes"],
     script:
-        "../workflow_scripts/figure_ncut_accuracy.py"
+        "../workflow_scripts/figure.py"
+
+
+rule paper1:
+    input:
+        paper_targets("p1"),
+
+
+rule paper2:
+    input:
+        paper_targets("p2"),

@@ -1,17 +1,17 @@
-# Stage 2: train each network, then prune it to 90 % sparsity (tfmot).
+# Stage 2: train each network of a family, then prune it to 90 % sparsity (tfmot).
 
 
 rule train_network:
     input:
-        data="results/data/{dataset}.npz",
+        data=family_dataset,
         lib=lib_inputs("train_network.py"),
     output:
-        model="results/networks/{dataset}/{regime}/run{run}/model.keras",
-        weights_unpruned="results/networks/{dataset}/{regime}/run{run}/weights_unpruned.npz",
-        weights_pruned="results/networks/{dataset}/{regime}/run{run}/weights_pruned.npz",
-        metrics="results/networks/{dataset}/{regime}/run{run}/metrics.json",
+        model="results/networks/{family}/run{run}/model.keras",
+        weights_unpruned="results/networks/{family}/run{run}/weights_unpruned.npz",
+        weights_pruned="results/networks/{family}/run{run}/weights_pruned.npz",
+        metrics="results/networks/{family}/run{run}/metrics.json",
     log:
-        "logs/train_network/{dataset}/{regime}/run{run}.log",
+        "logs/train_network/{family}/run{run}.log",
     conda:
         "../envs/tf.yaml"
     threads: res("train", "threads")

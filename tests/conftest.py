@@ -101,3 +101,11 @@ def mirror() -> Path:
     if not MIRROR.is_dir():
         pytest.skip(f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)")
     return MIRROR
+
+
+@pytest.fixture(scope="session")
+def synthetic_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small mirror in the publishers' formats with its own MD5SUMS (see synthetic_mirror.py)."""
+    from synthetic_mirror import write_mirror
+
+    return write_mirror(tmp_path_factory.mktemp("synthetic_mirror"))

@@ -99,16 +99,10 @@ def slurm_unavailable_reason() -> str | None:
     if not sys.platform.startswith("linux"):
         return f"local SLURM cluster needs Linux (this is {sys.platform})"
     if os.geteuid() != 0:
-        return (
-            "local SLURM cluster needs root (munged/slurmd run as root and "
-            f"{DEFAULT_CONF} must be written)"
-        )
+        return f"local SLURM cluster needs root (munged/slurmd run as root and {DEFAULT_CONF} must be written)"
     missing = [b for b in REQUIRED_BINARIES if _which(b) is None]
     if missing:
-        return (
-            f"SLURM/MUNGE binaries not installed: {', '.join(missing)} "
-            "(run .ci/install-slurm.sh)"
-        )
+        return f"SLURM/MUNGE binaries not installed: {', '.join(missing)} (run .ci/install-slurm.sh)"
     conf_dir = DEFAULT_CONF.parent
     probe = conf_dir if conf_dir.exists() else conf_dir.parent
     if not os.access(probe, os.W_OK):
@@ -141,9 +135,7 @@ def _mem_total_mb() -> int:
 
 def _short_hostname() -> str:
     try:
-        out = subprocess.run(
-            ["hostname", "-s"], check=False, capture_output=True, text=True, timeout=10
-        ).stdout.strip()
+        out = subprocess.run(["hostname", "-s"], check=False, capture_output=True, text=True, timeout=10).stdout.strip()
         if out:
             return out
     except (OSError, subprocess.SubprocessError):
@@ -252,9 +244,7 @@ class LocalSlurm:
             ):
                 return state
             time.sleep(0.5)
-        raise TimeoutError(
-            f"SLURM job {job_id} still {state} after {timeout:.0f}s\n{self.diagnostics()}"
-        )
+        raise TimeoutError(f"SLURM job {job_id} still {state} after {timeout:.0f}s\n{self.diagnostics()}")
 
     def diagnostics(self) -> str:
         """sinfo/squeue output and the tails of all daemon logs."""
@@ -281,6 +271,10 @@ class LocalSlurm:
 def _write_conf(c: LocalSlurm) -> None:
     r = c.root
     ctld_log, slurmd_log = c.log_files["slurmctld"], c.log_files["slurmd"]
+    node_line = (
+        f"NodeName={c.node_name} NodeAddr=127.0.0.1 NodeHostname={c.node_name} CPUs={c.cpus} "
+        f"RealMemory={c.real_memory_mb} State=UNKNOWN"
+    )
     conf = f"""\
 {CONF_HEADER}
 ClusterName={CLUSTER_NAME}
@@ -320,7 +314,7 @@ InactiveLimit=0
 SlurmctldTimeout=30
 SlurmdTimeout=30
 MessageTimeout=10
-NodeName={c.node_name} NodeAddr=127.0.0.1 NodeHostname={c.node_name} CPUs={c.cpus} RealMemory={c.real_memory_mb} State=UNKNOWN
+{node_line}
 PartitionName={c.partition} Nodes={c.node_name} Default=YES MaxTime=INFINITE State=UP
 """
     c.conf_path.write_text(conf)
@@ -341,7 +335,7 @@ def _global_lock(timeout: float) -> Iterator[None]:
                 if time.monotonic() > deadline:
                     raise TimeoutError(
                         f"another local SLURM cluster holds {LOCK_FILE} for over {timeout:.0f}s"
-                    )
+                    ) from None
                 time.sleep(0.5)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
@@ -368,9 +362,7 @@ def _recover_from_killed_run() -> None:
     """Undo what a SIGKILLed earlier run left in /etc/slurm (we hold the lock)."""
     if _is_our_leftover(DEFAULT_CONF):
         DEFAULT_CONF.unlink()
-    backups = sorted(
-        DEFAULT_CONF.parent.glob(BACKUP_PREFIX + "*"), key=lambda p: p.stat().st_mtime
-    )
+    backups = sorted(DEFAULT_CONF.parent.glob(BACKUP_PREFIX + "*"), key=lambda p: p.stat().st_mtime)
     if backups and not (DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink()):
         os.replace(backups[-1], DEFAULT_CONF)
 
@@ -436,8 +428,7 @@ def _wait_for(what: str, check, timeout: float, c: LocalSlurm, interval=0.25) ->
         for name, p in c.procs.items():
             if p.poll() is not None:
                 raise RuntimeError(
-                    f"{name} exited with status {p.returncode} while waiting for {what}\n"
-                    f"{c.diagnostics()}"
+                    f"{name} exited with status {p.returncode} while waiting for {what}\n{c.diagnostics()}"
                 )
         try:
             last = check()
@@ -446,17 +437,13 @@ def _wait_for(what: str, check, timeout: float, c: LocalSlurm, interval=0.25) ->
         except (OSError, subprocess.SubprocessError) as e:
             last = e
         time.sleep(interval)
-    raise TimeoutError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{c.diagnostics()}"
-    )
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})\n{c.diagnostics()}")
 
 
 def _stop(c: LocalSlurm) -> list[str]:
     """Stop everything; return a list of problems (empty if clean)."""
     problems: list[str] = []
-    slurm_up = all(
-        n in c.procs and c.procs[n].poll() is None for n in ("slurmctld", "munged")
-    )
+    slurm_up = all(n in c.procs and c.procs[n].poll() is None for n in ("slurmctld", "munged"))
     if slurm_up:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             c.run(["scancel", "--user", "root"], check=False, timeout=15)
@@ -574,9 +561,7 @@ def local_slurm(
     os.chmod(key, 0o400)
 
     client_env = {
-        k: v
-        for k, v in os.environ.items()
-        if not (k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SQUEUE_", "SINFO_")))
+        k: v for k, v in os.environ.items() if not (k.startswith(("SLURM_", "SBATCH_", "SRUN_", "SQUEUE_", "SINFO_")))
     }
     client_env["SLURM_CONF"] = str(conf_path)
     c.env = client_env
@@ -618,9 +603,7 @@ def local_slurm(
                 r = c.run(["scontrol", "ping"], check=False, timeout=15)
                 return "UP" in r.stdout or r
 
-            _wait_for(
-                "slurmctld to answer `scontrol ping`", ctld_up, start_timeout, c, 0.5
-            )
+            _wait_for("slurmctld to answer `scontrol ping`", ctld_up, start_timeout, c, 0.5)
             _start(
                 "slurmd",
                 [_which("slurmd"), "-D", "-N", node_name, "-f", str(conf_path)],
@@ -630,9 +613,7 @@ def local_slurm(
 
             def node_idle():
                 r = c.run(["sinfo", "-h", "-N", "-o", "%N %T"], check=False, timeout=15)
-                states = dict(
-                    line.split() for line in r.stdout.splitlines() if line.strip()
-                )
+                states = dict(line.split() for line in r.stdout.splitlines() if line.strip())
                 return states.get(node_name) == "idle" or (r.stdout + r.stderr).strip()
 
             _wait_for(f"node {node_name} to be idle", node_idle, start_timeout, c, 0.5)
@@ -641,6 +622,4 @@ def local_slurm(
         finally:
             problems = _stop(c)
         if problems:
-            raise RuntimeError(
-                "local SLURM cluster did not stop cleanly: " + "; ".join(problems)
-            )
+            raise RuntimeError("local SLURM cluster did not stop cleanly: " + "; ".join(problems))

@@ -186,9 +186,7 @@ def test_download_http_404_names_url(http_base: str, tmp_path: Path) -> None:
     assert _leftovers(dest) == []
 
 
-def test_download_cifar_tarball_http(
-    server_root: tuple[Path, str], http_base: str, tmp_path: Path
-) -> None:
+def test_download_cifar_tarball_http(server_root: tuple[Path, str], http_base: str, tmp_path: Path) -> None:
     dest = tmp_path / "raw"
     paths = fetch_raw("cifar10", dest, urls=[f"{http_base}/cifar/"], archive_md5=server_root[1])
     source = get_source("cifar10")
@@ -258,9 +256,7 @@ def test_fake_opener_falls_back_after_broken_stream(mirror: Path, tmp_path: Path
     good = _label_files(mirror, "mnist", "http://good")
     broken = {u.replace("http://good", "http://broken"): d for u, d in good.items()}
     opener = _Opener({**broken, **good}, fail_after={u: 1000 for u in broken})
-    paths = fetch_raw(
-        "mnist", tmp_path / "raw", urls=["http://broken", "http://good"], opener=opener
-    )
+    paths = fetch_raw("mnist", tmp_path / "raw", urls=["http://broken", "http://good"], opener=opener)
     source = get_source("mnist")
     assert all(md5_file(p) == source.files[p.name] for p in paths)
 
@@ -271,9 +267,7 @@ def test_download_wrong_md5(tmp_path: Path) -> None:
     with pytest.raises(InputError) as exc:
         fetch_raw("mnist", dest, urls="http://fake", opener=opener)
     msg = _assert_one_line(exc)
-    assert (
-        get_source("mnist").files["train-images-idx3-ubyte.gz"] in msg and _md5(b"garbage") in msg
-    )
+    assert get_source("mnist").files["train-images-idx3-ubyte.gz"] in msg and _md5(b"garbage") in msg
     assert _leftovers(dest) == []
 
 
@@ -300,13 +294,9 @@ def _fetch_tarball(data: bytes, dest: Path) -> None:
     fetch_raw("cifar10", dest, urls="http://fake", opener=opener, archive_md5=_md5(data))
 
 
-@pytest.mark.parametrize(
-    "evil", ["../evil.bin", "cifar-10-batches-bin/../../evil.bin", "/tmp/evil.bin"]
-)
+@pytest.mark.parametrize("evil", ["../evil.bin", "cifar-10-batches-bin/../../evil.bin", "/tmp/evil.bin"])
 def test_tarball_path_traversal_rejected(tmp_path: Path, evil: str) -> None:
-    data = _tarball(
-        [(PREFIX + "readme.html", b"hi"), (evil, b"pwned"), (PREFIX + "data_batch_1.bin", b"x")]
-    )
+    data = _tarball([(PREFIX + "readme.html", b"hi"), (evil, b"pwned"), (PREFIX + "data_batch_1.bin", b"x")])
     dest = tmp_path / "a" / "raw"
     with pytest.raises(InputError) as exc:
         _fetch_tarball(data, dest)
@@ -351,3 +341,41 @@ def test_unwritable_destination(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="cannot create"):
         fetch_raw("mnist", blocker / "raw", mirror=tmp_path)
     assert os.listdir(tmp_path) == ["file"]
+
+
+# -- a mirror of other files, with its own checksum list (datasets.checksums) ----------
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
+def test_synthetic_mirror_with_its_checksums(synthetic_mirror: Path, tmp_path: Path, name: str) -> None:
+    from clusterability.data.prepare import load_raw
+
+    sums = synthetic_mirror / "MD5SUMS"
+    files = fetch_raw(name, tmp_path / name, mirror=synthetic_mirror, checksums=sums)
+    assert {f.name for f in files} == set(get_source(name).files)
+    raw = load_raw(name, tmp_path / name)
+    assert raw["x_train"].shape[1:] in ((28, 28), (32, 32, 3)) and raw["y_test"].size == 500
+    # Without the list the official md5s apply, and the synthetic files do not match them.
+    with pytest.raises(InputError, match="does not match the official md5"):
+        fetch_raw(name, tmp_path / f"{name}_official", mirror=synthetic_mirror)
+
+
+def test_checksum_list_errors(synthetic_mirror: Path, tmp_path: Path) -> None:
+    from clusterability.data.sources import read_checksums, with_checksums
+
+    assert len(read_checksums(str(synthetic_mirror / "MD5SUMS"))) == 14
+    partial = tmp_path / "partial"
+    partial.write_text("\n".join(line for line in (synthetic_mirror / "MD5SUMS").read_text().splitlines()[:-1]))
+    with pytest.raises(InputError, match=r"lists no md5 for mnist/train-labels-idx1-ubyte.gz"):
+        with_checksums(get_source("mnist"), str(partial))
+    garbled = tmp_path / "garbled"
+    garbled.write_text("not a checksum line\n")
+    with pytest.raises(InputError, match="line 1 is not '<md5>  <folder>/<file>'"):
+        read_checksums(str(garbled))
+    with pytest.raises(InputError, match="cannot read the checksum list"):
+        read_checksums(str(tmp_path / "missing"))
+    bad = tmp_path / "bad"
+    lines = (synthetic_mirror / "MD5SUMS").read_text().splitlines()
+    bad.write_text("\n".join(("0" * 32 + line[32:]) if "mnist/t10k-labels" in line else line for line in lines))
+    with pytest.raises(InputError, match=f"does not match the md5 listed in {bad}"):
+        fetch_raw("mnist", tmp_path / "out", mirror=synthetic_mirror, checksums=bad)

@@ -177,3 +177,18 @@ def test_degeneracy_ignores_unlabelled_nodes() -> None:
     labels[:3] = -1
     assert not degenerate_clusters(g, labels).degenerate
     assert not degenerate_clusters(g.adjacency(), labels).degenerate
+
+
+def test_collect_shuffles_takes_the_first_n_from_any_chunks() -> None:
+    from clusterability.errors import InputError
+    from clusterability.measure import collect_shuffles
+
+    chunks = [
+        ("c1.json", {"method": "layer", "seed": 7, "k": 4, "indices": [2, 3], "ncuts": [2.2, 2.3]}),
+        ("c0.json", {"method": "layer", "seed": 7, "k": 4, "indices": [0, 1], "ncuts": [2.0, 2.1]}),
+    ]
+    assert collect_shuffles(chunks, method="layer", seed=7, k=4, n_shuffles=3).tolist() == [2.0, 2.1, 2.2]
+    with pytest.raises(InputError, match="shuffle 4 of 5 is in none of the chunks"):
+        collect_shuffles(chunks, method="layer", seed=7, k=4, n_shuffles=5)
+    with pytest.raises(InputError, match="c1.json: shuffle chunk of another network"):
+        collect_shuffles(chunks, method="layer", seed=8, k=4, n_shuffles=2)

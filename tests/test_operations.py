@@ -1,7 +1,8 @@
 """Operating the workflow: resuming after kill -9, determinism, and the errors a user can make.
 
 Every run here is Table 1 restricted to MNIST (plain and dropout, one network
-each) at the `tiny` scale: 21 jobs, well under a minute on 2 cores.
+each) at the `tiny` scale, on the synthetic mirror (tests/synthetic_mirror.py):
+well under a minute on 2 cores.
 
 Findings these tests pin down (Snakemake 9):
 
@@ -10,16 +11,19 @@ Findings these tests pin down (Snakemake 9):
   after ``snakemake --unlock`` (same arguments) the same command resumes. Jobs
   that were running are marked incomplete (``.snakemake/incomplete``) and, with
   ``rerun-incomplete`` from ``profiles/default``, rerun from scratch.
-* Table 1 is restricted with ``--config table1={"datasets": [...], "regimes": [...]}``
-  (Snakemake deep-merges nested dicts into the config); ``n_networks`` is the
-  `tiny` preset's 1.
+* Table 1 is restricted with ``--config 'tables={"table1": {"families": [...]}}'``
+  (Snakemake deep-merges nested dicts into the config); every family has one
+  run at the tiny scale.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,25 +37,33 @@ import pytest
 
 from workflow_helpers import MIRROR, REPO, SNAKEMAKE, planned_jobs, snakemake, tiny_config_args
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found"),
-]
+pytestmark = pytest.mark.slow
 
-MNIST_ONLY = {"datasets": ["mnist"], "regimes": ["plain", "dropout"]}
+MNIST_ONLY = {"table1": {"families": ["mnist_plain", "mnist_dropout"]}}
 TARGET = "results/table1.csv"
-TABLES = ("results/table1.csv", "results/table1_networks.csv")
-NETWORKS = [f"results/networks/mnist/{regime}/run0" for regime in ("plain", "dropout")]
-# 2 networks x 2 weight sets x ceil(4 shuffles / chunk size 2) chunks.
-N_CHUNKS = 8
+TABLES = ("results/table1.csv",)
+NETWORKS = [f"results/networks/mnist_{regime}/run0" for regime in ("plain", "dropout")]
+# 2 networks x 1 weight set (Table 1: pruned) x ceil(4 shuffles / chunk size 2) chunks.
+N_CHUNKS = 4
 # The temporary name of clusterability.atomic: `.{stem}.{random}.tmp{suffix}`.
 ATOMIC_TMP = re.compile(r"^\..+\.tmp(\.\w+)?$")
 STALE_LOCK = "Directory cannot be locked"
 RUN_TIMEOUT = 300
 
 
-def config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
-    return tiny_config_args(mirror, table1=MNIST_ONLY, **overrides)
+@pytest.fixture(scope="module", autouse=True)
+def _mirror(synthetic_mirror: Path) -> None:
+    """Every run here reads the synthetic mirror (nothing outside the repository needed)."""
+    global DEFAULT_MIRROR
+    DEFAULT_MIRROR = synthetic_mirror
+
+
+DEFAULT_MIRROR = MIRROR
+
+
+def config_args(mirror: Path | None = None, **overrides: object) -> list[str]:
+    tables = overrides.pop("tables", MNIST_ONLY)
+    return tiny_config_args(mirror or DEFAULT_MIRROR, tables=tables, **overrides)
 
 
 def run_args(*extra: str, **overrides: object) -> list[str]:
@@ -90,10 +102,8 @@ def _live_members(pgid: int) -> list[int]:
 def kill_group(proc: subprocess.Popen) -> None:
     """SIGKILL Snakemake and every job it started; wait until all of them are gone."""
     pgid = proc.pid  # start_new_session: the group leader
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
     deadline = time.monotonic() + 30
     while _live_members(pgid):
@@ -179,9 +189,7 @@ def check_outputs_parse(workdir: Path) -> list[Path]:
 
 def incomplete_files(workdir: Path) -> set[str]:
     """The existing files Snakemake reports as incomplete (dry run without the rerun-incomplete profile)."""
-    proc = snakemake(
-        workdir, "--workflow-profile", "none", "--dry-run", *config_args(), "--", TARGET, check=False
-    )
+    proc = snakemake(workdir, "--workflow-profile", "none", "--dry-run", *config_args(), "--", TARGET, check=False)
     output = proc.stdout + proc.stderr
     if "IncompleteFilesException" not in output:
         assert proc.returncode == 0, output[-4000:]
@@ -238,11 +246,7 @@ def reference(clean_runs: dict[str, Path]) -> Path:
 
 
 def result_files(workdir: Path) -> set[str]:
-    return {
-        str(p.relative_to(workdir))
-        for p in files_under(workdir / "results")
-        if not p.name.startswith(".")
-    }
+    return {str(p.relative_to(workdir)) for p in files_under(workdir / "results") if not p.name.startswith(".")}
 
 
 def test_resume_after_kill_9(reference: Path, tmp_path: Path) -> None:
@@ -318,18 +322,50 @@ def _empty_mirror(tmp_path: Path) -> Path:
     return mirror
 
 
+def _mirror_copy(tmp_path: Path, name: str) -> Path:
+    """A copy of the synthetic mirror's MNIST files, with its MD5SUMS, to damage."""
+    mirror = tmp_path / name
+    shutil.copytree(DEFAULT_MIRROR / "mnist", mirror / "mnist")
+    sums = [
+        line for line in (DEFAULT_MIRROR / "MD5SUMS").read_text().splitlines() if line.split()[1].startswith("mnist/")
+    ]
+    (mirror / "MD5SUMS").write_text("\n".join(sums) + "\n")
+    return mirror
+
+
+def _missing_file_mirror(tmp_path: Path) -> Path:
+    mirror = _mirror_copy(tmp_path, "missing_mirror")
+    (mirror / "mnist/t10k-labels-idx1-ubyte.gz").unlink()
+    return mirror
+
+
 def _corrupt_mirror(tmp_path: Path) -> Path:
-    """A mirror of MNIST with every file a symlink to the real one but one corrupted copy."""
-    mirror = tmp_path / "corrupt_mirror"
-    (mirror / "mnist").mkdir(parents=True)
-    for src in (MIRROR / "mnist").iterdir():
-        (mirror / "mnist" / src.name).symlink_to(src)
+    """One flipped byte: the md5 no longer matches the checksum list."""
+    mirror = _mirror_copy(tmp_path, "corrupt_mirror")
     bad = mirror / "mnist/t10k-labels-idx1-ubyte.gz"
     data = bytearray(bad.read_bytes())
-    bad.unlink()
-    data[100] ^= 0xFF
+    data[20] ^= 0xFF
     bad.write_bytes(bytes(data))
     return mirror
+
+
+def _truncated_gzip_mirror(tmp_path: Path) -> Path:
+    """A truncated gzip whose md5 the checksum list agrees with: the reader must say what is wrong."""
+    mirror = _mirror_copy(tmp_path, "truncated_mirror")
+    bad = mirror / "mnist/t10k-images-idx3-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:-200])
+    lines = [
+        f"{hashlib.md5(bad.read_bytes()).hexdigest()}  mnist/t10k-images-idx3-ubyte.gz"
+        if line.endswith("mnist/t10k-images-idx3-ubyte.gz")
+        else line
+        for line in (mirror / "MD5SUMS").read_text().splitlines()
+    ]
+    (mirror / "MD5SUMS").write_text("\n".join(lines) + "\n")
+    return mirror
+
+
+def _bad(**overrides: object):
+    return lambda tmp: ["--cores", "1", *config_args(**overrides), "--", TARGET]
 
 
 # id -> (how to build the arguments, strings the output must contain)
@@ -338,28 +374,37 @@ ERROR_CASES = {
         lambda tmp: ["--cores", "1", *config_args(_empty_mirror(tmp)), "--", TARGET],
         ["empty_mirror/mnist/train-images-idx3-ubyte.gz", "missing from the dataset mirror", "datasets.mirror"],
     ),
-    "wrong_md5": (
+    "missing_one_file": (
+        lambda tmp: ["--cores", "1", *config_args(_missing_file_mirror(tmp)), "--", TARGET],
+        ["missing_mirror/mnist/t10k-labels-idx1-ubyte.gz", "missing from the dataset mirror"],
+    ),
+    "flipped_byte": (
         lambda tmp: ["--cores", "1", *config_args(_corrupt_mirror(tmp)), "--", TARGET],
-        ["corrupt_mirror/mnist/t10k-labels-idx1-ubyte.gz", "md5"],
+        ["corrupt_mirror/mnist/t10k-labels-idx1-ubyte.gz", "md5", "corrupt_mirror/MD5SUMS"],
     ),
-    "invalid_value": (
-        lambda tmp: ["--cores", "1", *config_args(clustering={"k": "four"}), "--", TARGET],
-        ["four", re.compile(r"clustering(\.|'\]\[')k\b")],
+    "truncated_gzip": (
+        lambda tmp: ["--cores", "1", *config_args(_truncated_gzip_mirror(tmp)), "--", TARGET],
+        ["t10k-images-idx3-ubyte.gz"],
     ),
-    "unknown_key": (
-        lambda tmp: ["--cores", "1", *config_args(clustering={"chunksize": 2}), "--", TARGET],
-        ["chunksize"],
+    "k_not_a_number": (_bad(tables={"table1": {"k": "four"}}), ["key tables.table1.k: 'four' is not of type"]),
+    "k_zero": (_bad(tables={"table1": {"k": 0}}), ["key tables.table1.k: 0 is less than the minimum of 2"]),
+    "negative_shuffles": (_bad(tables={"table1": {"shuffles": -5}}), ["key tables.table1.shuffles: -5"]),
+    "chunk_size_zero": (_bad(clustering={"chunk_size": 0}), ["key clustering.chunk_size: 0"]),
+    "unknown_dataset": (
+        _bad(families={"mnist_plain": {"dataset": "imagenet"}}),
+        ["key families.mnist_plain.dataset: 'imagenet' is not one of"],
     ),
-    "unknown_scale": (
-        lambda tmp: ["--cores", "1", "--config", "scale=huge", "--", TARGET],
-        ["unknown scale 'huge'", "tiny"],
-    ),
+    "epochs_text": (_bad(training={"epochs": "ten"}), ["key training.epochs: 'ten' is not of type 'integer'"]),
+    "negative_seed": (_bad(seed=-1), ["key seed: -1 is less than the minimum of 0"]),
+    "unknown_key": (_bad(clustering={"chunksize": 2}), ["unknown key clustering.chunksize"]),
     "unknown_target": (
         lambda tmp: ["--cores", "1", *config_args(), "--", "some/unknown/target"],
         ["some/unknown/target", "No rule to produce"],
     ),
     "nan_weights": (None, ["nan_weights.npz", "kernel_1", "NaN"]),
 }
+# Cases whose raw files are fetched (and verified) before the error.
+FETCHED = {"truncated_gzip"}
 
 
 def _nan_weights_cli(tmp_path: Path) -> subprocess.CompletedProcess:
@@ -393,7 +438,9 @@ def test_errors(case: str, tmp_path: Path) -> None:
 
     # Nothing half-written: no result of the failed jobs, no temporary file anywhere.
     assert files_under(workdir / "results") == [], files_under(workdir / "results")
-    assert not (workdir / "resources/raw/mnist").exists() or not any((workdir / "resources/raw/mnist").iterdir())
+    raw = workdir / "resources/raw/mnist"
+    if case not in FETCHED:
+        assert not raw.exists() or not any(raw.iterdir())
     assert not (workdir / "out").exists()
     strays = [
         p
@@ -403,3 +450,13 @@ def test_errors(case: str, tmp_path: Path) -> None:
         and p.name != ".snakemake_timestamp"
     ]
     assert strays == [], strays
+
+
+def test_unknown_scale_gives_one_line() -> None:
+    """`make SCALE=huge` stops before Snakemake starts (which would print a traceback for a missing --configfile)."""
+    proc = subprocess.run(
+        ["make", "-n", "table1", "SCALE=huge"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert proc.returncode != 0
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
+    assert len(lines) == 1 and "unknown scale 'huge'" in lines[0] and "quick, tiny" in lines[0], lines

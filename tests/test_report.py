@@ -11,36 +11,35 @@ from types import SimpleNamespace
 import pytest
 import yaml
 
-from workflow_helpers import MIRROR, REPO, snakemake, tiny_config_args
+from workflow_helpers import REPO, snakemake, tiny_config_args
 
 RESULTS = {
-    "results/table1.csv": "Table 1",
-    "results/table1_networks.csv": "Table 1",
-    "results/figures/fig2_ncut_vs_accuracy.png": "Figure 2",
-    "results/figures/fig2_ncut_vs_accuracy.pdf": "Figure 2",
+    "results/table1.csv": "Tables",
+    "results/table1_networks.csv": "Tables",
+    "results/figures/fig2_ncut_vs_accuracy.png": "Figures",
+    "results/figures/fig2_ncut_vs_accuracy.pdf": "Figures",
 }
-# At tiny scale: k = 4, 4 shuffles, 1 network per row (config.yaml `scales: tiny`).
-SCALE_LINE = "at scale tiny with k = 4 clusters, 4 shuffles per network and 1 network per row"
+MNIST = {"families": ["mnist_plain", "mnist_dropout"]}
+SCALE_LINE = "recomputed at scale tiny with k = 4 clusters and 4 shuffles per network (layer)"
 CAPTIONS = {
     "results/table1.csv": [
-        "Table 1 of Filan, Hod et al. (2020)",
-        "recomputed " + SCALE_LINE,
-        "One row per dataset (MNIST) and training regime (plain, dropout)",
-        "prop_sig: proportion of the row's networks whose n-cut is lower than that of every one of their 4 shuffles",
-        "dist_ncut_mean, dist_ncut_std: mean and standard deviation of the n-cuts of all the shuffles",
+        "P1 Table 1, clusterability of pruned MLPs",
+        SCALE_LINE,
+        "One row per network family and weight set (pruned): mnist_plain (1 network), mnist_dropout (1 network)",
+        "prop_sig is the proportion of networks whose n-cut is lower than that of every one of their 4 shuffles",
+        "Columns: dataset, dropout, n_networks, prop_sig",
         "Scale tiny is a reduced run",
+        "no network can reach p < 0.05",
     ],
     "results/table1_networks.csv": [
-        "Per-network results behind Table 1 of Filan, Hod et al. (2020)",
+        "P1 Table 1 per network, before and after pruning",
         SCALE_LINE,
-        "4 rows",
-        "p_value: one-sided empirical p-value (r+1)/(4+1)",
+        "One row per network and weight set (unpruned, pruned), 4 rows",
+        "(r+1)/(4+1)",
     ],
     "results/figures/fig2_ncut_vs_accuracy.png": [
-        "Figure 2 of Filan, Hod et al. (2020)",
-        SCALE_LINE + " of Table 1",
-        "One panel per dataset (MNIST)",
-        "each panel has 4 points",
+        "P1 Figure 2, n-cut against test accuracy before and after pruning (scale tiny)",
+        "drawn from results/table1_networks.csv",
     ],
 }
 CAPTIONS["results/figures/fig2_ncut_vs_accuracy.pdf"] = CAPTIONS["results/figures/fig2_ncut_vs_accuracy.png"]
@@ -60,12 +59,11 @@ def _script_json(page: str, name: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
-def test_report_has_every_result_with_its_caption(tmp_path: Path) -> None:
-    config = tiny_config_args(table1={"datasets": ["mnist"], "regimes": ["plain", "dropout"], "n_networks": 1})
-    snakemake(tmp_path, "--cores", "4", *config, "--", *RESULTS)
+def test_report_has_every_result_with_its_caption(tmp_path: Path, synthetic_mirror: Path) -> None:
+    config = tiny_config_args(synthetic_mirror, tables={"table1": MNIST, "table1_networks": MNIST})
+    snakemake(tmp_path, "--cores", "2", *config, "--", *RESULTS)
     report = tmp_path / "results/report.html"
-    snakemake(tmp_path, "--report", str(report), *config)
+    snakemake(tmp_path, "--report", str(report), *config, "--", *RESULTS)
 
     assert report.is_file()
     page = report.read_text()
@@ -86,32 +84,35 @@ def test_report_has_every_result_with_its_caption(tmp_path: Path) -> None:
 
 
 def test_captions_render_at_paper_scale() -> None:
-    """The caption templates at the paper's numbers, without running anything (fast)."""
+    """The caption template at the paper's settings, without running anything (fast)."""
     from docutils.core import publish_parts
     from jinja2 import Environment
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    params = SimpleNamespace(
-        scale="paper",
-        k=config["clustering"]["k"],
-        n_shuffles=config["clustering"]["shuffles"],
-        n_networks=config["table1"]["n_networks"],
-        datasets=config["table1"]["datasets"],
-        regimes=config["table1"]["regimes"],
-        shuffle_methods=["layer", "layer_nonzero"],
-    )
-    links = "\n\n.. _table1.csv: x\n.. _table1_networks.csv: x\n"
+    from clusterability.pipeline_config import load_config
+
+    config, exp = load_config(yaml.safe_load((REPO / "config.yaml").read_text()), REPO / "schemas/config.schema.yaml")
     env = Environment(trim_blocks=True, lstrip_blocks=True)  # as snakemake.report
     texts = {}
-    for name in ("table1", "table1_networks", "fig2_ncut_vs_accuracy"):
-        source = (REPO / "report" / f"{name}.rst").read_text() + links
+    for name in ("table1", "table1_networks", "tableA3"):
+        t = exp.tables[name]
+        caption = {
+            "title": t.title,
+            "analysis": t.analysis,
+            "families": list(t.families),
+            "runs": [exp.families[f].runs for f in t.families],
+            "stages": list(t.stages),
+            "k": t.k,
+            "shuffles": t.shuffles,
+            "shuffle_methods": list(t.shuffle_methods),
+            "columns": list(t.columns),
+        }
+        params = SimpleNamespace(scale="paper", caption=caption)
+        source = (REPO / "report/table.rst").read_text()
         rst = env.from_string(source).render(snakemake=SimpleNamespace(params=params, config=config))
         body = publish_parts(rst, writer="html", settings_overrides={"halt_level": 2})["body"]
         texts[name] = _text(body)
-    line = "at scale paper with k = 4 clusters, 320 shuffles per network and 10 networks per row"
-    assert all(line in text for text in texts.values())
-    assert "(MNIST, Fashion-MNIST, CIFAR-10)" in texts["table1"]
-    assert "reduced run" not in texts["table1"] and "not a meaningful significance test" not in texts["table1"]
+    assert "recomputed at scale paper with k = 4 clusters and 320 shuffles per network" in texts["table1"]
+    assert "cifar10_dropout (10 networks)" in texts["table1"]
+    assert "reduced run" not in texts["table1"] and "not a meaningful" not in texts["table1"]
     assert "120 rows" in texts["table1_networks"]
-    assert "layer_nonzero_" in texts["table1_networks"] and "cohens_d" in texts["table1_networks"]
-    assert "each panel has 40 points" in texts["fig2_ncut_vs_accuracy"]
+    assert "k = 2 clusters" in texts["tableA3"] and "P1 Table A.3" in texts["tableA3"]

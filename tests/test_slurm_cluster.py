@@ -100,9 +100,7 @@ def test_sbatch_wrap_writes_file(tmp_path):
         state = cluster.wait_job(job_id, timeout=120)
         print(f"job {job_id} {state} in {time.monotonic() - t1:.1f}s")
         assert state == "COMPLETED", cluster.diagnostics()
-        assert out.read_text().strip() == (
-            f"hello from {job_id} on {cluster.node_name}"
-        )
+        assert out.read_text().strip() == (f"hello from {job_id} on {cluster.node_name}")
     print(f"total incl. shutdown {time.monotonic() - t0:.1f}s")
     _assert_all_stopped(pids, tag)
 
@@ -117,9 +115,7 @@ def test_snakemake_slurm_executor(tmp_path):
         pids, tag = cluster.pids, cluster.tag
         profile = tmp_path / "profile"
         profile.mkdir()
-        (profile / "config.yaml").write_text(
-            PROFILE_YAML.format(partition=cluster.partition)
-        )
+        (profile / "config.yaml").write_text(PROFILE_YAML.format(partition=cluster.partition))
         env = dict(cluster.env)
         # the job runs `python -m snakemake ...`: make it find this venv's one
         env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -149,9 +145,7 @@ def test_snakemake_slurm_executor(tmp_path):
         print(f"snakemake rc={r.returncode} in {elapsed:.1f}s")
         log = r.stdout + r.stderr
         if r.returncode != 0:
-            pytest.fail(
-                f"snakemake failed ({r.returncode}):\n{log}\n{cluster.diagnostics()}"
-            )
+            pytest.fail(f"snakemake failed ({r.returncode}):\n{log}\n{cluster.diagnostics()}")
         first = (workdir / "results" / "first.txt").read_text()
         second = (workdir / "results" / "second.txt").read_text()
         m1 = re.fullmatch(r"first job=(\d+) cpus=1\n", first)

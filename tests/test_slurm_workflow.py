@@ -26,20 +26,26 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from slurm_cluster import (
     _pid_alive,
     _pids_with_marker,
     local_slurm,
     slurm_unavailable_reason,
 )
-from workflow_helpers import MIRROR, REPO, SNAKEMAKE, planned_jobs, tiny_config_args
+from workflow_helpers import REPO, SNAKEMAKE, planned_jobs, tiny_config_args
 
 PROFILE = REPO / "profiles" / "slurm"
 TARGETS = ["results/table1.csv", "results/table1_networks.csv"]
 # Two networks (MNIST, plain and dropout): 21 jobs at the tiny scale.
-CONFIG = tiny_config_args(
-    table1={"datasets": ["mnist"], "regimes": ["plain", "dropout"], "n_networks": 1}
-)
+MNIST = {"families": ["mnist_plain", "mnist_dropout"]}
+
+
+def _config(mirror: Path) -> list[str]:
+    """Two networks (MNIST, plain and dropout) at the tiny scale: 22 jobs."""
+    return tiny_config_args(mirror, tables={"table1": MNIST, "table1_networks": MNIST})
+
+
 SHUFFLE_RULES = {"cluster_network", "shuffle_chunk", "gather_shuffles"}
 
 
@@ -53,18 +59,12 @@ def test_profile_names_existing_rules() -> None:
     assert profile["executor"] == "slurm"
     assert profile["slurm-status-command"] == "squeue"
     assert profile["set-resources"]["train_network"]["gpu"] == 1
-    assert {
-        rule for rule, group in profile["groups"].items() if group == "shuffles"
-    } == SHUFFLE_RULES
+    assert {rule for rule, group in profile["groups"].items() if group == "shuffles"} == SHUFFLE_RULES
     assert profile["group-components"]["shuffles"] > 1
     # `cores` caps every rule's threads (see the profile)
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     assert profile["cores"] >= max(r["threads"] for r in config["resources"].values())
-    named = (
-        set(profile["groups"])
-        | set(profile["set-resources"])
-        | set(profile.get("set-threads", {}))
-    )
+    named = set(profile["groups"]) | set(profile["set-resources"]) | set(profile.get("set-threads", {}))
     proc = subprocess.run(
         [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--list-rules"],
         check=False,
@@ -82,17 +82,13 @@ def _slurm_jobs(cluster) -> list[dict[str, str]]:
     """Every job the controller still knows (finished ones stay MinJobAge = 300 s)."""
     out = cluster.run(["squeue", "-h", "--states=all", "-o", "%i|%T|%j|%k"]).stdout
     keys = ("id", "state", "name", "comment")
-    return [
-        dict(zip(keys, line.split("|", 3))) for line in out.splitlines() if line.strip()
-    ]
+    return [dict(zip(keys, line.split("|", 3))) for line in out.splitlines() if line.strip()]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
-@pytest.mark.skipif(
-    slurm_unavailable_reason() is not None, reason=str(slurm_unavailable_reason())
-)
-def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
+@pytest.mark.skipif(slurm_unavailable_reason() is not None, reason=str(slurm_unavailable_reason()))
+def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path, synthetic_mirror: Path) -> None:
+    config = _config(synthetic_mirror)
     t0 = time.monotonic()
     local, remote = tmp_path / "local", tmp_path / "slurm_run"
     local.mkdir()
@@ -106,8 +102,8 @@ def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     lib_env = {"PYTHONPATH": str(lib)}
-    n_jobs = sum(planned_jobs(local, *CONFIG, "--", *TARGETS, env=lib_env).values())
-    assert n_jobs == 21, n_jobs
+    n_jobs = sum(planned_jobs(local, *config, "--", *TARGETS, env=lib_env).values())
+    assert n_jobs == 22, n_jobs
     # The local reference run goes on meanwhile (the SLURM run mostly waits).
     local_log = tmp_path / "snakemake_local.log"
     with open(local_log, "w") as out:
@@ -120,7 +116,7 @@ def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
                 str(local),
                 "--cores",
                 "2",
-                *CONFIG,
+                *config,
                 "--",
                 *TARGETS,
             ],
@@ -129,7 +125,7 @@ def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
             env=dict(os.environ, PYTHONUNBUFFERED="1", **lib_env),
         )
     try:
-        _run_on_slurm(tmp_path, remote, n_jobs, lib)
+        _run_on_slurm(tmp_path, remote, n_jobs, lib, config)
         local_run.wait(timeout=600)
     finally:
         if local_run.poll() is None:
@@ -141,7 +137,7 @@ def test_tiny_dag_on_slurm_matches_local_run(tmp_path: Path) -> None:
         assert (remote / target).read_bytes() == (local / target).read_bytes(), target
 
 
-def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path) -> None:
+def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path, config: list[str]) -> None:
     t0 = time.monotonic()
     with local_slurm(tmp_path) as cluster:
         pids, tag = cluster.pids, cluster.tag
@@ -168,7 +164,7 @@ def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path) -> None:
             "1",
             "--slurm-keep-successful-logs",
             "--verbose",  # logs every sbatch call and status query
-            *CONFIG,
+            *config,
             "--",
             *TARGETS,
         ]
@@ -186,18 +182,14 @@ def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path) -> None:
         log = proc.stdout + proc.stderr
         (tmp_path / "snakemake_slurm.log").write_text(log)
         if proc.returncode != 0:
-            pytest.fail(
-                f"snakemake on SLURM failed ({proc.returncode}):\n{log[-8000:]}\n{cluster.diagnostics()}"
-            )
+            pytest.fail(f"snakemake on SLURM failed ({proc.returncode}):\n{log[-8000:]}\n{cluster.diagnostics()}")
         jobs = _slurm_jobs(cluster)
         print(f"SLURM run: {n_jobs} jobs in {len(jobs)} SLURM jobs, {t_slurm:.0f}s")
         for job in jobs:
             print(f"  {job}")
 
         # Every job went through sbatch (one line per submission) and finished there.
-        sbatch_calls = [
-            line for line in log.splitlines() if "sbatch call: sbatch" in line
-        ]
+        sbatch_calls = [line for line in log.splitlines() if "sbatch call: sbatch" in line]
         assert len(sbatch_calls) == len(jobs) > 0, (sbatch_calls, jobs)
         assert all(job["state"] == "COMPLETED" for job in jobs), jobs
         assert len({job["name"] for job in jobs}) == 1, "one run id names all jobs"
@@ -208,43 +200,36 @@ def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path) -> None:
         local_rules = set(re.findall(r"^localrule (\w+):", log, re.MULTILINE))
         assert local_rules <= {"fetch_dataset"}, f"{local_rules} ran on the submit host"
         # Submitted to the default partition the profile leaves to SLURM, without a GPU here.
-        assert all(f"-p {cluster.partition}" in call for call in sbatch_calls), (
-            sbatch_calls
-        )
-        assert not any("--gpus" in call or "--gres" in call for call in sbatch_calls), (
-            sbatch_calls
-        )
+        assert all(f"-p {cluster.partition}" in call for call in sbatch_calls), sbatch_calls
+        assert not any("--gpus" in call or "--gres" in call for call in sbatch_calls), sbatch_calls
         # Grouping: the 16 cluster_network/shuffle_chunk/gather_shuffles jobs of the
         # 4 fan-outs (2 networks x 2 stages) went out as ceil(4 / group-components)
-        # jobs; prepare as one (fetch is a local rule), the table as one.
+        # jobs; prepare as one (fetch is a local rule), each of the two tables as one.
         profile, config = _profile(), yaml.safe_load((REPO / "config.yaml").read_text())
         per_group = profile["group-components"]["shuffles"]
         n_groups = math.ceil(4 / per_group)
         comments = [job["comment"] for job in jobs]
-        assert (
-            sum(all(rule in c for rule in SHUFFLE_RULES) for c in comments) == n_groups
-        ), comments
+        assert sum(all(rule in c for rule in SHUFFLE_RULES) for c in comments) == n_groups, comments
         assert sum("train_network" in c for c in comments) == 2, comments
-        assert (
-            sum("prepare_dataset" in c and "fetch_dataset" not in c for c in comments) == 1
-        ), comments
-        assert len(jobs) == 4 + n_groups < n_jobs, comments
+        assert sum("prepare_dataset" in c and "fetch_dataset" not in c for c in comments) == 1, comments
+        assert sum("table" in c and "train" not in c for c in comments) == 2, comments
+        assert len(jobs) == 5 + n_groups < n_jobs, comments
         # A group runs its jobs one after the other (plugin 2.8), and with the
         # profile's `cores: 1` it asks for 1 CPU, the largest mem_mb and the
         # summed runtimes: per fan-out cluster_network + chunks + gather.
-        res, tiny = config["resources"], config["scales"]["tiny"]["clustering"]
-        n_chunks = math.ceil(tiny["shuffles"] / tiny["chunk_size"])
+        res = config["resources"]
+        tiny = yaml.safe_load((REPO / "config/scales/tiny.yaml").read_text())
+        n_chunks = math.ceil(tiny["limits"]["shuffles"] / tiny["clustering"]["chunk_size"])
         fan_out = (1 + n_chunks) * res["cluster"]["runtime"] + res["light"]["runtime"]
         sizes = [min(per_group, 4 - i) for i in range(0, 4, per_group)]
         group_calls = [call for call in sbatch_calls if "shuffle_chunk" in call]
         assert len(group_calls) == n_groups, group_calls
-        assert sorted(
-            int(re.search(r" -t (\d+) ", c).group(1)) for c in group_calls
-        ) == sorted(size * fan_out for size in sizes), group_calls
-        assert all(
-            "--cpus-per-task=1 " in c and f"--mem {res['cluster']['mem_mb']} " in c
-            for c in group_calls
+        assert sorted(int(re.search(r" -t (\d+) ", c).group(1)) for c in group_calls) == sorted(
+            size * fan_out for size in sizes
         ), group_calls
+        assert all("--cpus-per-task=1 " in c and f"--mem {res['cluster']['mem_mb']} " in c for c in group_calls), (
+            group_calls
+        )
         logs = list((remote / ".snakemake" / "slurm_logs").rglob("*.log"))
         assert len(logs) == len(jobs), logs
 

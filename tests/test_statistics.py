@@ -90,3 +90,29 @@ def test_statistics_scale_invariance() -> None:
     a, b = rng.normal(2.0, 0.05, 320), rng.normal(2.02, 0.04, 320)
     assert z_score(1.9, a) == pytest.approx(z_score(1.9 * 10 + 3, a * 10 + 3), rel=1e-9)
     assert cohens_d(a, b) == pytest.approx(cohens_d(a * 10 + 3, b * 10 + 3), rel=1e-9)
+
+
+def test_summarize_is_the_statistics_of_the_cli_and_the_workflow() -> None:
+    from clusterability.statistics import summarize
+
+    shuffles = np.array([2.0, 2.1, 2.2, 2.3])
+    s = summarize(1.9, shuffles)
+    assert s == {
+        "n_shuffles": 4,
+        "shuffle_mean": pytest.approx(2.15),
+        "shuffle_std": pytest.approx(shuffles.std(ddof=1)),
+        "p_value": 0.2,
+        "z_score": pytest.approx((1.9 - 2.15) / shuffles.std(ddof=1)),
+        "significant": True,
+    }
+    assert summarize(2.2, shuffles)["p_value"] == (3 + 1) / 5 and not summarize(2.2, shuffles)["significant"]
+    one = summarize(1.0, np.array([2.0]))
+    assert one["shuffle_std"] is None and one["z_score"] is None and one["p_value"] == 0.5
+    assert summarize(1.0, np.array([])) == {
+        "n_shuffles": 0,
+        "shuffle_mean": None,
+        "shuffle_std": None,
+        "p_value": None,
+        "z_score": None,
+        "significant": None,
+    }

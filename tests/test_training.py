@@ -14,11 +14,9 @@ pytest.importorskip("tf_keras")
 pytest.importorskip("tensorflow_model_optimization")
 
 from clusterability.errors import InputError  # noqa: E402
-from clusterability.training import (  # noqa: E402
-    TrainConfig,
-    load_keras_model_weights,
-    train_and_prune,
-)
+from clusterability.keras_io import load_keras_model_weights  # noqa: E402
+from clusterability.train_config import TrainConfig  # noqa: E402
+from clusterability.training import train_and_prune  # noqa: E402
 from clusterability.weights import load_weights  # noqa: E402
 
 pytestmark = pytest.mark.tf
@@ -123,9 +121,7 @@ def test_metrics_json(runs):
     assert on_disk["config"] == TINY.to_dict()
     assert (on_disk["n_train"], on_disk["n_val"], on_disk["n_test"]) == (256, 64, 64)
     for phase in ("unpruned", "pruned"):
-        assert {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(
-            on_disk[phase]
-        )
+        assert {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(on_disk[phase])
     assert on_disk["epochs_run"] == {"train": 1, "prune": 2}
     assert len(on_disk["history"]["prune"]["loss"]) == 2
     assert set(on_disk["versions"]) == {"tensorflow", "tf_keras", "tfmot", "numpy"}
@@ -160,9 +156,7 @@ def test_dropout_layers_and_regularizers():
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == ["Flatten", "Dense", "Dropout", "Dense", "Dropout", "Dense", "Dropout", "Dense"]
     assert all(layer.rate == 0.5 for layer in model.layers if type(layer).__name__ == "Dropout")
-    assert all(
-        layer.kernel_regularizer is not None for layer in model.layers if type(layer).__name__ == "Dense"
-    )
+    assert all(layer.kernel_regularizer is not None for layer in model.layers if type(layer).__name__ == "Dense")
     plain = build_mlp(widths=(8, 8), seed=0)
     assert [type(layer).__name__ for layer in plain.layers] == ["Flatten", "Dense", "Dense", "Dense"]
     assert plain.layers[1].kernel_regularizer is None

@@ -1,4 +1,9 @@
-"""Running the Snakemake workflow from tests: in a temporary working directory, tiny scale."""
+"""Running the Snakemake workflow from tests: in a temporary working directory, tiny scale.
+
+Workflow tests run on a synthetic mirror made by :mod:`synthetic_mirror` (always
+available: fixture ``synthetic_mirror`` in conftest.py) with its ``MD5SUMS``
+as ``datasets.checksums``; a few also run on the real files in ``../shared``.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +17,36 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+TINY = REPO / "config" / "scales" / "tiny.yaml"
+# The columns of results/table1.csv (P1 Table 1, plus k and the number of shuffles).
+TABLE1_COLUMNS = (
+    "dataset",
+    "dropout",
+    "n_networks",
+    "prop_sig",
+    "train_acc",
+    "test_acc",
+    "ncut_mean",
+    "ncut_std",
+    "dist_ncut_mean",
+    "dist_ncut_std",
+    "k",
+    "n_shuffles",
+)
 
 
 def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
-    """``--config`` arguments for the tiny scale reading raw data from ``mirror``."""
-    args = ["scale=tiny", f"datasets={json.dumps({'mirror': str(mirror)})}"]
+    """Arguments for the tiny scale reading raw data from ``mirror``.
+
+    A mirror with an ``MD5SUMS`` file of its own (the synthetic one) is checked
+    against it; the real mirror against the official md5s.
+    """
+    datasets: dict[str, object] = {"mirror": str(mirror)}
+    if mirror != MIRROR and (mirror / "MD5SUMS").is_file():
+        datasets["checksums"] = str(mirror / "MD5SUMS")
+    args = [f"datasets={json.dumps(datasets)}"]
     args += [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
-    return ["--config", *args]
+    return ["--configfile", str(TINY), "--config", *args]
 
 
 def snakemake(

@@ -1,13 +1,14 @@
-"""Fetch one raw dataset (rule fetch_dataset)."""
+"""Rule fetch_dataset: a dataset's raw files, from the mirror or the canonical URLs, md5-verified."""
 
-from clusterability.jobrunner import run_job
-from clusterability.stages.datasets import fetch_dataset
+from clusterability.jobs import script_job
 
-run_job(
-    snakemake.log[0],
-    snakemake.threads,
-    fetch_dataset,
-    name=snakemake.wildcards.dataset,
-    dest_dir=snakemake.output[0],
-    mirror=snakemake.params.mirror,
-)
+with script_job(snakemake) as log:
+    from clusterability.data.fetch import fetch_raw
+
+    files = fetch_raw(
+        snakemake.wildcards.dataset,
+        snakemake.output[0],
+        mirror=snakemake.params.mirror,
+        checksums=snakemake.params.checksums,
+    )
+    log.info("%d files verified", len(files))

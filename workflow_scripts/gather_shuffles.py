@@ -1,15 +1,30 @@
-"""Gather a network's shuffle chunks and compute its statistics (rule gather_shuffles)."""
+"""Rule gather_shuffles: a network's first n shuffles from the chunks, with its statistics."""
 
-from clusterability.jobrunner import run_job
-from clusterability.stages.clustering import gather_shuffles
+from clusterability.jobs import script_job
 
-run_job(
-    snakemake.log[0],
-    snakemake.threads,
-    gather_shuffles,
-    network_json=snakemake.input.network,
-    chunk_jsons=list(snakemake.input.chunks),
-    method=snakemake.wildcards.method,
-    n_shuffles=snakemake.params.n_shuffles,
-    out_json=snakemake.output[0],
-)
+with script_job(snakemake):
+    import json
+    from pathlib import Path
+
+    from clusterability.atomic import write_json
+    from clusterability.measure import collect_shuffles
+    from clusterability.statistics import summarize
+
+    network = json.loads(Path(snakemake.input.network).read_text())
+    chunks = [(path, json.loads(Path(path).read_text())) for path in snakemake.input.chunks]
+    ncuts = collect_shuffles(
+        chunks,
+        method=snakemake.wildcards.method,
+        seed=network["seed"],
+        k=network["k"],
+        n_shuffles=int(snakemake.wildcards.n),
+    )
+    result = {
+        "method": snakemake.wildcards.method,
+        "seed": network["seed"],
+        "k": network["k"],
+        "ncut": network["ncut"],
+        "shuffle_ncuts": ncuts.tolist(),
+        **summarize(network["ncut"], ncuts),
+    }
+    write_json(snakemake.output[0], result)

@@ -1,17 +1,16 @@
-"""Prepare one dataset as .npz (rule prepare_dataset)."""
+"""Rule prepare_dataset: the 28x28 uint8 .npz of a dataset, with a validation split."""
 
-from clusterability.jobrunner import run_job
-from clusterability.stages.datasets import prepare_dataset
+from clusterability.jobs import script_job
 
-run_job(
-    snakemake.log[0],
-    snakemake.threads,
-    prepare_dataset,
-    name=snakemake.wildcards.dataset,
-    raw_dir=snakemake.input.raw,
-    out_path=snakemake.output[0],
-    validation_size=snakemake.params.validation_size,
-    seed=snakemake.params.seed,
-    n_train=snakemake.params.n_train,
-    n_test=snakemake.params.n_test,
-)
+with script_job(snakemake):
+    from clusterability.data.prepare import prepare_dataset
+
+    prepare_dataset(
+        snakemake.wildcards.dataset,
+        snakemake.input.raw,
+        snakemake.output[0],
+        val_size=snakemake.params.validation_size,
+        seed=snakemake.params.seed,
+        n_train=snakemake.params.n_train,
+        n_test=snakemake.params.n_test,
+    )

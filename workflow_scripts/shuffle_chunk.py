@@ -1,20 +1,30 @@
-"""n-cuts of one chunk of shuffles (rule shuffle_chunk)."""
+"""Rule shuffle_chunk: the n-cuts of one chunk of a network's shuffles."""
 
-from clusterability.jobrunner import run_job
-from clusterability.stages.clustering import shuffle_chunk
+from clusterability.jobs import script_job
 
-start, stop = snakemake.params.indices
-run_job(
-    snakemake.log[0],
-    snakemake.threads,
-    shuffle_chunk,
-    weights_path=snakemake.input.weights,
-    k=snakemake.params.k,
-    solver=snakemake.params.solver,
-    n_init=snakemake.params.n_init,
-    seed=snakemake.params.seed,
-    method=snakemake.wildcards.method,
-    start=start,
-    stop=stop,
-    out_json=snakemake.output[0],
-)
+with script_job(snakemake) as log:
+    from clusterability.atomic import write_json
+    from clusterability.graph import network_graph
+    from clusterability.measure import shuffle_ncuts
+    from clusterability.weights import load_weights
+
+    indices = list(range(*snakemake.params.indices))
+    ncuts = shuffle_ncuts(
+        network_graph(load_weights(snakemake.input.weights)),
+        snakemake.params.k,
+        seed=snakemake.params.seed,
+        method=snakemake.wildcards.method,
+        indices=indices,
+        solver=snakemake.params.solver,
+        n_init=snakemake.params.n_init,
+    )
+    chunk = {
+        "method": snakemake.wildcards.method,
+        "seed": snakemake.params.seed,
+        "k": snakemake.params.k,
+        "solver": snakemake.params.solver,
+        "indices": indices,
+        "ncuts": ncuts.tolist(),
+    }
+    write_json(snakemake.output[0], chunk)
+    log.info("%d shuffles, mean n-cut %.4f", len(indices), ncuts.mean())

@@ -1,18 +1,24 @@
-"""Train and prune one network (rule train_network)."""
+"""Rule train_network: train one network, prune it, save both weight sets and the metrics."""
 
-from clusterability.jobrunner import run_job
-from clusterability.stages.training import train_network
+from clusterability.jobs import script_job
 
-run_job(
-    snakemake.log[0],
-    snakemake.threads,
-    train_network,
-    data_path=snakemake.input.data,
-    settings=dict(snakemake.params.settings),
-    seed=snakemake.params.seed,
-    threads=snakemake.threads,
-    out_model=snakemake.output.model,
-    out_weights_unpruned=snakemake.output.weights_unpruned,
-    out_weights_pruned=snakemake.output.weights_pruned,
-    out_metrics=snakemake.output.metrics,
-)
+with script_job(snakemake) as log:
+    from clusterability.data.prepare import load_prepared
+    from clusterability.train_config import TrainConfig
+    from clusterability.training import train_and_prune
+
+    metrics = train_and_prune(
+        load_prepared(snakemake.input.data),
+        TrainConfig.from_dict(dict(snakemake.params.settings)),
+        seed=snakemake.params.seed,
+        threads=snakemake.threads,
+        out_model=snakemake.output.model,
+        out_weights_unpruned=snakemake.output.weights_unpruned,
+        out_weights_pruned=snakemake.output.weights_pruned,
+        out_metrics=snakemake.output.metrics,
+    )
+    log.info(
+        "test accuracy %.4f before pruning, %.4f after",
+        metrics["unpruned"]["test_acc"],
+        metrics["pruned"]["test_acc"],
+    )

@@ -5,9 +5,12 @@ is turned into a weighted graph, split by normalized spectral clustering, and
 the n-cut of that split is compared with the n-cuts of shuffled networks
 (Filan, Hod et al. 2020; Filan, Casper, Hod et al. 2021).
 
-The numerical core (``weights``, ``graph``, ``spectral``, ``partition``,
-``shuffles``, ``statistics``) needs numpy, scipy and scikit-learn only; it never
-imports TensorFlow.
+The numerical core (``weights``, ``graph``, ``spectral``, ``kmeans``, ``ncut``,
+``shuffles``, ``seeds``, ``statistics``, ``measure``) and the ``clusterability``
+command (``cli``) need only the core dependencies: numpy, scipy, scikit-learn,
+numba (the k-means), pyamg (the ``sklearn-amg`` solver) and threadpoolctl
+(thread limits). The core never imports TensorFlow; the command imports it
+only to read a saved Keras model.
 """
 
 __version__ = "0.1.0"

@@ -4,13 +4,23 @@ Measures the clusterability of a user's own network from its weights (an
 ``.npz`` in the format of :mod:`clusterability.weights`, or a saved Keras model
 when TensorFlow is installed): the n-cut of its spectral clustering, the
 n-cuts of its shuffles, the p-value and Z-score.
+
+Every mistake a user can fix -- a bad argument, an unreadable or malformed
+weights file, a ``--json`` path that cannot be written -- ends the command
+with one line on stderr naming the file or option, and exit status 2, before
+any work where possible. ``--json`` creates missing folders, replaces an
+existing writable file atomically, and refuses a directory, a path under a
+file, an existing read-only (or immutable) file and an unwritable folder; a
+failed write leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
@@ -21,7 +31,7 @@ from .graph import network_graph
 from .measure import cluster_network, shuffle_ncuts
 from .shuffles import SHUFFLE_METHODS
 from .spectral import SOLVERS
-from .statistics import is_significant, p_value, z_score
+from .statistics import summarize
 from .threads import limit_threads
 from .weights import NetworkWeights, load_weights
 
@@ -34,7 +44,7 @@ def read_network(path: Path) -> NetworkWeights:
         if not path.is_file():
             raise InputError(f"{path}: no such model file")
         try:
-            from .training import load_keras_model_weights
+            from .keras_io import load_keras_model_weights
         except ImportError as exc:  # TensorFlow not installed
             raise InputError(
                 f"{path}: reading a Keras model needs TensorFlow ({exc}); "
@@ -42,6 +52,35 @@ def read_network(path: Path) -> NetworkWeights:
             ) from None
         return load_keras_model_weights(path)
     return load_weights(path)
+
+
+def check_output_path(path: Path, option: str = "--json") -> None:
+    """Raise :class:`InputError` unless a file can be written at ``path`` (checked before any work).
+
+    Missing folders are fine (they are created when the result is written);
+    the nearest existing one must be a folder this process can write into. An
+    existing file is replaced only if it is a regular file with write
+    permission: read-only files are refused by their mode bits (so for root
+    too), immutable ones by ``os.access``, and devices, pipes and sockets
+    because the atomic rename would replace the node itself.
+    """
+    try:
+        if path.is_dir():
+            raise InputError(f"{path}: {option} is a directory; give a file name")
+        if path.exists():
+            if not path.is_file():
+                raise InputError(f"{path}: {option} is not a regular file (a device, pipe or socket)")
+            if not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK):
+                raise InputError(f"{path}: {option} is a read-only or immutable file; remove it or choose another")
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not folder.is_dir():
+            raise InputError(f"{path}: cannot create the {option} file, {folder} is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise InputError(f"{path}: cannot write the {option} file into {folder} (read-only or no permission)")
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InputError(f"{path}: unusable {option} path ({exc.strerror or exc})") from None
 
 
 def _positive_int(text: str) -> int:
@@ -58,8 +97,15 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), with exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clusterability", description=__doc__.split("\n\n")[0])
+    parser = _Parser(prog="clusterability", description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"clusterability {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ncut", help="n-cut of a network and of its shuffles")
@@ -79,40 +125,35 @@ def build_parser() -> argparse.ArgumentParser:
 def run_ncut(args: argparse.Namespace) -> dict:
     """Measure the network of ``args.weights``; returns the JSON-ready result."""
     weights = read_network(args.weights)
-    graph = network_graph(weights, norm=args.norm)
-    clustering = cluster_network(graph, args.k, seed=args.seed, solver=args.solver, n_init=args.n_init)
-    shuffles = shuffle_ncuts(
-        graph,
-        args.k,
-        seed=args.seed,
-        method=args.shuffle_method,
-        indices=range(args.shuffles),
-        solver=args.solver,
-        n_init=args.n_init,
-    )
+    try:
+        graph = network_graph(weights, norm=args.norm)
+        n_connected = int(np.count_nonzero(graph.scaled(graph.scale_exponent()).degrees() > 0))
+        if n_connected == 0:
+            raise InputError("every weight of the graph is zero; there is nothing to cluster")
+        if args.k > n_connected:
+            raise InputError(f"--k {args.k} is more than the {n_connected} connected neurons; use a smaller --k")
+        clustering = cluster_network(graph, args.k, seed=args.seed, solver=args.solver, n_init=args.n_init)
+        shuffles = shuffle_ncuts(
+            graph,
+            args.k,
+            seed=args.seed,
+            method=args.shuffle_method,
+            indices=range(args.shuffles),
+            solver=args.solver,
+            n_init=args.n_init,
+        )
+    except InputError as exc:  # name the weights file in messages that do not
+        message = str(exc)
+        raise InputError(message if str(args.weights) in message else f"{args.weights}: {message}") from None
     result = {
         "weights": str(args.weights),
         "network_kind": weights.kind,
         "layer_sizes": list(graph.layer_sizes),
-        "k": args.k,
-        "solver": args.solver,
         "n_init": args.n_init,
-        "seed": args.seed,
-        "ncut": clustering.ncut,
-        "labels": clustering.labels.tolist(),
-        "n_isolated": int(np.count_nonzero(clustering.labels < 0)),
-        "cluster_sizes": clustering.cluster_sizes.tolist(),
-        "cluster_cut_terms": clustering.cut_terms.tolist(),
-        "degenerate": clustering.degeneracy.degenerate,
-        "degenerate_reason": clustering.degeneracy.reason,
+        **clustering.to_dict(),
         "shuffle_method": args.shuffle_method,
-        "n_shuffles": int(shuffles.size),
         "shuffle_ncuts": shuffles.tolist(),
-        "shuffle_mean": float(shuffles.mean()) if shuffles.size else None,
-        "shuffle_std": float(shuffles.std(ddof=1)) if shuffles.size > 1 else None,
-        "p_value": p_value(clustering.ncut, shuffles) if shuffles.size else None,
-        "z_score": z_score(clustering.ncut, shuffles) if shuffles.size > 1 else None,
-        "significant": is_significant(clustering.ncut, shuffles) if shuffles.size else None,
+        **summarize(clustering.ncut, shuffles),
         "version": __version__,
     }
     return result
@@ -121,21 +162,21 @@ def run_ncut(args: argparse.Namespace) -> dict:
 def summary(result: dict) -> str:
     """A short human-readable summary of :func:`run_ncut`'s result."""
     lines = [
-        f"{result['weights']}: {result['network_kind']} with layers {result['layer_sizes']}, "
-        f"{result['n_isolated']} isolated neurons dropped",
+        (
+            f"{result['weights']}: {result['network_kind']} with layers {result['layer_sizes']}, "
+            f"{result['n_isolated']} isolated neurons dropped"
+        ),
         f"n-cut (k={result['k']}, solver={result['solver']}, seed={result['seed']}): {result['ncut']:.4f}",
         f"cluster sizes: {result['cluster_sizes']}",
     ]
     if result["n_shuffles"]:
         sd = result["shuffle_std"]
+        spread = f" +- {sd:.4f}" if sd is not None else ""  # one shuffle has no spread
         lines.append(
-            f"{result['n_shuffles']} '{result['shuffle_method']}' shuffles: "
-            f"{result['shuffle_mean']:.4f} +- {sd:.4f}" if sd is not None else f"{result['shuffle_mean']:.4f}"
+            f"{result['n_shuffles']} '{result['shuffle_method']}' shuffles: {result['shuffle_mean']:.4f}{spread}"
         )
         z = result["z_score"]
-        lines.append(
-            f"p = {result['p_value']:.4g}, Z = {z:.2f}" if z is not None else f"p = {result['p_value']:.4g}"
-        )
+        lines.append(f"p = {result['p_value']:.4g}, Z = {z:.2f}" if z is not None else f"p = {result['p_value']:.4g}")
         if result["significant"]:
             lines.append("significant: lower than every shuffle")
     if result["degenerate"]:
@@ -146,10 +187,15 @@ def summary(result: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.json:
+            check_output_path(args.json)
         with limit_threads(args.threads):
             result = run_ncut(args)
         if args.json:
-            write_json(args.json, result)
+            try:
+                write_json(args.json, result)
+            except OSError as exc:  # nothing is left behind: atomic_path removes what it made
+                raise InputError(f"{args.json}: cannot write the --json result ({exc.strerror or exc})") from None
     except InputError as exc:
         print(f"clusterability: error: {exc}", file=sys.stderr)
         return 2

@@ -1,4 +1,9 @@
-"""Figures of the papers, drawn with seaborn from the tidy result tables."""
+"""Figures of the papers, drawn with seaborn from the tidy result tables.
+
+Each plot takes a table's CSV (a ``networks`` table: one row per network and
+stage) and writes a PNG and a PDF; :data:`PLOTS` names them for the
+``figures:`` entries of ``config.yaml``.
+"""
 
 from __future__ import annotations
 
@@ -23,8 +28,9 @@ def plot_ncut_vs_accuracy(networks_csv: str | Path, out_png: str | Path, out_pdf
 
     frame = pd.read_csv(networks_csv)
     frame["training"] = frame.apply(
-        lambda r: f"{'dropout' if r['dropout'] else 'no dropout'}, "
-        f"{'pruned' if r['stage'] == 'pruned' else 'before pruning'}",
+        lambda r: (
+            f"{'dropout' if r['dropout'] else 'no dropout'}, {'pruned' if r['stage'] == 'pruned' else 'before pruning'}"
+        ),
         axis=1,
     )
     frame["dataset"] = frame["dataset"].map(lambda d: DATASET_LABELS.get(d, d))
@@ -59,3 +65,12 @@ def _fixed_metadata(path: str | Path) -> dict[str, object]:
     if str(path).endswith(".pdf"):
         return {"CreationDate": None, "Creator": None, "Producer": None}
     return {"Software": None}
+
+
+#: Plots by the name a ``figures:`` entry gives as ``plot``.
+PLOTS = {"ncut_vs_accuracy": plot_ncut_vs_accuracy}
+
+
+def plot_figure(plot: str, table_csv: str | Path, out_png: str | Path, out_pdf: str | Path, title: str = "") -> None:
+    """Draw the plot named ``plot`` from ``table_csv``."""
+    PLOTS[plot](table_csv, out_png, out_pdf, title=title)

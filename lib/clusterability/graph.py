@@ -17,6 +17,15 @@ holding the edge weights between node layer ``l`` and node layer ``l+1``.
 Nodes are numbered layer by layer, in layer order, inputs first. Neurons with
 no non-zero incident weight are *isolated*: clustering drops them and labels
 them -1.
+
+Scale: the spectral clustering and the n-cut do not change when every weight
+is multiplied by one positive factor, but their sums (degrees, volumes) can
+overflow float64 for weights near its maximum (and lose precision for tiny
+ones). They are therefore computed on :meth:`LayeredGraph.scaled` copies whose
+largest weight lies in ``[1/2, 2)``. The factor is a power of 4, so scaling is
+exact (short of underflowing weights some 300 orders of magnitude below the
+largest) and commutes with the square roots of ``D^-1/2``: an ordinary graph
+gives the same labels and n-cut as it did unscaled.
 """
 
 from __future__ import annotations
@@ -99,6 +108,37 @@ class LayeredGraph:
         """A graph of the same layer sizes with new edge weights."""
         return LayeredGraph(tuple(blocks))
 
+    def scale_exponent(self) -> int:
+        """The even ``e`` that brings the largest weight times ``2**-e`` into ``[1/2, 2)`` (0 if all are 0)."""
+        return unit_scale_exponent(max((float(b.max()) for b in self.blocks if b.size), default=0.0))
+
+    def scaled(self, exponent: int) -> LayeredGraph:
+        """This graph with every weight multiplied by ``2**-exponent`` (exact; ``self`` for 0)."""
+        if exponent == 0:
+            return self
+        return LayeredGraph(tuple(np.ldexp(b, -exponent) for b in self.blocks))
+
+
+def unit_scale_exponent(largest: float) -> int:
+    """The even ``e`` with ``largest * 2**-e`` in ``[1/2, 2)``; 0 for 0 (see the module docstring)."""
+    if not np.isfinite(largest) or largest <= 0:
+        return 0
+    exponent = int(np.frexp(largest)[1])  # largest = m * 2**exponent with m in [1/2, 1)
+    return exponent - exponent % 2
+
+
+def unit_scaled_adjacency(adjacency: sp.spmatrix | np.ndarray) -> tuple[sp.spmatrix | np.ndarray, int]:
+    """``adjacency * 2**-e`` and ``e`` (:func:`unit_scale_exponent` of its largest entry)."""
+    data = adjacency.data if sp.issparse(adjacency) else np.asarray(adjacency)
+    exponent = unit_scale_exponent(float(np.abs(data).max()) if data.size else 0.0)
+    if exponent == 0:
+        return adjacency, 0
+    if sp.issparse(adjacency):
+        scaled = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+        scaled.data = np.ldexp(scaled.data, -exponent)
+        return scaled, exponent
+    return np.ldexp(np.asarray(adjacency, dtype=np.float64), -exponent), exponent
+
 
 def mlp_graph(kernels: tuple[np.ndarray, ...] | list[np.ndarray]) -> LayeredGraph:
     """Graph of an MLP: edges ``|W_l|`` between neurons of adjacent layers."""
@@ -115,11 +155,14 @@ def conv_slice_norms(kernel: np.ndarray, norm: str = "l1") -> np.ndarray:
     definition); ``norm="l2"`` the Frobenius norm.
     """
     k = np.asarray(kernel, dtype=np.float64)
-    if norm == "l1":
-        return np.abs(k).sum(axis=(0, 1))
-    if norm == "l2":
-        return np.sqrt(np.square(k).sum(axis=(0, 1)))
-    raise InputError(f"unknown slice norm {norm!r}; use 'l1' or 'l2'")
+    if norm not in ("l1", "l2"):
+        raise InputError(f"unknown slice norm {norm!r}; use 'l1' or 'l2'")
+    # Summed in a unit scale (an exact power of 2), so the squares of huge weights do not overflow.
+    exponent = unit_scale_exponent(float(np.abs(k).max()) if k.size else 0.0)
+    k = np.ldexp(k, -exponent)
+    out = np.abs(k).sum(axis=(0, 1)) if norm == "l1" else np.sqrt(np.square(k).sum(axis=(0, 1)))
+    with np.errstate(over="ignore"):
+        return np.ldexp(out, exponent)
 
 
 def cnn_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:
@@ -135,14 +178,22 @@ def cnn_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:
         kernel = np.asarray(weights.kernels[i], dtype=np.float64)
         bn = weights.batch_norms[i]
         if bn is not None:
-            kernel = kernel * bn.scale()[None, None, None, :]
+            with np.errstate(over="ignore"):
+                kernel = kernel * bn.scale()[None, None, None, :]
         conv.append(kernel)
     if len(conv) < 2:
         raise InputError(
             f"{weights.source}: a CNN graph needs at least two convolution kernels "
             f"at the start of the network, found {len(conv)}"
         )
-    return LayeredGraph(tuple(conv_slice_norms(k, norm) for k in conv[1:]))
+    blocks = tuple(conv_slice_norms(k, norm) for k in conv[1:])
+    for i, b in enumerate(blocks, start=1):
+        if not np.all(np.isfinite(b)):
+            raise InputError(
+                f"{weights.source}: the {norm} norms of kernel_{i}'s slices (batch norm folded in) "
+                "exceed the float64 range; scale the weights down"
+            )
+    return LayeredGraph(blocks)
 
 
 def network_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import InputError
 from .graph import LayeredGraph
-from .ncut import Degeneracy, cluster_cut_terms, degenerate_clusters
+from .ncut import Degeneracy, cluster_cut_terms, degeneracy_of
 from .seeds import seed_sequence
 from .shuffles import shuffle_graph, shuffle_rngs
 from .spectral import spectral_clusters
@@ -32,6 +33,21 @@ class Clustering:
     solver: str
     seed: int
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready fields (what the workflow and the CLI write)."""
+        return {
+            "k": self.k,
+            "solver": self.solver,
+            "seed": self.seed,
+            "ncut": self.ncut,
+            "labels": self.labels.tolist(),
+            "n_isolated": int(np.count_nonzero(self.labels < 0)),
+            "cluster_sizes": self.cluster_sizes.tolist(),
+            "cluster_cut_terms": self.cut_terms.tolist(),
+            "degenerate": self.degeneracy.degenerate,
+            "degenerate_reason": self.degeneracy.reason,
+        }
+
 
 def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10) -> Clustering:
     """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut."""
@@ -44,7 +60,7 @@ def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fa
         labels=labels,
         cluster_sizes=sizes,
         cut_terms=terms,
-        degeneracy=degenerate_clusters(graph, labels),
+        degeneracy=degeneracy_of(terms, sizes[: terms.shape[0]]),
         k=k,
         solver=solver,
         seed=seed,
@@ -77,3 +93,22 @@ def shuffle_ncuts(
         [shuffle_ncut(graph, k, seed=seed, method=method, index=int(i), solver=solver, n_init=n_init) for i in indices],
         dtype=np.float64,
     )
+
+
+def collect_shuffles(chunks: list[tuple[str, dict]], *, method: str, seed: int, k: int, n_shuffles: int) -> np.ndarray:
+    """n-cuts of shuffles ``0 .. n_shuffles - 1`` from fan-out chunks, in index order.
+
+    ``chunks`` are ``(path, result)`` pairs of :func:`shuffle_ncuts` results
+    (``method``, ``seed``, ``k``, ``indices``, ``ncuts``); every chunk must
+    belong to the same network (seed), ``k`` and method. Chunks may hold
+    more shuffles than needed: tables with fewer shuffles use the first ones.
+    """
+    by_index: dict[int, float] = {}
+    for path, chunk in chunks:
+        if (chunk["method"], chunk["seed"], chunk["k"]) != (method, seed, k):
+            raise InputError(f"{path}: shuffle chunk of another network, k or method; rerun its job")
+        by_index.update(zip(chunk["indices"], chunk["ncuts"]))
+    missing = [i for i in range(n_shuffles) if i not in by_index]
+    if missing:
+        raise InputError(f"shuffle {missing[0]} of {n_shuffles} is in none of the chunks; rerun the fan-out")
+    return np.array([by_index[i] for i in range(n_shuffles)], dtype=np.float64)

@@ -81,13 +81,9 @@ def build_mlp(
     for i, width in enumerate(widths):
         layers.append(_dense(keras, width, "relu", f"dense_{i}", _layer_seed(seed, "kernel", i), regularizer))
         if dropout > 0:
-            layers.append(
-                keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", i), name=f"dropout_{i}")
-            )
+            layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", i), name=f"dropout_{i}"))
     layers.append(
-        _dense(
-            keras, int(n_classes), "softmax", "output", _layer_seed(seed, "kernel", len(widths)), regularizer
-        )
+        _dense(keras, int(n_classes), "softmax", "output", _layer_seed(seed, "kernel", len(widths)), regularizer)
     )
     return keras.Sequential(layers, name="mlp")
 
@@ -103,7 +99,5 @@ def build_model(architecture: str, **kwargs: Any) -> Any:
     try:
         builder = ARCHITECTURES[architecture]
     except KeyError:
-        raise InputError(
-            f"unknown architecture {architecture!r}; expected one of {sorted(ARCHITECTURES)}"
-        ) from None
+        raise InputError(f"unknown architecture {architecture!r}; expected one of {sorted(ARCHITECTURES)}") from None
     return builder(**kwargs)

@@ -7,6 +7,11 @@ definition's factor of 2 is not applied, so k clusters give n-cut in [0, k].)
 
 The n-cut of a *network* is the n-cut of its spectral clustering
 (:mod:`clusterability.spectral`). Nodes labelled -1 (isolated) are ignored.
+
+The n-cut does not change when every weight is scaled by one factor; it is
+computed on a copy scaled by the power of 4 that brings the largest weight
+into ``[1/2, 2)`` (:mod:`clusterability.graph`), so weights near the float64
+maximum give the n-cut of the same network scaled down, not NaN.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .graph import LayeredGraph
+from .graph import LayeredGraph, unit_scaled_adjacency
 
 
 def cluster_cut_terms(
@@ -24,11 +29,22 @@ def cluster_cut_terms(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per cluster ``c``: ``W(X_c, complement) / vol(X_c)`` and ``vol(X_c)``.
 
-    A cluster of zero volume contributes 0 (it has no edges to cut).
+    A cluster of zero volume contributes 0 (it has no edges to cut). Volumes
+    are in the graph's own scale (``inf`` where that overflows float64).
     """
     labels = np.asarray(labels)
     if isinstance(adjacency, LayeredGraph):
-        return _layered_cut_terms(adjacency, labels)
+        exponent = adjacency.scale_exponent()
+        terms, volume = _layered_cut_terms(adjacency.scaled(exponent), labels)
+    else:
+        scaled, exponent = unit_scaled_adjacency(adjacency)
+        terms, volume = _sparse_cut_terms(scaled, labels)
+    with np.errstate(over="ignore"):
+        return terms, np.ldexp(volume, exponent)
+
+
+def _sparse_cut_terms(adjacency: sp.spmatrix | np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cluster_cut_terms` of a square adjacency matrix."""
     a = sp.coo_matrix(adjacency)
     if a.shape[0] != a.shape[1] or a.shape[0] != labels.shape[0]:
         raise ValueError(f"adjacency of shape {a.shape} does not match {labels.shape[0]} labels")
@@ -99,13 +115,18 @@ def degenerate_clusters(
     labels = np.asarray(labels)
     terms, _ = cluster_cut_terms(adjacency, labels)
     sizes = np.bincount(labels[labels >= 0], minlength=terms.shape[0])
+    return degeneracy_of(terms, sizes, min_fraction=min_fraction, cut_threshold=cut_threshold)
+
+
+def degeneracy_of(
+    terms: np.ndarray, sizes: np.ndarray, *, min_fraction: float = 0.01, cut_threshold: float = 0.98
+) -> Degeneracy:
+    """:func:`degenerate_clusters` from the clusters' cut terms and sizes (nothing recomputed)."""
     n_nodes = int(sizes.sum())
     small = (sizes < max(min_fraction * n_nodes, 1)) & (sizes < 10)
     loose = terms >= cut_threshold
     bad = np.flatnonzero(small | loose)
     if bad.size == 0:
         return Degeneracy(False, (), "")
-    parts = [
-        f"cluster {c}: {sizes[c]} neurons, {100 * terms[c]:.1f}% of its weight leaves it" for c in bad
-    ]
+    parts = [f"cluster {c}: {sizes[c]} neurons, {100 * terms[c]:.1f}% of its weight leaves it" for c in bad]
     return Degeneracy(True, tuple(int(c) for c in bad), "; ".join(parts))

@@ -1,31 +1,26 @@
-"""The pipeline's configuration: scale presets, validation, per-job settings.
+"""The workflow's configuration: typed, validated once, resolved into experiments.
 
-``config.yaml`` holds the paper-scale values and a ``scales`` section of
-presets; the chosen preset (``scale``) is merged over the top-level values and
-the result is validated against the JSON schema. Every error names the
-offending key and the fix, in one line.
+Snakemake merges ``config.yaml``, any ``--configfile`` (the scale files in
+``config/scales/``) and ``--config`` values before the workflow sees them.
+One thing it leaves undone: a nested ``--config`` value such as
+``clustering={"chunk_size": 5}`` is read with YAML's BaseLoader, so every leaf
+arrives as a string (``"5"``). :func:`load_config` therefore converts strings
+to the types the schema asks for (:func:`coerce_to_schema`), validates the
+result against the JSON schema once, and resolves the families, tables and
+figures (:func:`clusterability.experiments.load_experiments`), which checks
+every family's training settings. Every error names the offending key and the
+fix, in one line.
 """
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` merged in recursively (override wins; lists replaced)."""
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+from .experiments import Experiments, load_experiments
 
 
 def _resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -106,54 +101,11 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any], where:
     raise InputError(f"{where}: key {key}: {err.message}; see schemas/config.schema.yaml")
 
 
-def resolve_config(
-    config: Mapping[str, Any], schema_path: str | Path, overrides: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """The configuration in force: ``config`` with its scale preset merged in.
-
-    Precedence, lowest first: the config file, the preset ``scales[scale]``,
-    then ``overrides`` (the command line's ``--config`` values, which Snakemake
-    has already merged into ``config``; applying them again puts them above
-    the preset). Strings are coerced to the schema's types and the result is
-    validated before and after merging.
-    """
+def load_config(config: Mapping[str, Any], schema_path: str | Path) -> tuple[dict[str, Any], Experiments]:
+    """The configuration with schema types, validated, and its experiments."""
     import yaml
 
     schema = yaml.safe_load(Path(schema_path).read_text())
-    config = coerce_to_schema(config, schema)
-    overrides = coerce_to_schema(dict(overrides or {}), schema)
-    validate_config(config, schema)
-    scale = config["scale"]
-    if scale not in config["scales"]:
-        raise InputError(
-            f"config: unknown scale {scale!r}; choose one of {', '.join(config['scales'])} "
-            "(e.g. --config scale=quick)"
-        )
-    merged = deep_merge(deep_merge(config, config["scales"][scale]), overrides)
-    validate_config(merged, schema, where=f"config (scale {scale})")
-    return merged
-
-
-def training_settings(config: Mapping[str, Any], dataset: str, regime: str) -> dict[str, Any]:
-    """The training parameters of one network: defaults, per-dataset overrides, regime."""
-    training = config["training"]
-    base = {k: v for k, v in training.items() if k not in ("per_dataset", "pruning", "hidden_widths")}
-    base = deep_merge(base, training.get("per_dataset", {}).get(dataset, {}))
-    pruning = training["pruning"]
-    return {
-        "epochs": base["epochs"],
-        "prune_epochs": base["prune_epochs"],
-        "batch_size": base["batch_size"],
-        "learning_rate": base["learning_rate"],
-        "dropout": base["dropout"] if regime == "dropout" else 0.0,
-        "widths": list(training["hidden_widths"]),
-        "initial_sparsity": pruning["initial_sparsity"],
-        "final_sparsity": pruning["final_sparsity"],
-        "pruning_power": pruning["power"],
-        "pruning_frequency": pruning["frequency"],
-    }
-
-
-def shuffle_chunks(n_shuffles: int, chunk_size: int) -> list[range]:
-    """The shuffle indices of each fan-out job: ``[0, c), [c, 2c), ...``."""
-    return [range(start, min(start + chunk_size, n_shuffles)) for start in range(0, n_shuffles, chunk_size)]
+    typed = coerce_to_schema(config, schema)
+    validate_config(typed, schema)
+    return typed, load_experiments(typed)

@@ -10,11 +10,13 @@ matrix for a CNN layer; shuffling W and then taking |W| is the same thing):
 ``layer_nonzero``
     Permute only the non-zero entries of each block, keeping the topology.
 
-Seeds: shuffle ``i`` of a network uses ``SeedSequence(seed, spawn_key=(method, i))``
-(:func:`clusterability.seeds.seed_sequence`), so each shuffle is independent
-of the others, reproducible on its own, and the same whether shuffles are
-computed in one process, in chunks, or in any order. The same sequence also
-seeds the clustering of that shuffled network.
+Seeds: shuffle ``i`` of a network uses
+``SeedSequence(seed, spawn_key=("shuffle", method, i))`` (the names hashed to
+integers by :func:`clusterability.seeds.seed_sequence`), spawned into two
+children: the first seeds the permutation, the second the clustering of that
+shuffled network (:func:`shuffle_rngs`). So each shuffle is independent of the
+others, reproducible on its own, and the same whether shuffles are computed in
+one process, in chunks, or in any order.
 """
 
 from __future__ import annotations

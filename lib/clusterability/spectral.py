@@ -23,6 +23,10 @@ Solvers
     ``eigsh`` (or a dense ``eigh``) on ``M`` itself.
 
 Isolated nodes (degree 0) are left out of the clustering and get label -1.
+Every solver works on a copy of the graph scaled by a power of 4 so that its
+largest weight lies in ``[1/2, 2)`` (:mod:`clusterability.graph`): the
+clustering does not depend on the scale, and degrees of weights near the
+float64 maximum would otherwise overflow.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
 from .errors import InputError
-from .graph import LayeredGraph
+from .graph import LayeredGraph, unit_scaled_adjacency
 from .kmeans import kmeans
 
 SOLVERS = ("fast", "sklearn-amg", "sklearn-arpack")
@@ -62,13 +66,12 @@ def spectral_clusters(
     if k < 1:
         raise InputError(f"k must be a positive number of clusters, got {k}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    graph = _unit_scaled(graph)
     degrees = graph.degrees() if isinstance(graph, LayeredGraph) else _adjacency_degrees(graph)
     kept = degrees > 0
     n_kept = int(kept.sum())
     if n_kept < k:
-        raise InputError(
-            f"the graph has {n_kept} non-isolated nodes, fewer than k={k} clusters; use a smaller k"
-        )
+        raise InputError(f"the graph has {n_kept} non-isolated nodes, fewer than k={k} clusters; use a smaller k")
     labels = np.full(degrees.shape[0], -1, dtype=np.int64)
     if solver == "fast":
         embedding = spectral_embedding(graph, k, rng=rng)
@@ -82,6 +85,7 @@ def spectral_embedding(
     graph: LayeredGraph | sp.spmatrix | np.ndarray, k: int, *, rng: np.random.Generator
 ) -> np.ndarray:
     """Rows of the k smallest eigenvectors of ``L_rw`` for the non-isolated nodes, in node order."""
+    graph = _unit_scaled(graph)
     if isinstance(graph, LayeredGraph):
         emb = _layered_embedding(graph, k, rng)
         if emb is not None:
@@ -96,6 +100,13 @@ def spectral_embedding(
     m = sp.diags(inv_sqrt) @ a @ sp.diags(inv_sqrt)
     vecs = _top_eigenvectors(m, k, rng)
     return vecs * inv_sqrt[:, None]
+
+
+def _unit_scaled(graph: LayeredGraph | sp.spmatrix | np.ndarray) -> LayeredGraph | sp.spmatrix | np.ndarray:
+    """``graph`` scaled by the power of 4 that brings its largest weight into ``[1/2, 2)``."""
+    if isinstance(graph, LayeredGraph):
+        return graph.scaled(graph.scale_exponent())
+    return unit_scaled_adjacency(graph)[0]
 
 
 def _adjacency_degrees(adjacency: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -117,16 +128,19 @@ def _top_eigenvectors(m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Genera
 def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) -> np.ndarray | None:
     """The embedding through the bipartite shortcut, or None where it does not apply.
 
-    Isolated nodes stay in place as zero rows and columns (their ``D^-1/2`` is
-    set to 0), so no fancy indexing is needed; their rows are dropped at the end.
+    Isolated nodes stay in place in the normalized blocks as zero rows and
+    columns (their ``D^-1/2`` is set to 0), so the blocks and their products
+    keep the full layer sizes. The Gram matrix is then restricted to the
+    non-isolated nodes of the small side (``np.ix_``) before ``eigsh``, its
+    eigenvectors are scattered back into full-size vectors, and the rows of
+    isolated nodes are dropped from the embedding at the end (boolean masks).
     """
     degrees = graph.layer_degrees()
     kept = [d > 0 for d in degrees]
     inv_sqrt = [np.where(m, 1.0 / np.sqrt(np.where(m, d, 1.0)), 0.0) for d, m in zip(degrees, kept)]
     # Normalized blocks D^-1/2 |W| D^-1/2 between adjacent layers.
     norm = [
-        (inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :]).astype(_GRAM_DTYPE)
-        for l, b in enumerate(graph.blocks)
+        (inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :]).astype(_GRAM_DTYPE) for l, b in enumerate(graph.blocks)
     ]
     sizes = [b.shape[0] for b in graph.blocks] + [graph.blocks[-1].shape[1]]
     n_layers = len(sizes)

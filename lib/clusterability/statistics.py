@@ -47,3 +47,22 @@ def cohens_d(a: np.ndarray, b: np.ndarray) -> float:
     if pooled == 0:
         return float("nan")
     return float((a.mean() - b.mean()) / pooled)
+
+
+def summarize(ncut: float, shuffle_ncuts: np.ndarray) -> dict[str, float | int | bool | None]:
+    """A network's n-cut against its shuffle distribution, JSON-ready.
+
+    ``n_shuffles``, ``shuffle_mean``, ``shuffle_std`` (ddof=1), ``p_value``,
+    ``z_score`` and ``significant``; a statistic that needs more shuffles than
+    there are (the mean and p-value need one, the sd and Z two) is ``None``.
+    """
+    s = np.asarray(shuffle_ncuts, dtype=np.float64)
+    n = int(s.size)
+    return {
+        "n_shuffles": n,
+        "shuffle_mean": float(s.mean()) if n else None,
+        "shuffle_std": float(s.std(ddof=1)) if n > 1 else None,
+        "p_value": p_value(ncut, s) if n else None,
+        "z_score": z_score(ncut, s) if n > 1 else None,
+        "significant": is_significant(ncut, s) if n else None,
+    }

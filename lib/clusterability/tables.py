@@ -1,15 +1,28 @@
-"""Tidy result tables: one row per network, and P1 Table 1 (one row per dataset x dropout).
+"""Tidy result tables: a row per network, or a row per family and weight set.
 
-Table 1 columns (P1 section 3): ``prop_sig`` = fraction of networks lower than
-all their shuffles; ``train_acc``/``test_acc`` = means over networks;
-``ncut_mean``/``ncut_std`` = sample mean and sd of the networks' n-cuts;
-``dist_ncut_mean``/``dist_ncut_std`` = mean and sd over all shuffles of all the
-row's networks. Table 1 is computed on the pruned networks (end of training).
+A table's records (built by the workflow from its entry in ``config.yaml``)
+name, per network, its family, run and seed and the paths of its metrics JSON,
+of its clusterings (one per stage) and of its gathered shuffles (one per stage
+and shuffle method). :func:`network_rows` reads them into one row per network
+and stage; :func:`summary` aggregates those into one row per family and stage
+(P1 Table 1, its k-sweeps A.1-A.3; P2's tables); :func:`build_table` picks the
+analysis and the columns of a table entry.
+
+Summary columns (the names of :data:`clusterability.experiments.SUMMARY_COLUMNS`):
+``prop_sig`` = fraction of the row's networks lower than all their shuffles;
+``train_acc``/``val_acc``/``test_acc`` = means over networks; ``ncut_mean``/``ncut_std``
+= sample mean and sd of the networks' n-cuts; ``dist_ncut_mean``/``dist_ncut_std``
+= mean and sd over all shuffles of all the row's networks (P1's "Dist. n-cuts");
+``mean_dist_mean``/``mean_dist_std`` = the per-network shuffle means and sds,
+averaged over networks (P2's "Dist. n-cuts"); ``layer_nonzero_*`` = the same for
+the topology-preserving shuffles; ``cohens_d_mean`` = mean Cohen's d between the
+two shuffle distributions.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,108 +30,138 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .experiments import COLUMNS
 from .statistics import cohens_d
 
-STAGES = ("unpruned", "pruned")
 DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "cifar10": "CIFAR-10"}
-TABLE1_COLUMNS = [
-    "dataset",
-    "dropout",
-    "n_networks",
-    "prop_sig",
-    "train_acc",
-    "test_acc",
-    "ncut_mean",
-    "ncut_std",
-    "dist_ncut_mean",
-    "dist_ncut_std",
-    "k",
-    "n_shuffles",
-]
+_LABELS = ("family", "dataset", "architecture", "regime", "dropout")
 
 
 def _read(path: str) -> dict[str, Any]:
     return json.loads(Path(path).read_text())
 
 
-def network_rows(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[tuple[str, bool], np.ndarray]]:
-    """One row per (network, weight set) and the pooled `layer` shuffles per Table 1 row.
+def _prefix(method: str) -> str:
+    return "" if method == "layer" else f"{method}_"
 
-    Each record holds ``dataset``, ``regime``, ``run``, ``seed``, ``metrics``
-    (path) and ``stages``: ``{stage: {"network": path, "shuffles": {method: path}}}``.
+
+def network_rows(
+    records: Sequence[Mapping[str, Any]],
+) -> tuple[pd.DataFrame, dict[tuple[str, str, str], list[np.ndarray]]]:
+    """One row per (network, stage), and the shuffle n-cuts per (family, stage, method).
+
+    Each record holds ``family``, ``dataset``, ``architecture``, ``regime``,
+    ``dropout``, ``run``, ``seed``, ``metrics`` (path) and ``stages``:
+    ``{stage: {"network": path, "shuffles": {method: path}}}``.
     """
     rows = []
-    pooled: dict[tuple[str, bool], list[np.ndarray]] = {}
+    dists: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for rec in records:
         metrics = _read(rec["metrics"])
-        dropout = rec["regime"] == "dropout"
         for stage, paths in rec["stages"].items():
             network = _read(paths["network"])
-            row: dict[str, Any] = {
-                "dataset": rec["dataset"],
-                "regime": rec["regime"],
-                "dropout": dropout,
-                "run": rec["run"],
-                "seed": rec["seed"],
-                "stage": stage,
-                "train_acc": metrics[stage]["train_acc"],
-                "val_acc": metrics[stage]["val_acc"],
-                "test_acc": metrics[stage]["test_acc"],
-                "sparsity": float(np.mean(metrics["sparsity"][stage])),
-                "k": network["k"],
-                "ncut": network["ncut"],
-                "degenerate": network["degenerate"],
-                "clustering_seed": network["seed"],
-            }
-            dists = {}
+            row: dict[str, Any] = {key: rec[key] for key in _LABELS}
+            row.update(
+                stage=stage,
+                pruned=stage == "pruned",
+                run=rec["run"],
+                seed=rec["seed"],
+                train_acc=metrics[stage]["train_acc"],
+                val_acc=metrics[stage]["val_acc"],
+                test_acc=metrics[stage]["test_acc"],
+                sparsity=float(np.mean(metrics["sparsity"][stage])),
+                k=network["k"],
+                ncut=network["ncut"],
+                degenerate=network["degenerate"],
+                clustering_seed=network["seed"],
+            )
+            by_method = {}
             for method, path in sorted(paths["shuffles"].items()):
-                g = _read(path)
-                dists[method] = np.asarray(g["shuffle_ncuts"], dtype=np.float64)
-                prefix = "" if method == "layer" else f"{method}_"
-                row[f"{prefix}n_shuffles"] = g["n_shuffles"]
-                row[f"{prefix}shuffle_mean"] = g["shuffle_mean"]
-                row[f"{prefix}shuffle_std"] = g["shuffle_std"]
-                row[f"{prefix}p_value"] = g["p_value"]
-                row[f"{prefix}z_score"] = g["z_score"]
-                row[f"{prefix}significant"] = g["significant"]
-            if "layer" in dists and "layer_nonzero" in dists:
-                row["cohens_d"] = cohens_d(dists["layer"], dists["layer_nonzero"])
-            if stage == "pruned" and "layer" in dists:
-                pooled.setdefault((rec["dataset"], dropout), []).append(dists["layer"])
+                gathered = _read(path)
+                by_method[method] = np.asarray(gathered["shuffle_ncuts"], dtype=np.float64)
+                prefix = _prefix(method)
+                for key in ("n_shuffles", "shuffle_mean", "shuffle_std", "p_value", "z_score", "significant"):
+                    row[f"{prefix}{key}"] = gathered[key]
+                dists.setdefault((rec["family"], stage, method), []).append(by_method[method])
+            if "layer" in by_method and "layer_nonzero" in by_method:
+                row["cohens_d"] = cohens_d(by_method["layer"], by_method["layer_nonzero"])
             rows.append(row)
-    frame = pd.DataFrame(rows).sort_values(["dataset", "dropout", "run", "stage"], kind="stable")
-    frame = frame.reset_index(drop=True)
-    return frame, {key: np.concatenate(v) for key, v in pooled.items()}
+    return pd.DataFrame(rows), dists
 
 
-def table1(
-    networks: pd.DataFrame, pooled: dict[tuple[str, bool], np.ndarray], *, k: int, n_shuffles: int
+def _mean(values: pd.Series) -> float:
+    values = values.dropna()
+    return float(values.astype(float).mean()) if len(values) else float("nan")
+
+
+def _sd(values: np.ndarray | pd.Series) -> float:
+    values = np.asarray(values, dtype=np.float64)
+    return float(values.std(ddof=1)) if values.size > 1 else float("nan")
+
+
+def summary(
+    networks: pd.DataFrame,
+    dists: Mapping[tuple[str, str, str], list[np.ndarray]],
+    *,
+    families: Sequence[str],
+    stages: Sequence[str],
+    k: int,
+    n_shuffles: int,
 ) -> pd.DataFrame:
-    """P1 Table 1 from the per-network rows of the pruned networks."""
+    """One row per family and stage, in the order given (see the module docstring)."""
     rows = []
-    pruned = networks[networks["stage"] == "pruned"]
-    order = {name: i for i, name in enumerate(DATASET_LABELS)}
-    for (dataset, dropout), group in sorted(
-        pruned.groupby(["dataset", "dropout"]), key=lambda item: (order.get(item[0][0], 99), item[0][1])
-    ):
-        dist = pooled.get((dataset, dropout), np.array([]))
-        rows.append(
-            {
-                "dataset": dataset,
-                "dropout": bool(dropout),
-                "n_networks": int(len(group)),
-                "prop_sig": float(group["significant"].astype(bool).mean()),
-                "train_acc": float(group["train_acc"].mean()),
-                "test_acc": float(group["test_acc"].mean()),
-                "ncut_mean": float(group["ncut"].mean()),
-                "ncut_std": float(group["ncut"].std(ddof=1)) if len(group) > 1 else float("nan"),
-                "dist_ncut_mean": float(dist.mean()) if dist.size else float("nan"),
-                "dist_ncut_std": float(dist.std(ddof=1)) if dist.size > 1 else float("nan"),
-                "k": k,
-                "n_shuffles": n_shuffles,
-            }
+    for family in families:
+        for stage in stages:
+            group = networks[(networks["family"] == family) & (networks["stage"] == stage)]
+            row: dict[str, Any] = {key: group[key].iloc[0] for key in _LABELS}
+            row.update(
+                stage=stage,
+                pruned=stage == "pruned",
+                n_networks=int(len(group)),
+                train_acc=_mean(group["train_acc"]),
+                val_acc=_mean(group["val_acc"]),
+                test_acc=_mean(group["test_acc"]),
+                ncut_mean=_mean(group["ncut"]),
+                ncut_std=_sd(group["ncut"]),
+                k=k,
+                n_shuffles=n_shuffles,
+            )
+            for method in ("layer", "layer_nonzero"):
+                pooled = dists.get((family, stage, method))
+                if not pooled:
+                    continue
+                prefix = _prefix(method)
+                flat = np.concatenate(pooled)
+                row[f"{prefix}prop_sig"] = _mean(group[f"{prefix}significant"])
+                row[f"{prefix}dist_ncut_mean"] = float(flat.mean()) if flat.size else float("nan")
+                row[f"{prefix}dist_ncut_std"] = _sd(flat)
+                if method == "layer":
+                    row["mean_dist_mean"] = _mean(group["shuffle_mean"])
+                    row["mean_dist_std"] = _mean(group["shuffle_std"])
+            if "cohens_d" in group:
+                row["cohens_d_mean"] = _mean(group["cohens_d"])
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows and columns of one table entry (:class:`clusterability.experiments.Table` as a dict)."""
+    networks, dists = network_rows(records)
+    if table["analysis"] == "summary":
+        frame = summary(
+            networks,
+            dists,
+            families=table["families"],
+            stages=table["stages"],
+            k=table["k"],
+            n_shuffles=table["shuffles"],
         )
-    return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
+    else:
+        order = {f: i for i, f in enumerate(table["families"])}
+        frame = networks.assign(_order=networks["family"].map(order))
+        frame = frame.sort_values(["_order", "run", "stage"], kind="stable").drop(columns="_order")
+    columns = [c for c in table["columns"] if c in COLUMNS[table["analysis"]]]
+    return frame.reindex(columns=columns).reset_index(drop=True)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

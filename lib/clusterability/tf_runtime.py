@@ -1,11 +1,12 @@
-"""The one place where the package imports TensorFlow, Keras and tfmot.
+"""The one place where TensorFlow, Keras and tfmot are imported and configured.
 
 TensorFlow Model Optimization (tfmot) does not support Keras 3, so the legacy
 Keras 2 (the ``tf_keras`` package) is used everywhere: ``TF_USE_LEGACY_KERAS``
 is set before TensorFlow is imported and ``tf_keras`` is returned as *the*
-Keras. Other modules call :func:`import_tf` inside their functions, never at
-import time, so ``import clusterability`` (and the numerical core) never loads
-TensorFlow.
+Keras. Other modules reach TensorFlow through :func:`import_tf`, called inside
+their functions, never at import time (after it they may import tfmot's
+internal modules, e.g. to recognise its pruning wrappers), so
+``import clusterability`` and the numerical core never load TensorFlow.
 
 :func:`import_tf` also configures the process for reproducible training:
 
@@ -14,7 +15,10 @@ TensorFlow.
 * ``keras.utils.set_random_seed`` (Python, NumPy and TensorFlow global seeds)
   and ``tf.config.experimental.enable_op_determinism`` so that the same seed,
   data and thread count give the same weights;
-* every visible GPU with memory growth on; the CPU otherwise.
+* every visible GPU with memory growth on; the CPU otherwise;
+* tfmot's pruning mask update replaced by an exact one that does not sort
+  (:func:`clusterability.pruning.install_exact_mask_update`: the same masks,
+  at a fraction of the cost).
 
 Thread pools and GPU memory growth can only be set before TensorFlow's runtime
 starts; asking for a different thread count later only warns (with op
@@ -23,6 +27,7 @@ determinism the results do not depend on the pool sizes, only the speed does).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
@@ -60,10 +65,8 @@ def _configure_threads(tf: Any, threads: int) -> None:
 
 def _configure_gpus(tf: Any) -> None:
     for gpu in tf.config.list_physical_devices("GPU"):
-        try:
+        with contextlib.suppress(RuntimeError):  # already initialized: keep what is set
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # already initialized: keep what is set
-            pass
 
 
 def import_tf(threads: int | None = None, seed: int | None = None) -> tuple[Any, Any, Any]:
@@ -79,9 +82,12 @@ def import_tf(threads: int | None = None, seed: int | None = None) -> tuple[Any,
     _prepare_environment(threads)
 
     import tensorflow as tf
-    import tf_keras as keras
     import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
 
+    from .pruning import install_exact_mask_update
+
+    install_exact_mask_update(tf, tfmot)
     if threads is not None:
         _configure_threads(tf, int(threads))
     _configure_gpus(tf)
@@ -134,3 +140,25 @@ def library_versions() -> dict[str, str]:
         "tfmot": tfmot_version,
         "numpy": np.__version__,
     }
+
+
+def numerics_fingerprint() -> str:
+    """A short hash of TensorFlow's float32 matmul results on fixed inputs.
+
+    TensorFlow's CPU kernels (oneDNN) choose their code at run time from the
+    CPU's instruction set, so the same seed and data give slightly different
+    weights on different CPUs. Two machines with the same fingerprint compute
+    the same matmuls bit for bit, and so train the same networks.
+    """
+    import hashlib
+
+    import numpy as np
+
+    tf, _, _ = import_tf()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 256)).astype(np.float32)
+    g = rng.standard_normal((128, 256)).astype(np.float32)
+    products = [tf.matmul(x, w), tf.matmul(x, g, transpose_a=True), tf.matmul(g, w, transpose_b=True)]
+    digest = hashlib.sha256(b"".join(np.asarray(p).tobytes() for p in products))
+    return digest.hexdigest()[:16]

@@ -35,8 +35,12 @@ Metrics JSON (one object)
     schedule's ``target_sparsity_at_last_update`` (``final_sparsity`` when
     ``end_step`` is a multiple of ``pruning_frequency``).
 ``epochs_run`` ({train, prune}), ``history`` ({train, prune}: Keras' per-epoch
-``loss``/``accuracy``), ``wall_seconds`` ({train, prune, total}), ``device``
-(:func:`clusterability.tf_runtime.device_summary`), ``versions``
+``loss``/``accuracy``), ``wall_seconds`` ({setup, train, prune, evaluate,
+total}: the fixed costs of importing TensorFlow and building the model, and of
+evaluating and saving, apart from the epochs), ``device``
+(:func:`clusterability.tf_runtime.device_summary`), ``numerics_fingerprint``
+(:func:`clusterability.tf_runtime.numerics_fingerprint`: equal on machines that
+train bit-identical networks), ``versions``
 (:func:`clusterability.tf_runtime.library_versions`).
 """
 
@@ -45,120 +49,19 @@ from __future__ import annotations
 import math
 import os
 import time
-import warnings
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .atomic import atomic_path, write_json
+from .atomic import write_json
 from .errors import InputError
+from .keras_io import network_weights, save_keras_model
 from .seeds import derive_seed
-from .weights import BatchNorm, NetworkWeights, save_weights
+from .train_config import TrainConfig
+from .weights import NetworkWeights, save_weights
 
 SPLITS = ("train", "val", "test")
 _EVAL_BATCH = 1024
-_MODEL_SUFFIXES = (".keras", ".h5")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of one training run; defaults are the papers' MLP settings.
-
-    ``epochs`` of Adam, then ``prune_epochs`` of pruning (0: no pruning phase,
-    the pruned weights are the unpruned ones). The pruning schedule is tfmot's
-    ``PolynomialDecay(initial_sparsity, final_sparsity, power=pruning_power,
-    frequency=pruning_frequency, begin_step=0, end_step=<all pruning steps>)``.
-    ``shuffle=False`` keeps the data order every epoch (the memorization runs).
-    """
-
-    epochs: int = 20
-    prune_epochs: int = 20
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    initial_sparsity: float = 0.5
-    final_sparsity: float = 0.9
-    pruning_power: int = 3
-    pruning_frequency: int = 10
-    dropout: float = 0.0
-    l1: float = 0.0
-    l2: float = 0.0
-    shuffle: bool = True
-    architecture: str = "mlp"
-    widths: tuple[int, ...] = (256, 256, 256, 256)
-    n_classes: int = 10
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.default))
-        checks = [
-            ("epochs", self.epochs >= 0, "a non-negative integer"),
-            ("prune_epochs", self.prune_epochs >= 0, "a non-negative integer"),
-            ("batch_size", self.batch_size >= 1, "a positive integer"),
-            ("learning_rate", self.learning_rate > 0, "positive"),
-            ("initial_sparsity", 0 <= self.initial_sparsity < 1, "in [0, 1)"),
-            ("final_sparsity", self.initial_sparsity <= self.final_sparsity < 1, "in [initial_sparsity, 1)"),
-            ("pruning_power", self.pruning_power > 0, "positive"),
-            ("pruning_frequency", self.pruning_frequency >= 1, "a positive integer"),
-            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
-            ("l1", self.l1 >= 0, "non-negative"),
-            ("l2", self.l2 >= 0, "non-negative"),
-            (
-                "widths",
-                len(self.widths) > 0 and min(self.widths) >= 1,
-                "a non-empty list of positive integers",
-            ),
-            ("n_classes", self.n_classes >= 2, "an integer >= 2"),
-        ]
-        for key, ok, expected in checks:
-            if not ok:
-                raise InputError(f"training config: {key} must be {expected}, got {getattr(self, key)!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """A config from a mapping (e.g. the workflow's YAML); unknown keys are errors."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"training config: unknown key {unknown[0]!r}; known keys are {sorted(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (``widths`` as a list)."""
-        out = asdict(self)
-        out["widths"] = list(self.widths)
-        return out
-
-
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    """``value`` as the type of the field's default (YAML may give "1e-3" as a string)."""
-    try:
-        if isinstance(default, bool):
-            if not isinstance(value, (bool, np.bool_)):
-                raise TypeError
-            return bool(value)
-        if isinstance(default, int):
-            if isinstance(value, bool) or float(value) != int(float(value)):
-                raise TypeError
-            return int(float(value))
-        if isinstance(default, float):
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if isinstance(default, tuple):
-            if isinstance(value, (str, bytes)):
-                raise TypeError
-            return tuple(_coerce(key, v, 1) for v in value)
-        if isinstance(default, str):
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-    except (TypeError, ValueError, InputError):
-        raise InputError(
-            f"training config: {key} must be of type {type(default).__name__}, got {value!r}"
-        ) from None
-    return value
 
 
 # --------------------------------------------------------------------------- data
@@ -175,9 +78,7 @@ def _check_data(data: dict[str, np.ndarray], n_classes: int) -> dict[str, tuple[
         if len(x) != len(y):
             raise InputError(f"training data: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
-            raise InputError(
-                f"training data: y_{split} must be a 1-d integer label array, got {y.dtype} {y.shape}"
-            )
+            raise InputError(f"training data: y_{split} must be a 1-d integer label array, got {y.dtype} {y.shape}")
         if len(y) and (y.min() < 0 or y.max() >= n_classes):
             raise InputError(f"training data: y_{split} has labels outside 0..{n_classes - 1}")
         out[split] = (_scale(x, f"x_{split}"), y.astype(np.int32))
@@ -198,111 +99,28 @@ def _scale(x: np.ndarray, name: str) -> np.ndarray:
     raise InputError(f"training data: {name} must be uint8 pixels or floats, got {x.dtype}")
 
 
-# --------------------------------------------------------------------------- weights
-
-
-def _iter_layers(model: Any) -> list[Any]:
-    """The model's layers in order, nested models flattened."""
-    out = []
-    for layer in model.layers:
-        if hasattr(layer, "layers"):  # a nested model
-            out.extend(_iter_layers(layer))
-        else:
-            out.append(layer)
-    return out
-
-
-def network_weights(model: Any, source: str = "<keras model>") -> NetworkWeights:
-    """The kernels of ``model``'s Dense and Conv2D layers in layer order, with biases.
-
-    A BatchNormalization layer that follows a kernel layer is stored as that
-    layer's batch norm (gamma, moving variance, epsilon; beta and moving mean
-    too). Layers without weights (Flatten, Dropout, pooling, activations) are
-    skipped; other layers with weights are an :class:`InputError`. Pruning
-    wrappers must be stripped first.
-    """
-    from .tf_runtime import import_tf
-
-    _, keras, _ = import_tf()
-    kernels: list[np.ndarray] = []
-    biases: list[np.ndarray | None] = []
-    norms: list[BatchNorm | None] = []
-    for layer in _iter_layers(model):
-        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and not isinstance(
-            layer, (keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D)
-        ):
-            kernels.append(np.asarray(layer.kernel.numpy()))
-            biases.append(None if layer.bias is None else np.asarray(layer.bias.numpy()))
-            norms.append(None)
-        elif isinstance(layer, keras.layers.BatchNormalization):
-            if not kernels:
-                continue  # normalizes the inputs: not part of the graph
-            if norms[-1] is not None:
-                raise InputError(
-                    f"{source}: batch normalization {layer.name!r} follows another one on layer "
-                    f"{len(kernels) - 1}; only one per layer is supported"
-                )
-            n_out = kernels[-1].shape[-1]
-            if tuple(layer.moving_variance.shape) != (n_out,):
-                raise InputError(
-                    f"{source}: batch normalization {layer.name!r} normalizes "
-                    f"{tuple(layer.moving_variance.shape)} values, but layer {len(kernels) - 1} "
-                    f"has {n_out} output channels"
-                )
-            gamma = np.ones(n_out) if layer.gamma is None else np.asarray(layer.gamma.numpy())
-            norms[-1] = BatchNorm(
-                gamma=gamma,
-                moving_variance=np.asarray(layer.moving_variance.numpy()),
-                epsilon=float(layer.epsilon),
-                beta=None if layer.beta is None else np.asarray(layer.beta.numpy()),
-                moving_mean=np.asarray(layer.moving_mean.numpy()),
-            )
-        elif layer.weights:
-            raise InputError(
-                f"{source}: layer {layer.name!r} ({type(layer).__name__}) has weights but is not "
-                "Dense, Conv2D or BatchNormalization; only those are supported"
-            )
-    if not kernels:
-        raise InputError(f"{source}: the model has no Dense or Conv2D layer")
-    return NetworkWeights(tuple(kernels), tuple(biases), tuple(norms), source)
-
-
-def load_keras_model_weights(path: str | os.PathLike[str]) -> NetworkWeights:
-    """The :class:`NetworkWeights` of a saved Keras model (``.keras``, ``.h5`` or SavedModel).
-
-    Models saved with tfmot pruning wrappers are loaded in tfmot's prune scope
-    and stripped. The model is loaded without compiling it.
-    """
-    from .tf_runtime import import_tf
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such Keras model file")
-    _, keras, tfmot = import_tf()
-    try:
-        with tfmot.sparsity.keras.prune_scope():
-            model = keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
-    if not isinstance(model, keras.Model):
-        raise InputError(f"{path}: holds a {type(model).__name__}, not a Keras model")
-    if _has_pruning_wrappers(model):
-        model = tfmot.sparsity.keras.strip_pruning(model)
-    return network_weights(model, source=str(path))
-
-
-def _has_pruning_wrappers(model: Any) -> bool:
-    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
-
-    return any(isinstance(layer, pruning_wrapper.PruneLowMagnitude) for layer in _iter_layers(model))
-
-
 def kernel_sparsity(weights: NetworkWeights) -> list[float]:
     """Fraction of exactly-zero entries of each kernel."""
     return [float(np.mean(k == 0)) for k in weights.kernels]
 
 
 # --------------------------------------------------------------------------- training
+
+
+class _Clock:
+    """Wall time of consecutive phases; a phase timed twice adds up."""
+
+    def __init__(self) -> None:
+        self._start = self._last = time.perf_counter()
+        self._laps: dict[str, float] = {}
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self._laps[phase] = self._laps.get(phase, 0.0) + now - self._last
+        self._last = now
+
+    def laps(self) -> dict[str, float]:
+        return {**self._laps, "total": time.perf_counter() - self._start}
 
 
 def _compile(model: Any, keras: Any, config: TrainConfig) -> None:
@@ -340,20 +158,6 @@ def pruning_end_step(n_train: int, config: TrainConfig) -> int:
     return config.prune_epochs * math.ceil(n_train / config.batch_size)
 
 
-def save_keras_model(model: Any, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` (no optimizer state) to ``.keras`` or ``.h5`` atomically."""
-    path = Path(path)
-    if path.suffix not in _MODEL_SUFFIXES:
-        raise InputError(f"{path}: a Keras model path must end in {' or '.join(_MODEL_SUFFIXES)}")
-    with atomic_path(path) as tmp:
-        if path.suffix == ".h5":
-            with warnings.catch_warnings():  # the user chose the legacy format
-                warnings.filterwarnings("ignore", message="You are saving your model as an HDF5")
-                model.save(tmp, include_optimizer=False, save_format="h5")
-        else:
-            model.save(tmp)
-
-
 def train_and_prune(
     data: dict[str, np.ndarray],
     config: TrainConfig,
@@ -372,7 +176,7 @@ def train_and_prune(
     (returned and written as JSON) are described in the module docstring.
     """
     from .models import build_model
-    from .tf_runtime import device_summary, import_tf, library_versions
+    from .tf_runtime import device_summary, import_tf, library_versions, numerics_fingerprint
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -380,7 +184,7 @@ def train_and_prune(
     x_train, y_train = splits["train"]
     n_train = len(x_train)
 
-    started = time.perf_counter()
+    clock = _Clock()
     seeds = {"tensorflow": derive_seed(seed, "tensorflow"), "model": derive_seed(seed, "model")}
     _, keras, tfmot = import_tf(threads=threads, seed=seeds["tensorflow"])
     model = build_model(
@@ -394,14 +198,16 @@ def train_and_prune(
         seed=seeds["model"],
     )
     _compile(model, keras, config)
+    clock.lap("setup")
     fit = dict(batch_size=config.batch_size, shuffle=config.shuffle, verbose=0)
     hist_train = model.fit(x_train, y_train, epochs=config.epochs, **fit) if config.epochs else None
-    trained = time.perf_counter()
+    clock.lap("train")
 
     unpruned_eval = _evaluate(model, splits)
     unpruned = network_weights(model, source="unpruned")
     if out_weights_unpruned is not None:
         save_weights(out_weights_unpruned, unpruned)
+    clock.lap("evaluate")
 
     end_step = pruning_end_step(n_train, config)
     hist_prune = None
@@ -434,7 +240,7 @@ def train_and_prune(
         _compile(final_model, keras, config)  # for evaluation only; not saved
     else:
         final_model = model
-    pruned_time = time.perf_counter()
+    clock.lap("prune")
 
     pruned_eval = _evaluate(final_model, splits)
     pruned = network_weights(final_model, source="pruned")
@@ -442,6 +248,7 @@ def train_and_prune(
         save_weights(out_weights_pruned, pruned)
     if out_model is not None:
         save_keras_model(final_model, out_model)
+    clock.lap("evaluate")
 
     # Masks are updated at pruning steps 1..end_step that are multiples of the frequency.
     last_update = (end_step // config.pruning_frequency) * config.pruning_frequency
@@ -481,12 +288,9 @@ def train_and_prune(
         },
         "epochs_run": {"train": config.epochs, "prune": config.prune_epochs},
         "history": {"train": _history(hist_train), "prune": _history(hist_prune)},
-        "wall_seconds": {
-            "train": trained - started,
-            "prune": pruned_time - trained,
-            "total": time.perf_counter() - started,
-        },
+        "wall_seconds": clock.laps(),
         "device": device_summary(),
+        "numerics_fingerprint": numerics_fingerprint(),
         "versions": library_versions(),
         "weight_shapes": [list(k.shape) for k in pruned.kernels],
     }

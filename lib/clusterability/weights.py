@@ -18,6 +18,20 @@ File format (``numpy.savez``; read with ``allow_pickle=False``)
     stored too; the graph does not use them.
 
 Nothing else in the file is read. All arrays must be finite.
+
+Kernel dtypes
+-------------
+float32 and float64 kernels are kept as stored. Kernels of any other real
+dtype -- integers (e.g. int8/int32 quantized weights) and float16 (half
+precision from mixed-precision training), or longdouble -- are accepted and
+converted to float64 when the weights are built. They are accepted rather than
+refused because the graph only ever uses ``|W|`` in float64 (every kernel is
+converted there anyway), and the conversion is exact for every float16 value
+and every integer up to ``2**53`` (all of int8 ... int32): the network measured
+is the one stored, and refusing would only make users convert by hand.
+Converting once, when a :class:`NetworkWeights` is built, means every consumer
+sees floating-point kernels. Booleans, complex numbers, strings and object
+arrays are refused (object arrays are never unpickled).
 """
 
 from __future__ import annotations
@@ -67,6 +81,7 @@ class NetworkWeights:
         if not self.batch_norms:
             object.__setattr__(self, "batch_norms", (None,) * n)
         validate_kernels(self.kernels, self.source)
+        object.__setattr__(self, "kernels", tuple(_float_kernel(k, i, self.source) for i, k in enumerate(self.kernels)))
         if len(self.biases) != n or len(self.batch_norms) != n:
             raise InputError(f"{self.source}: biases/batch norms do not match {n} kernels")
 
@@ -90,6 +105,17 @@ class NetworkWeights:
     def with_kernels(self, kernels: list[np.ndarray] | tuple[np.ndarray, ...]) -> NetworkWeights:
         """A copy with the kernels replaced (same shapes), extras kept."""
         return NetworkWeights(tuple(kernels), self.biases, self.batch_norms, self.source)
+
+
+def _float_kernel(kernel: np.ndarray, i: int, source: str) -> np.ndarray:
+    """``kernel`` itself if float32 or float64, else converted to float64 (see "Kernel dtypes")."""
+    if kernel.dtype in (np.float32, np.float64):
+        return kernel
+    with np.errstate(over="ignore"):
+        out = kernel.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise InputError(f"{source}: kernel_{i} ({kernel.dtype}) has entries beyond the float64 range")
+    return out
 
 
 def validate_kernels(kernels: tuple[np.ndarray, ...] | list[np.ndarray], source: str) -> None:
@@ -127,8 +153,14 @@ def validate_kernels(kernels: tuple[np.ndarray, ...] | list[np.ndarray], source:
 def load_weights(path: str | os.PathLike[str]) -> NetworkWeights:
     """Read a network's weights from an ``.npz`` file (format in the module docstring)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a weights file")
+    if not path.exists():
         raise InputError(f"{path}: no such weights file")
+    if not path.is_file():
+        raise InputError(f"{path}: not a regular file; expected a .npz weights file")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: the weights file is empty")
     if not zipfile.is_zipfile(path):
         # np.load would return a bare array for a .npy file, or try to unpickle other files.
         raise InputError(f"{path}: not a .npz file (not a zip archive); save the kernels with numpy.savez")
@@ -163,7 +195,7 @@ def _batch_norm(arrays: dict[str, np.ndarray], i: int, kernel: np.ndarray, sourc
     if not any(present):
         return None
     if not all(present):
-        missing = [k for k, p in zip(keys, present) if not p][0]
+        missing = next(k for k, p in zip(keys, present) if not p)
         raise InputError(f"{source}: batch norm of layer {i} is missing {missing}")
     gamma = np.asarray(arrays[keys[0]], dtype=np.float64)
     var = np.asarray(arrays[keys[1]], dtype=np.float64)

@@ -28,7 +28,7 @@ from typing import IO, Any
 
 from ..atomic import atomic_path
 from ..errors import InputError
-from .sources import DatasetSource, get_source
+from .sources import DatasetSource, get_source, with_checksums
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0
@@ -55,14 +55,14 @@ def md5_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def verify_md5(path: str | os.PathLike[str], expected: str) -> None:
+def verify_md5(path: str | os.PathLike[str], expected: str, origin: str = "the official md5") -> None:
     """Raise :class:`InputError` unless the file at ``path`` exists and has md5 ``expected``."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file; {FIX}")
     actual = md5_file(path)
     if actual != expected.lower():
-        raise InputError(f"{path}: md5 {actual} does not match the official md5 {expected}; {FIX}")
+        raise InputError(f"{path}: md5 {actual} does not match {origin} {expected}; {FIX}")
 
 
 def _copy_hashing(src: IO[bytes], dst: IO[bytes]) -> str:
@@ -104,7 +104,7 @@ def _download_to(url: str, target: Path, opener: Opener) -> str:
 
 
 def _download_verified(
-    urls: Iterable[str], target: Path, expected: str, opener: Opener, what: str
+    urls: Iterable[str], target: Path, expected: str, opener: Opener, what: str, origin: str = "the official md5"
 ) -> None:
     """Download ``target`` from the first of ``urls`` that yields md5 ``expected``.
 
@@ -120,7 +120,7 @@ def _download_verified(
             continue
         if actual == expected:
             return
-        failures.append(f"{url}: md5 {actual} does not match the official md5 {expected}")
+        failures.append(f"{url}: md5 {actual} does not match {origin} {expected}")
     raise InputError(
         f"could not download {what} ({'; '.join(failures) or 'no URL given'}); "
         "check the network or point datasets.mirror at a folder holding the official files"
@@ -139,9 +139,7 @@ def _from_mirror(source: DatasetSource, mirror: Path, file_name: str, dest: Path
         with open(src, "rb") as fin, open(tmp, "wb") as fout:
             actual = _copy_hashing(fin, fout)
         if actual != expected:
-            raise InputError(
-                f"{src}: md5 {actual} does not match the official md5 {expected}; {FIX}"
-            )
+            raise InputError(f"{src}: md5 {actual} does not match {source.md5_origin} {expected}; {FIX}")
 
 
 def _is_unsafe_member(name: str) -> bool:
@@ -149,9 +147,7 @@ def _is_unsafe_member(name: str) -> bool:
     return name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts or "\\" in name
 
 
-def _extract_members(
-    archive_path: Path, source: DatasetSource, wanted: dict[str, Path], what: str
-) -> None:
+def _extract_members(archive_path: Path, source: DatasetSource, wanted: dict[str, Path], what: str) -> None:
     """Extract the ``wanted`` files (name -> destination) from the CIFAR tarball, all or nothing."""
     assert source.archive is not None
     prefix = source.archive.member_prefix
@@ -170,9 +166,7 @@ def _extract_members(
                     continue  # other members (readme, meta) are never extracted
                 file_name = name[len(prefix) :]
                 if file_name in done:
-                    raise InputError(
-                        f"{what}: member {name!r} occurs twice; download the official archive again"
-                    )
+                    raise InputError(f"{what}: member {name!r} occurs twice; download the official archive again")
                 if not member.isfile():
                     raise InputError(
                         f"{what}: member {name!r} is not a regular file; download the official archive again"
@@ -185,7 +179,7 @@ def _extract_members(
                 expected = source.files[file_name]
                 if actual != expected:
                     raise InputError(
-                        f"{what}: member {name!r} has md5 {actual}, not the official md5 {expected}; {FIX}"
+                        f"{what}: member {name!r} has md5 {actual}, not {source.md5_origin} {expected}; {FIX}"
                     )
                 done.add(file_name)
             missing = sorted(set(wanted) - done)
@@ -195,9 +189,7 @@ def _extract_members(
                     "download the official archive again"
                 )
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(
-            f"{what}: not a readable tar.gz archive ({_one_line(exc)}); {FIX}"
-        ) from None
+        raise InputError(f"{what}: not a readable tar.gz archive ({_one_line(exc)}); {FIX}") from None
 
 
 def fetch_raw(
@@ -208,6 +200,7 @@ def fetch_raw(
     opener: Opener | None = None,
     *,
     archive_md5: str | None = None,
+    checksums: str | os.PathLike[str] | None = None,
 ) -> list[Path]:
     """Put dataset ``name``'s official raw files in ``dest_dir``; return their paths.
 
@@ -215,10 +208,14 @@ def fetch_raw(
     it; otherwise they are downloaded from ``urls`` (base URLs tried in order;
     default: the registry's official ones) through ``opener`` (default
     ``urllib.request.urlopen`` with a timeout). ``archive_md5`` overrides the
-    expected md5 of the CIFAR-10 tarball (for tests). Every file's md5 is
-    verified; files already present with the right md5 are skipped.
+    expected md5 of the CIFAR-10 tarball (for tests); ``checksums`` (an
+    md5sum-format list, see :func:`~clusterability.data.sources.with_checksums`)
+    replaces the files' official md5s. Every file's md5 is verified; files
+    already present with the right md5 are skipped.
     """
     source = get_source(name)
+    if checksums is not None:
+        source = with_checksums(source, str(checksums))
     dest = Path(dest_dir)
     try:
         dest.mkdir(parents=True, exist_ok=True)
@@ -236,9 +233,7 @@ def fetch_raw(
             _from_mirror(source, Path(mirror), file_name, targets[file_name])
         return list(targets.values())
 
-    bases = (
-        (urls,) if isinstance(urls, str) else tuple(urls) if urls is not None else source.base_urls
-    )
+    bases = (urls,) if isinstance(urls, str) else tuple(urls) if urls is not None else source.base_urls
     open_url = opener if opener is not None else _default_opener
     if source.archive is None:
         for file_name in todo:
@@ -249,6 +244,7 @@ def fetch_raw(
                     source.files[file_name],
                     open_url,
                     what=f"{source.name} file {file_name}",
+                    origin=source.md5_origin,
                 )
         return list(targets.values())
 

@@ -59,9 +59,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             if len(header) < 4:
                 raise InputError(f"{path}: truncated IDX file (no 4-byte header); {_FIX}")
             if header[:2] != b"\x00\x00":
-                raise InputError(
-                    f"{path}: not an IDX file (magic {header.hex()} does not start with 0000); {_FIX}"
-                )
+                raise InputError(f"{path}: not an IDX file (magic {header.hex()} does not start with 0000); {_FIX}")
             code, ndim = header[2], header[3]
             if code not in IDX_DTYPES:
                 raise InputError(f"{path}: unknown IDX dtype code 0x{code:02x}; {_FIX}")
@@ -69,9 +67,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
                 raise InputError(f"{path}: IDX file with 0 dimensions; {_FIX}")
             dims_raw = fh.read(4 * ndim)
             if len(dims_raw) < 4 * ndim:
-                raise InputError(
-                    f"{path}: truncated IDX file (header lists {ndim} dimensions); {_FIX}"
-                )
+                raise InputError(f"{path}: truncated IDX file (header lists {ndim} dimensions); {_FIX}")
             shape = tuple(int(d) for d in np.frombuffer(dims_raw, dtype=">u4"))
             dtype = IDX_DTYPES[code]
             declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
@@ -91,9 +87,7 @@ def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
             if fh.read(1):
                 raise InputError(f"{path}: IDX file has bytes beyond shape {shape}; {_FIX}")
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(
-            f"{path}: corrupt or truncated gzip data ({' '.join(str(exc).split())}); {_FIX}"
-        ) from None
+        raise InputError(f"{path}: corrupt or truncated gzip data ({' '.join(str(exc).split())}); {_FIX}") from None
     return out.astype(dtype.newbyteorder("="), copy=False)
 
 
@@ -115,9 +109,7 @@ def read_cifar10_bin(paths: Sequence[str | os.PathLike[str]]) -> tuple[np.ndarra
         records = np.fromfile(path, dtype=np.uint8).reshape(-1, CIFAR_RECORD_BYTES)
         lab = records[:, 0].copy()
         if lab.max() > 9:
-            raise InputError(
-                f"{path}: label {int(lab.max())} outside 0-9; not a CIFAR-10 batch; {_FIX}"
-            )
+            raise InputError(f"{path}: label {int(lab.max())} outside 0-9; not a CIFAR-10 batch; {_FIX}")
         labels.append(lab)
         images.append(records[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
     if not images:

@@ -112,9 +112,7 @@ def _check_images(
         raise InputError(f"{where}: {y_name} has label {int(y.max())} outside 0-{N_CLASSES - 1}; {fix}")
 
 
-def _check_split(
-    source: DatasetSource, where: str, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]
-) -> None:
+def _check_split(source: DatasetSource, where: str, x: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> None:
     _check_images(where, x, y, shape, ("image array", "label array"), f"re-fetch the {source.name} raw files")
 
 
@@ -147,22 +145,14 @@ def load_raw(name: str, raw_dir: str | os.PathLike[str]) -> dict[str, np.ndarray
     """
     source = get_source(name)
     native = _read_native(source, raw_dir)
-    return {
-        key: _to_gray28(source, arr) if key.startswith("x_") else arr for key, arr in native.items()
-    }
+    return {key: _to_gray28(source, arr) if key.startswith("x_") else arr for key, arr in native.items()}
 
 
 def _check_count(key: str, value: int | None, available: int, minimum: int) -> None:
     if value is None:
         return
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not minimum <= value <= available
-    ):
-        raise InputError(
-            f"{key}={value!r} must be an integer between {minimum} and {available} for this dataset"
-        )
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not minimum <= value <= available:
+        raise InputError(f"{key}={value!r} must be an integer between {minimum} and {available} for this dataset")
 
 
 def split_indices(
@@ -189,13 +179,9 @@ def split_indices(
     val, train = np.sort(perm[:val_size]), np.sort(perm[val_size:])
     test = np.arange(n_test_total)
     if n_train is not None and n_train < train.size:
-        train = np.sort(
-            generator(seed, name, "subsample", "train").choice(train, size=n_train, replace=False)
-        )
+        train = np.sort(generator(seed, name, "subsample", "train").choice(train, size=n_train, replace=False))
     if n_test is not None and n_test < test.size:
-        test = np.sort(
-            generator(seed, name, "subsample", "test").choice(test, size=n_test, replace=False)
-        )
+        test = np.sort(generator(seed, name, "subsample", "test").choice(test, size=n_test, replace=False))
     return {"train": train, "val": val, "test": test}
 
 
@@ -215,9 +201,7 @@ def prepare_dataset(
     """
     source = get_source(name)
     native = _read_native(source, raw_dir)
-    idx = split_indices(
-        source.name, native["y_train"].size, native["y_test"].size, val_size, seed, n_train, n_test
-    )
+    idx = split_indices(source.name, native["y_train"].size, native["y_test"].size, val_size, seed, n_train, n_test)
     arrays: dict[str, np.ndarray] = {}
     for split, origin in (("train", "train"), ("val", "train"), ("test", "test")):
         arrays[f"x_{split}"] = _to_gray28(source, native[f"x_{origin}"][idx[split]])
@@ -234,28 +218,20 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
         raise InputError(f"{path}: no such prepared dataset; run the prepare step first")
     with open(path, "rb") as fh:
         if fh.read(4) != b"PK\x03\x04":
-            raise InputError(
-                f"{path}: not a readable .npz file (no zip header); prepare the dataset again"
-            )
+            raise InputError(f"{path}: not a readable .npz file (no zip header); prepare the dataset again")
     keys = ["name"] + [f"{xy}_{s}" for s in SPLITS for xy in ("x", "y")]
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in keys if k not in npz.files]
             if missing:
-                raise InputError(
-                    f"{path}: missing arrays {', '.join(missing)}; prepare the dataset again"
-                )
+                raise InputError(f"{path}: missing arrays {', '.join(missing)}; prepare the dataset again")
             arrays = {k: npz[k] for k in keys}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(
-            f"{path}: not a readable .npz file ({exc}); prepare the dataset again"
-        ) from None
+        raise InputError(f"{path}: not a readable .npz file ({exc}); prepare the dataset again") from None
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(
-            f"{path}: cannot load without pickle ({exc}); prepare the dataset again"
-        ) from None
+        raise InputError(f"{path}: cannot load without pickle ({exc}); prepare the dataset again") from None
     name = arrays.pop("name")
     if name.shape != () or name.dtype.kind != "U":
         raise InputError(
@@ -264,7 +240,11 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
         )
     for s in SPLITS:
         _check_images(
-            str(path), arrays[f"x_{s}"], arrays[f"y_{s}"], (SIDE, SIDE), (f"x_{s}", f"y_{s}"),
+            str(path),
+            arrays[f"x_{s}"],
+            arrays[f"y_{s}"],
+            (SIDE, SIDE),
+            (f"x_{s}", f"y_{s}"),
             "prepare the dataset again",
         )
     return Prepared(name=str(name), **arrays)  # type: ignore[typeddict-item]

@@ -30,7 +30,8 @@ class DatasetSource:
     alternative base URLs tried in order: a file (or, when ``archive`` is set,
     the archive) is downloaded from ``base_url + "/" + file_name``.
     ``train_files``/``test_files`` name the files of each split (for IDX
-    datasets: images then labels).
+    datasets: images then labels). :func:`with_checksums` replaces the md5s
+    by those of a checksum list (a mirror of other files, e.g. test data).
     """
 
     name: str
@@ -41,6 +42,7 @@ class DatasetSource:
     test_files: tuple[str, ...]
     archive: Archive | None = None
     kind: str = "idx"  # "idx" (gzipped IDX images + labels) or "cifar10_bin"
+    md5_origin: str = "the official md5"  # how error messages name the md5s of ``files``
 
 
 _IDX_FILES = (
@@ -128,3 +130,38 @@ def canonical_name(name: str) -> str:
 def get_source(name: str) -> DatasetSource:
     """The :class:`DatasetSource` registered for ``name``."""
     return SOURCES[canonical_name(name)]
+
+
+def read_checksums(path: str) -> dict[str, str]:
+    """``{"<subfolder>/<file>": md5}`` from an md5sum-format file (``<md5>  <path>`` per line)."""
+    from pathlib import Path
+
+    try:
+        text = Path(path).read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read the checksum list ({exc}); fix datasets.checksums") from None
+    sums = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) != 2 or len(parts[0]) != 32 or any(c not in "0123456789abcdefABCDEF" for c in parts[0]):
+            raise InputError(
+                f"{path}: line {number} is not '<md5>  <folder>/<file>' (md5sum's format); fix datasets.checksums"
+            )
+        sums[parts[1].lstrip("*").removeprefix("./")] = parts[0].lower()
+    return sums
+
+
+def with_checksums(source: DatasetSource, path: str) -> DatasetSource:
+    """``source`` with the md5s of the checksum list at ``path`` (every file of it must be listed)."""
+    from dataclasses import replace
+
+    sums = read_checksums(path)
+    files = {}
+    for file_name in source.files:
+        key = f"{source.subfolder}/{file_name}"
+        if key not in sums:
+            raise InputError(f"{path}: lists no md5 for {key}; add it or unset datasets.checksums")
+        files[file_name] = sums[key]
+    return replace(source, files=files, md5_origin=f"the md5 listed in {path}")

@@ -1,0 +1,361 @@
+"""The experiment matrix as data: network families, tables and figures (``config.yaml``).
+
+A **family** is a named set of networks trained the same way: a dataset, an
+architecture, a regime (``plain``, ``dropout``, ``l1``, ...: what the regime
+switches on is in ``regimes:``), training overrides and a number of runs.
+A **table** names families, the weight sets (``stages``: ``unpruned`` just
+before pruning, ``pruned`` at the end of training), the number of clusters
+``k``, the shuffle methods and shuffles, an ``analysis`` (``summary``: one
+row per family and stage; ``networks``: one row per network and stage) and its
+columns. A **figure** names a table and a plot.
+
+Networks are shared: a network is identified by its family and run, and two
+families whose resolved settings (dataset, architecture, training settings,
+seeds) are equal are one family (the first declared), so a table that declares
+its own family with the same settings as another table's reuses its networks.
+Clusterings and shuffles are shared the same way: they are identified by
+network, stage, ``k`` and shuffle method, and shuffle ``i`` of a network is the
+same shuffle in every table (its seed depends on ``i`` only), so a table with
+50 shuffles reuses the first 50 of another's 320.
+
+Everything here is pure: :func:`load_experiments` turns the validated config
+into frozen specs, or raises :class:`~clusterability.errors.InputError`
+naming the key at fault.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InputError
+from .train_config import TrainConfig
+
+STAGES = ("unpruned", "pruned")
+ANALYSES = ("summary", "networks")
+
+#: Columns that say which networks a row is about.
+LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stage", "pruned")
+#: Columns of a ``summary`` table (one row per family and stage), in their default order.
+SUMMARY_COLUMNS = (
+    *LABEL_COLUMNS,
+    "n_networks",
+    "prop_sig",
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "ncut_mean",
+    "ncut_std",
+    "dist_ncut_mean",
+    "dist_ncut_std",
+    "mean_dist_mean",
+    "mean_dist_std",
+    "layer_nonzero_prop_sig",
+    "layer_nonzero_dist_ncut_mean",
+    "layer_nonzero_dist_ncut_std",
+    "cohens_d_mean",
+    "k",
+    "n_shuffles",
+)
+#: Columns of a ``networks`` table (one row per network and stage), in their default order.
+NETWORK_COLUMNS = (
+    *LABEL_COLUMNS,
+    "run",
+    "seed",
+    "train_acc",
+    "val_acc",
+    "test_acc",
+    "sparsity",
+    "k",
+    "ncut",
+    "degenerate",
+    "clustering_seed",
+    "n_shuffles",
+    "shuffle_mean",
+    "shuffle_std",
+    "p_value",
+    "z_score",
+    "significant",
+    "layer_nonzero_n_shuffles",
+    "layer_nonzero_shuffle_mean",
+    "layer_nonzero_shuffle_std",
+    "layer_nonzero_p_value",
+    "layer_nonzero_z_score",
+    "layer_nonzero_significant",
+    "cohens_d",
+)
+COLUMNS = {"summary": SUMMARY_COLUMNS, "networks": NETWORK_COLUMNS}
+#: Columns that need the ``layer_nonzero`` shuffles (and, for Cohen's d, the ``layer`` ones too).
+_NONZERO_COLUMNS = {c for c in (*SUMMARY_COLUMNS, *NETWORK_COLUMNS) if "layer_nonzero" in c or "cohens_d" in c}
+_LAYER_COLUMNS = {
+    "prop_sig",
+    "dist_ncut_mean",
+    "dist_ncut_std",
+    "mean_dist_mean",
+    "mean_dist_std",
+    "shuffle_mean",
+    "shuffle_std",
+    "p_value",
+    "z_score",
+    "significant",
+    "cohens_d",
+    "cohens_d_mean",
+}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A named set of networks trained the same way.
+
+    ``network`` is the family whose trained networks these are: the family
+    itself, or the first declared family with the same settings.
+    """
+
+    name: str
+    network: str
+    dataset: str
+    architecture: str
+    regime: str
+    runs: int
+    seed_names: tuple[str, ...]
+    train: TrainConfig
+
+    @property
+    def dropout(self) -> bool:
+        return self.train.dropout > 0
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the papers: which networks, clusterings and shuffles, which analysis and columns."""
+
+    name: str
+    analysis: str
+    families: tuple[str, ...]
+    stages: tuple[str, ...]
+    k: int
+    shuffles: int
+    shuffle_methods: tuple[str, ...]
+    columns: tuple[str, ...]
+    title: str
+    paper: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A figure drawn from a table's CSV."""
+
+    name: str
+    plot: str
+    table: str
+    title: str
+    paper: str
+
+
+@dataclass(frozen=True)
+class Experiments:
+    """Every family, table and figure of the configuration, resolved and cross-checked."""
+
+    families: Mapping[str, Family]
+    tables: Mapping[str, Table]
+    figures: Mapping[str, Figure]
+
+    def networks(self, table: str) -> list[tuple[Family, int]]:
+        """``(family, run)`` of every network of ``table``, in its families' order."""
+        return [(self.families[f], run) for f in self.tables[table].families for run in range(self.families[f].runs)]
+
+    def trained_families(self) -> dict[str, int]:
+        """Families whose networks are trained (``network == name``), with their number of runs."""
+        runs: dict[str, int] = {}
+        for family in self.families.values():
+            runs[family.network] = max(runs.get(family.network, 0), family.runs)
+        return runs
+
+    def paper_targets(self, paper: str) -> list[str]:
+        """Names of the tables and figures of ``paper`` (``p1``, ``p2``)."""
+        return [t.name for t in self.tables.values() if t.paper == paper] + [
+            f.name for f in self.figures.values() if f.paper == paper
+        ]
+
+
+# ---------------------------------------------------------------------------- families
+
+
+def training_settings(
+    training: Mapping[str, Any],
+    regime: Mapping[str, Any],
+    dataset: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The :class:`TrainConfig` fields of one family, from the config's vocabulary.
+
+    Precedence, lowest first: ``training``, ``training.per_dataset[dataset]``,
+    the ``regime`` (``dropout: true`` uses the resolved dropout rate; ``l1``,
+    ``l2`` weights), the family's own ``overrides``. ``dropout`` in
+    ``training`` is the rate that regimes with dropout use.
+    """
+    base = {k: v for k, v in training.items() if k not in ("per_dataset", "pruning")}
+    base.update(training.get("per_dataset", {}).get(dataset, {}))
+    base.update({k: v for k, v in (overrides or {}).items() if k != "pruning"})
+    pruning = {**training["pruning"], **(overrides or {}).get("pruning", {})}
+    settings = {
+        "epochs": base["epochs"],
+        "prune_epochs": base["prune_epochs"],
+        "batch_size": base["batch_size"],
+        "learning_rate": base["learning_rate"],
+        "dropout": base["dropout"] if regime.get("dropout", False) else 0.0,
+        "l1": regime.get("l1", 0.0),
+        "l2": regime.get("l2", 0.0),
+        "shuffle": base.get("shuffle", True),
+        "widths": list(base["hidden_widths"]),
+        "initial_sparsity": pruning["initial_sparsity"],
+        "final_sparsity": pruning["final_sparsity"],
+        "pruning_power": pruning["power"],
+        "pruning_frequency": pruning["frequency"],
+    }
+    return settings
+
+
+def _cap(value: int, limit: int | None) -> int:
+    return value if limit is None else min(value, limit)
+
+
+def resolve_families(config: Mapping[str, Any]) -> dict[str, Family]:
+    """Every family of ``config``, with equal-settings families pointing at the first declared."""
+    limits = config.get("limits", {})
+    families: dict[str, Family] = {}
+    by_key: dict[str, str] = {}
+    by_seed: dict[tuple[str, ...], str] = {}
+    for name, entry in config["families"].items():
+        where = f"families.{name}"
+        regime_name = entry.get("regime", "plain")
+        if regime_name not in config["regimes"]:
+            raise InputError(
+                f"config: {where}.regime: unknown regime {regime_name!r}; "
+                f"define it under `regimes:` or use one of {', '.join(config['regimes'])}"
+            )
+        architecture = entry.get("architecture", "mlp")
+        try:
+            train = TrainConfig.from_dict(
+                {
+                    **training_settings(
+                        config["training"], config["regimes"][regime_name], entry["dataset"], entry.get("training")
+                    ),
+                    "architecture": architecture,
+                }
+            )
+        except InputError as exc:
+            raise InputError(f"config: {where}: {exc}") from None
+        seed_names = tuple(str(s) for s in entry.get("seed_key", (entry["dataset"], regime_name)))
+        key = json.dumps([entry["dataset"], architecture, train.to_dict(), seed_names], sort_keys=True)
+        network = by_key.setdefault(key, name)
+        if network == name:
+            other = by_seed.setdefault(seed_names, name)
+            if other != name:
+                raise InputError(
+                    f"config: families {other} and {name} are trained differently but would get the same "
+                    f"seeds {list(seed_names)}; give one of them a distinct `seed_key`"
+                )
+        families[name] = Family(
+            name=name,
+            network=network,
+            dataset=entry["dataset"],
+            architecture=architecture,
+            regime=regime_name,
+            runs=_cap(entry["runs"], limits.get("runs")),
+            seed_names=seed_names,
+            train=train,
+        )
+    return families
+
+
+# ---------------------------------------------------------------------------- tables and figures
+
+
+def _required_methods(columns: Sequence[str]) -> set[str]:
+    needed = set()
+    for column in columns:
+        if column in _NONZERO_COLUMNS:
+            needed.add("layer_nonzero")
+        if column in _LAYER_COLUMNS:
+            needed.add("layer")
+    return needed
+
+
+def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) -> dict[str, Table]:
+    """Every table of ``config``, its references and columns checked."""
+    limits = config.get("limits", {})
+    tables = {}
+    for name, entry in config["tables"].items():
+        where = f"tables.{name}"
+        analysis = entry["analysis"]
+        unknown = [f for f in entry["families"] if f not in families]
+        if unknown:
+            raise InputError(f"config: {where}.families: unknown family {unknown[0]!r}; define it under `families:`")
+        columns = tuple(entry.get("columns", COLUMNS[analysis]))
+        bad = [c for c in columns if c not in COLUMNS[analysis]]
+        if bad:
+            raise InputError(
+                f"config: {where}.columns: {bad[0]!r} is not a column of a {analysis} table; "
+                f"choose from {', '.join(COLUMNS[analysis])}"
+            )
+        methods = tuple(entry.get("shuffle_methods", ["layer"]))
+        missing = sorted(_required_methods(columns) - set(methods))
+        if missing and "columns" in entry:
+            raise InputError(
+                f"config: {where}: columns {', '.join(c for c in columns if _required_methods([c]) & set(missing))} "
+                f"need the {missing[0]!r} shuffles; add it to {where}.shuffle_methods"
+            )
+        if missing:  # default columns: keep those the shuffle methods provide
+            columns = tuple(c for c in columns if not _required_methods([c]) - set(methods))
+        tables[name] = Table(
+            name=name,
+            analysis=analysis,
+            families=tuple(entry["families"]),
+            stages=tuple(entry.get("stages", ["pruned"])),
+            k=entry["k"],
+            shuffles=_cap(entry["shuffles"], limits.get("shuffles")),
+            shuffle_methods=methods,
+            columns=columns,
+            title=entry.get("title", name),
+            paper=entry.get("paper", ""),
+        )
+    return tables
+
+
+def resolve_figures(config: Mapping[str, Any], tables: Mapping[str, Table]) -> dict[str, Figure]:
+    """Every figure of ``config``; each must name a table."""
+    figures = {}
+    for name, entry in config.get("figures", {}).items():
+        if entry["table"] not in tables:
+            raise InputError(
+                f"config: figures.{name}.table: unknown table {entry['table']!r}; define it under `tables:`"
+            )
+        figures[name] = Figure(
+            name=name,
+            plot=entry["plot"],
+            table=entry["table"],
+            title=entry.get("title", name),
+            paper=entry.get("paper", tables[entry["table"]].paper),
+        )
+    return figures
+
+
+def load_experiments(config: Mapping[str, Any]) -> Experiments:
+    """Families, tables and figures of a validated ``config``."""
+    families = resolve_families(config)
+    tables = resolve_tables(config, families)
+    return Experiments(families, tables, resolve_figures(config, tables))
+
+
+def shuffle_chunks(n_shuffles: int, chunk_size: int) -> list[range]:
+    """The shuffle indices of the fan-out jobs that cover shuffles ``0 .. n_shuffles - 1``.
+
+    Chunk ``c`` is always ``[c * chunk_size, (c + 1) * chunk_size)``, whatever
+    ``n_shuffles`` is, so tables with different numbers of shuffles share
+    chunks; a table uses the first ``n_shuffles`` of them.
+    """
+    n_chunks = -(-n_shuffles // chunk_size)
+    return [range(c * chunk_size, (c + 1) * chunk_size) for c in range(n_chunks)]

@@ -1,0 +1,134 @@
+"""Keras models in and out: their kernels as :class:`~clusterability.weights.NetworkWeights`, and saving.
+
+:func:`network_weights` reads the Dense and Conv2D kernels (with biases and the
+batch normalization that follows a layer) of a ``tf_keras`` model in layer
+order; :func:`load_keras_model_weights` does the same for a saved model, with
+tfmot's pruning wrappers stripped; :func:`save_keras_model` writes a model
+atomically. TensorFlow is imported through :mod:`clusterability.tf_runtime`
+when one of these is called.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import atomic_path
+from .errors import InputError
+from .weights import BatchNorm, NetworkWeights
+
+_MODEL_SUFFIXES = (".keras", ".h5")
+
+
+def _iter_layers(model: Any) -> list[Any]:
+    """The model's layers in order, nested models flattened."""
+    out = []
+    for layer in model.layers:
+        if hasattr(layer, "layers"):  # a nested model
+            out.extend(_iter_layers(layer))
+        else:
+            out.append(layer)
+    return out
+
+
+def network_weights(model: Any, source: str = "<keras model>") -> NetworkWeights:
+    """The kernels of ``model``'s Dense and Conv2D layers in layer order, with biases.
+
+    A BatchNormalization layer that follows a kernel layer is stored as that
+    layer's batch norm (gamma, moving variance, epsilon; beta and moving mean
+    too). Layers without weights (Flatten, Dropout, pooling, activations) are
+    skipped; other layers with weights are an :class:`InputError`. Pruning
+    wrappers must be stripped first.
+    """
+    from .tf_runtime import import_tf
+
+    _, keras, _ = import_tf()
+    kernels: list[np.ndarray] = []
+    biases: list[np.ndarray | None] = []
+    norms: list[BatchNorm | None] = []
+    for layer in _iter_layers(model):
+        if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D)) and not isinstance(
+            layer, (keras.layers.Conv2DTranspose, keras.layers.DepthwiseConv2D)
+        ):
+            kernels.append(np.asarray(layer.kernel.numpy()))
+            biases.append(None if layer.bias is None else np.asarray(layer.bias.numpy()))
+            norms.append(None)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            if not kernels:
+                continue  # normalizes the inputs: not part of the graph
+            if norms[-1] is not None:
+                raise InputError(
+                    f"{source}: batch normalization {layer.name!r} follows another one on layer "
+                    f"{len(kernels) - 1}; only one per layer is supported"
+                )
+            n_out = kernels[-1].shape[-1]
+            if tuple(layer.moving_variance.shape) != (n_out,):
+                raise InputError(
+                    f"{source}: batch normalization {layer.name!r} normalizes "
+                    f"{tuple(layer.moving_variance.shape)} values, but layer {len(kernels) - 1} "
+                    f"has {n_out} output channels"
+                )
+            gamma = np.ones(n_out) if layer.gamma is None else np.asarray(layer.gamma.numpy())
+            norms[-1] = BatchNorm(
+                gamma=gamma,
+                moving_variance=np.asarray(layer.moving_variance.numpy()),
+                epsilon=float(layer.epsilon),
+                beta=None if layer.beta is None else np.asarray(layer.beta.numpy()),
+                moving_mean=np.asarray(layer.moving_mean.numpy()),
+            )
+        elif layer.weights:
+            raise InputError(
+                f"{source}: layer {layer.name!r} ({type(layer).__name__}) has weights but is not "
+                "Dense, Conv2D or BatchNormalization; only those are supported"
+            )
+    if not kernels:
+        raise InputError(f"{source}: the model has no Dense or Conv2D layer")
+    return NetworkWeights(tuple(kernels), tuple(biases), tuple(norms), source)
+
+
+def load_keras_model_weights(path: str | os.PathLike[str]) -> NetworkWeights:
+    """The :class:`NetworkWeights` of a saved Keras model (``.keras``, ``.h5`` or SavedModel).
+
+    Models saved with tfmot pruning wrappers are loaded in tfmot's prune scope
+    and stripped. The model is loaded without compiling it.
+    """
+    from .tf_runtime import import_tf
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such Keras model file")
+    _, keras, tfmot = import_tf()
+    try:
+        with tfmot.sparsity.keras.prune_scope():
+            model = keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
+    if not isinstance(model, keras.Model):
+        raise InputError(f"{path}: holds a {type(model).__name__}, not a Keras model")
+    if _has_pruning_wrappers(model):
+        model = tfmot.sparsity.keras.strip_pruning(model)
+    return network_weights(model, source=str(path))
+
+
+def _has_pruning_wrappers(model: Any) -> bool:
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+    return any(isinstance(layer, pruning_wrapper.PruneLowMagnitude) for layer in _iter_layers(model))
+
+
+def save_keras_model(model: Any, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` (no optimizer state) to ``.keras`` or ``.h5`` atomically."""
+    path = Path(path)
+    if path.suffix not in _MODEL_SUFFIXES:
+        raise InputError(f"{path}: a Keras model path must end in {' or '.join(_MODEL_SUFFIXES)}")
+    with atomic_path(path) as tmp:
+        if path.suffix == ".h5":
+            with warnings.catch_warnings():  # the user chose the legacy format
+                warnings.filterwarnings("ignore", message="You are saving your model as an HDF5")
+                model.save(tmp, include_optimizer=False, save_format="h5")
+        else:
+            model.save(tmp)

@@ -1,0 +1,113 @@
+"""Hyper-parameters of one training run (P1 section 3 and A.2; P2 A.2).
+
+:class:`TrainConfig` is what a network family of the workflow resolves to
+(:mod:`clusterability.experiments`) and what :func:`clusterability.training.train_and_prune`
+takes. It needs no TensorFlow, so the workflow validates every family's
+settings when it reads the config, before any job starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run; defaults are the papers' MLP settings.
+
+    ``epochs`` of Adam, then ``prune_epochs`` of pruning (0: no pruning phase,
+    the pruned weights are the unpruned ones). The pruning schedule is tfmot's
+    ``PolynomialDecay(initial_sparsity, final_sparsity, power=pruning_power,
+    frequency=pruning_frequency, begin_step=0, end_step=<all pruning steps>)``.
+    ``shuffle=False`` keeps the data order every epoch (the memorization runs).
+    """
+
+    epochs: int = 20
+    prune_epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    initial_sparsity: float = 0.5
+    final_sparsity: float = 0.9
+    pruning_power: float = 3.0
+    pruning_frequency: int = 10
+    dropout: float = 0.0
+    l1: float = 0.0
+    l2: float = 0.0
+    shuffle: bool = True
+    architecture: str = "mlp"
+    widths: tuple[int, ...] = (256, 256, 256, 256)
+    n_classes: int = 10
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), f.default))
+        checks = [
+            ("epochs", self.epochs >= 0, "a non-negative integer"),
+            ("prune_epochs", self.prune_epochs >= 0, "a non-negative integer"),
+            ("batch_size", self.batch_size >= 1, "a positive integer"),
+            ("learning_rate", self.learning_rate > 0, "positive"),
+            ("initial_sparsity", 0 <= self.initial_sparsity < 1, "in [0, 1)"),
+            ("final_sparsity", self.initial_sparsity <= self.final_sparsity < 1, "in [initial_sparsity, 1)"),
+            ("pruning_power", self.pruning_power > 0, "positive"),
+            ("pruning_frequency", self.pruning_frequency >= 1, "a positive integer"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("l1", self.l1 >= 0, "non-negative"),
+            ("l2", self.l2 >= 0, "non-negative"),
+            (
+                "widths",
+                len(self.widths) > 0 and min(self.widths) >= 1,
+                "a non-empty list of positive integers",
+            ),
+            ("n_classes", self.n_classes >= 2, "an integer >= 2"),
+        ]
+        for key, ok, expected in checks:
+            if not ok:
+                raise InputError(f"training config: {key} must be {expected}, got {getattr(self, key)!r}")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """A config from a mapping (e.g. the workflow's YAML); unknown keys are errors."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"training config: unknown key {unknown[0]!r}; known keys are {sorted(known)}")
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (``widths`` as a list)."""
+        out = asdict(self)
+        out["widths"] = list(self.widths)
+        return out
+
+
+def _coerce(key: str, value: Any, default: Any) -> Any:
+    """``value`` as the type of the field's default (YAML may give "1e-3" as a string)."""
+    try:
+        if isinstance(default, bool):
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError
+            return bool(value)
+        if isinstance(default, int):
+            if isinstance(value, bool) or float(value) != int(float(value)):
+                raise TypeError
+            return int(float(value))
+        if isinstance(default, float):
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if isinstance(default, tuple):
+            if isinstance(value, (str, bytes)):
+                raise TypeError
+            return tuple(_coerce(key, v, 1) for v in value)
+        if isinstance(default, str):
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+    except (TypeError, ValueError, InputError):
+        raise InputError(f"training config: {key} must be of type {type(default).__name__}, got {value!r}") from None
+    return value

@@ -1,0 +1,378 @@
+"""Hostile input to the ``clusterability ncut`` console script.
+
+Every case runs the installed entry point in a subprocess in ``tmp_path`` and
+must end in a valid result (exit 0, the JSON written and parseable, a finite
+n-cut) or in exit status 2 with exactly one line on stderr naming the file or
+option at fault. Never a traceback, never a hang, and never a file left behind
+(no partial JSON, no ``.*.tmp*`` temporary files, no half-created folders).
+
+Not covered: a read-only file system. The only way to get one here without
+privileges would be to mount one (root, or a user namespace), so it is left
+out; ``check_output_path`` refuses it through ``os.access`` (``EROFS``) and a
+failed write is an ``OSError`` that the command turns into one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import build_planted_mlp
+
+from clusterability.graph import mlp_graph
+from clusterability.measure import cluster_network
+from clusterability.ncut import ncut
+from clusterability.spectral import spectral_clusters
+
+SCRIPT = Path(sys.executable).with_name("clusterability")
+TIMEOUT_S = 120
+WIDTHS = (16, 16, 16, 16)  # 64 neurons in 4 planted modules
+
+
+@dataclass
+class Case:
+    """One run of ``clusterability ncut``: its inputs and what must come out."""
+
+    weights: Path
+    json: Path | None
+    culprits: tuple[str, ...] = ()  # empty: a valid result; else strings the error line must name
+    k: str = "4"
+    shuffles: str = "3"
+    check: Callable[[dict], None] | None = None  # extra checks of a valid result
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+
+CASES: dict[str, Callable[[Path], Case]] = {}
+
+
+def _case(name: str) -> Callable[[Callable[[Path], Case]], Callable[[Path], Case]]:
+    def register(setup: Callable[[Path], Case]) -> Callable[[Path], Case]:
+        CASES[name] = setup
+        return setup
+
+    return register
+
+
+def _planted() -> list[np.ndarray]:
+    return build_planted_mlp(WIDTHS, 4, seed=0)[0]
+
+
+def _npz(tmp: Path, kernels: list[np.ndarray], name: str = "net.npz", **extra: np.ndarray) -> Path:
+    path = tmp / name
+    np.savez(path, **{f"kernel_{i}": k for i, k in enumerate(kernels)}, **extra)
+    return path
+
+
+def _valid(tmp: Path, kernels: list[np.ndarray] | None = None, **kw: object) -> Case:
+    return Case(_npz(tmp, _planted() if kernels is None else kernels), tmp / "out.json", **kw)
+
+
+def _refused(tmp: Path, weights: Path, *culprits: str, **kw: object) -> Case:
+    return Case(weights, tmp / "out.json", culprits or (str(weights),), **kw)
+
+
+def _same_ncut_as_scaled_down(base: list[np.ndarray]) -> Callable[[dict], None]:
+    """A check that the result is that of ``base`` (the same network at an ordinary scale)."""
+    expected = cluster_network(mlp_graph(base), 4, seed=0)
+
+    def check(result: dict) -> None:
+        assert result["ncut"] == pytest.approx(expected.ncut, rel=1e-6)
+        assert result["labels"] == expected.labels.tolist()
+        assert all(math.isfinite(s) for s in result["shuffle_ncuts"])
+
+    return check
+
+
+# --- the weights file -------------------------------------------------------------------------------------------
+
+
+@_case("missing_file")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, tmp / "absent.npz")
+
+
+@_case("directory")
+def _(tmp: Path) -> Case:
+    (tmp / "weights.npz").mkdir()
+    return _refused(tmp, tmp / "weights.npz")
+
+
+@_case("empty_file")
+def _(tmp: Path) -> Case:
+    (tmp / "empty.npz").write_bytes(b"")
+    return _refused(tmp, tmp / "empty.npz")
+
+
+@_case("text_file_named_npz")
+def _(tmp: Path) -> Case:
+    (tmp / "text.npz").write_text("kernel_0 = [[1, 2], [3, 4]]\n")
+    return _refused(tmp, tmp / "text.npz")
+
+
+@_case("pickled_object_array")
+def _(tmp: Path) -> Case:
+    path = tmp / "pickle.npz"
+    np.savez(path, kernel_0=np.array([[None, 1.0], [2.0, 3.0]], dtype=object))
+    return _refused(tmp, path)
+
+
+@_case("shapes_do_not_chain")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, [np.ones((8, 6)), np.ones((5, 4))]))
+
+
+@_case("1d_kernel")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, [np.ones(8)]))
+
+
+@_case("nan_weights")
+def _(tmp: Path) -> Case:
+    kernels = _planted()
+    kernels[1][3, 5] = np.nan
+    return _refused(tmp, _npz(tmp, kernels))
+
+
+@_case("inf_weights")
+def _(tmp: Path) -> Case:
+    kernels = _planted()
+    kernels[2][0, 0] = -np.inf
+    return _refused(tmp, _npz(tmp, kernels))
+
+
+@_case("all_zero_network")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, [np.zeros_like(k) for k in _planted()]))
+
+
+@_case("all_zero_layer")  # valid: two components, the inputs' side and the outputs' side
+def _(tmp: Path) -> Case:
+    kernels = _planted()
+    kernels[1][:] = 0.0
+    return _valid(tmp, kernels)
+
+
+@_case("disconnected_component")  # valid: module 0 cut off from the rest
+def _(tmp: Path) -> Case:
+    kernels = _planted()
+    for k in kernels:
+        k[:4, 4:] = 0.0
+        k[4:, :4] = 0.0
+    return _valid(tmp, kernels)
+
+
+@_case("int32_kernels")  # accepted, converted to float64 (weights module docstring)
+def _(tmp: Path) -> Case:
+    return _valid(tmp, [np.round(k * 100).astype(np.int32) for k in _planted()])
+
+
+@_case("float16_kernels")  # accepted, converted to float64
+def _(tmp: Path) -> Case:
+    return _valid(tmp, [k.astype(np.float16) for k in _planted()])
+
+
+@_case("near_float32_max")  # n-cut is scale-free: the result of the same network scaled down
+def _(tmp: Path) -> Case:
+    base = [k.astype(np.float64) for k in _planted()]
+    top = max(float(np.abs(k).max()) for k in base)
+    huge = [(k * (3.4e38 / top)).astype(np.float32) for k in base]
+    return _valid(tmp, huge, check=_same_ncut_as_scaled_down([k.astype(np.float64) / 3.4e38 for k in huge]))
+
+
+@_case("near_float64_max")
+def _(tmp: Path) -> Case:
+    base = [k.astype(np.float64) for k in _planted()]
+    top = max(float(np.abs(k).max()) for k in base)
+    return _valid(tmp, [k * (1.7e308 / top) for k in base], check=_same_ncut_as_scaled_down(base))
+
+
+@_case("weights_is_a_fifo")  # refused without opening it (opening would block)
+def _(tmp: Path) -> Case:
+    os.mkfifo(tmp / "pipe.npz")
+    return _refused(tmp, tmp / "pipe.npz")
+
+
+# --- the options ------------------------------------------------------------------------------------------------
+
+
+@_case("k_0")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, _planted()), "--k", k="0")
+
+
+@_case("k_1")  # valid: one cluster, nothing cut
+def _(tmp: Path) -> Case:
+    def check(result: dict) -> None:
+        assert result["ncut"] == pytest.approx(0.0, abs=1e-12) and result["cluster_sizes"] == [64]
+
+    return _valid(tmp, k="1", check=check)
+
+
+@_case("k_negative")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, _planted()), "--k", k="-3")
+
+
+@_case("k_above_connected_neurons")
+def _(tmp: Path) -> Case:
+    kernels = _planted()
+    kernels[0][:, 8:] = 0.0  # 8 hidden neurons and everything after them still connected: 16 + 8 + 16 + 16 = 56
+    kernels[1][8:, :] = 0.0
+    weights = _npz(tmp, kernels)
+    return _refused(tmp, weights, "--k", str(weights), k="57")
+
+
+@_case("shuffles_negative")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, _planted()), "--shuffles", shuffles="-1")
+
+
+# --- the --json path --------------------------------------------------------------------------------------------
+
+
+@_case("json_into_missing_folder")  # created, as atomic_path does
+def _(tmp: Path) -> Case:
+    case = _valid(tmp)
+    case.json = tmp / "new" / "deeper" / "out.json"
+    return case
+
+
+@_case("json_parent_is_a_file")
+def _(tmp: Path) -> Case:
+    (tmp / "plain").write_text("a file\n")
+    case = _valid(tmp)
+    case.json = tmp / "plain" / "out.json"
+    case.culprits = (str(case.json),)
+    return case
+
+
+@_case("json_is_a_directory")
+def _(tmp: Path) -> Case:
+    (tmp / "out.json").mkdir()
+    return _refused(tmp, _npz(tmp, _planted()), str(tmp / "out.json"))
+
+
+@_case("json_read_only_file")  # refused by its mode bits, so even for root
+def _(tmp: Path) -> Case:
+    (tmp / "out.json").write_text("{}\n")
+    (tmp / "out.json").chmod(0o444)
+    return _refused(tmp, _npz(tmp, _planted()), str(tmp / "out.json"))
+
+
+@_case("json_immutable_file")
+def _(tmp: Path) -> Case:
+    target = tmp / "out.json"
+    target.write_text("{}\n")
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        pytest.skip("chattr is not installed")
+    made = subprocess.run([chattr, "+i", str(target)], capture_output=True, text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot make a file immutable here: {made.stderr.strip()}")
+    case = _refused(tmp, _npz(tmp, _planted()), str(target))
+    case.cleanup.append(lambda: subprocess.run([chattr, "-i", str(target)], check=True))
+    return case
+
+
+@_case("json_is_a_fifo")  # an atomic rename would replace the pipe itself
+def _(tmp: Path) -> Case:
+    os.mkfifo(tmp / "out.json")
+    return _refused(tmp, _npz(tmp, _planted()), str(tmp / "out.json"))
+
+
+@_case("json_long_name")  # 250 characters: the final name fits, and so must the temporary one
+def _(tmp: Path) -> Case:
+    case = _valid(tmp)
+    case.json = tmp / ("r" * 245 + ".json")
+    return case
+
+
+@_case("json_name_too_long")
+def _(tmp: Path) -> Case:
+    case = _valid(tmp)
+    case.json = tmp / ("r" * 300 + ".json")
+    case.culprits = (str(case.json),)
+    return case
+
+
+# --- the test ---------------------------------------------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for anything but a regular file, e.g. a folder or a pipe)."""
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
+
+
+@contextlib.contextmanager
+def _cleaned(case: Case) -> Iterator[Case]:
+    try:
+        yield case
+    finally:
+        for undo in case.cleanup:
+            undo()
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_hostile_input(tmp_path: Path, name: str) -> None:
+    with _cleaned(CASES[name](tmp_path)) as case:
+        before = _tree(tmp_path)
+        argv = [str(SCRIPT), "ncut", str(case.weights), "--k", case.k, "--shuffles", case.shuffles]
+        argv += ["--shuffle-method", "layer", "--seed", "0", "--solver", "fast"]
+        if case.json is not None:
+            argv += ["--json", str(case.json)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        try:
+            proc = subprocess.run(
+                argv, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{name}: no answer within {TIMEOUT_S} s")
+        after = _tree(tmp_path)
+    output = proc.stdout + proc.stderr
+    assert "Traceback" not in output, output
+    assert list(tmp_path.rglob(".*.tmp*")) == [], "temporary files left behind"
+    if not case.culprits:
+        assert proc.returncode == 0, output
+        assert proc.stderr == ""
+        assert case.json is not None
+        result = json.loads(case.json.read_text())
+        assert math.isfinite(result["ncut"]) and 0.0 <= result["ncut"] <= int(case.k)
+        assert result["n_shuffles"] == int(case.shuffles)
+        assert f"{result['ncut']:.4f}" in proc.stdout
+        new = set(after) - set(before)
+        assert new == {str(p.relative_to(tmp_path)) for p in (case.json, *case.json.parents) if tmp_path in p.parents}
+        assert {p: after[p] for p in before} == before
+        if case.check is not None:
+            case.check(result)
+    else:
+        assert proc.returncode == 2, output
+        assert proc.stdout == ""
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and proc.stderr.endswith("\n"), proc.stderr
+        assert lines[0].startswith("clusterability"), lines[0]
+        for culprit in case.culprits:
+            assert culprit in lines[0], (culprit, lines[0])
+        assert after == before, "a failed run changed the files under tmp_path"
+
+
+@pytest.mark.parametrize("scale", [1e30, 3.4e38, 1.7e308, 1e-300])
+def test_ncut_and_clustering_do_not_depend_on_the_scale(scale: float) -> None:
+    """Scaling every weight (up to near the float64 maximum, or down to tiny) changes neither."""
+    graph = mlp_graph(_planted())
+    top = max(float(b.max()) for b in graph.blocks)
+    scaled = graph.with_blocks([b * (scale / top) for b in graph.blocks])
+    labels = spectral_clusters(graph, 4, seed=0)
+    np.testing.assert_array_equal(spectral_clusters(scaled, 4, seed=0), labels)
+    assert ncut(scaled, labels) == pytest.approx(ncut(graph, labels), rel=1e-12)
+    assert ncut(scaled.adjacency(), labels) == pytest.approx(ncut(graph, labels), rel=1e-12)
+    assert math.isfinite(ncut(scaled, labels))

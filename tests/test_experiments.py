@@ -1,0 +1,218 @@
+"""The configuration: experiments as data (families, tables, figures), scale files, types, clear errors."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterability.errors import InputError
+from clusterability.experiments import shuffle_chunks, training_settings
+from clusterability.pipeline_config import coerce_to_schema, load_config
+from clusterability.provenance import module_files, script_module_files
+from workflow_helpers import TABLE1_COLUMNS
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "schemas/config.schema.yaml"
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """Snakemake's update_config: nested dicts merged, everything else replaced."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def scaled(config: dict, scale: str) -> dict:
+    return _merge(config, yaml.safe_load((REPO / f"config/scales/{scale}.yaml").read_text()))
+
+
+def test_paper_settings_are_the_papers(config: dict) -> None:
+    cfg, exp = load_config(config, SCHEMA)
+    assert cfg["scale"] == "paper"
+    assert exp.tables["table1"].k == 4 and exp.tables["table1"].shuffles == 320
+    assert [exp.tables[t].k for t in ("tableA1", "tableA2", "tableA3")] == [7, 10, 2]
+    assert all(f.runs == 10 for f in exp.families.values())
+    mnist = exp.families["mnist_dropout"].train
+    assert (mnist.epochs, mnist.prune_epochs, mnist.batch_size, mnist.learning_rate) == (20, 20, 128, 1e-3)
+    assert mnist.dropout == 0.5
+    assert (mnist.initial_sparsity, mnist.final_sparsity, mnist.pruning_power, mnist.pruning_frequency) == (
+        0.5,
+        0.9,
+        3,
+        10,
+    )
+    cifar = exp.families["cifar10_dropout"].train
+    assert cifar.prune_epochs == 40 and cifar.dropout == 0.2
+    assert exp.families["cifar10_plain"].train.dropout == 0.0
+    # Table 1's seeds are those of the (dataset, regime) networks it always had.
+    assert exp.families["mnist_plain"].seed_names == ("mnist", "plain")
+
+
+def test_table1_is_an_entry_with_its_columns(config: dict) -> None:
+    _, exp = load_config(config, SCHEMA)
+    table = exp.tables["table1"]
+    assert table.analysis == "summary" and table.stages == ("pruned",)
+    assert table.columns == TABLE1_COLUMNS
+    assert [f.name for f, _ in exp.networks("table1")][::10] == list(table.families)
+    assert exp.figures["fig2_ncut_vs_accuracy"].table == "table1_networks"
+    assert set(exp.paper_targets("p1")) == {
+        "table1",
+        "table1_networks",
+        "tableA1",
+        "tableA2",
+        "tableA3",
+        "fig2_ncut_vs_accuracy",
+    }
+
+
+def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
+    _, exp = load_config(config, SCHEMA)
+    trained = {(f.network, run) for t in ("table1", "tableA1", "tableA2", "tableA3") for f, run in exp.networks(t)}
+    assert len(trained) == 60
+    assert exp.trained_families() == {name: 10 for name in exp.tables["table1"].families}
+
+
+def test_equal_settings_share_networks(config: dict) -> None:
+    """A P2-style family with the same settings as a P1 one reuses its networks; another regime does not."""
+    config["families"]["p2_mnist_none"] = {"dataset": "mnist", "regime": "plain", "runs": 5}
+    config["families"]["p2_mnist_l1"] = {"dataset": "mnist", "regime": "l1", "runs": 5}
+    config["tables"]["p2/tableA5"] = {
+        "analysis": "summary",
+        "families": ["p2_mnist_none", "p2_mnist_l1"],
+        "stages": ["unpruned", "pruned"],
+        "k": 12,
+        "shuffles": 50,
+    }
+    _, exp = load_config(config, SCHEMA)
+    assert exp.families["p2_mnist_none"].network == "mnist_plain"
+    assert exp.families["p2_mnist_l1"].network == "p2_mnist_l1"
+    assert exp.families["p2_mnist_l1"].train.l1 == 5e-5
+    assert exp.trained_families()["mnist_plain"] == 10 and exp.trained_families()["p2_mnist_l1"] == 5
+    # Different settings (more epochs) under the same seed names would give correlated
+    # networks that are not the same: refused.
+    config["families"]["p2_mnist_long"] = {
+        "dataset": "mnist",
+        "regime": "plain",
+        "runs": 5,
+        "training": {"epochs": 30},
+    }
+    with pytest.raises(InputError, match="p2_mnist_long.*same seeds.*seed_key"):
+        load_config(config, SCHEMA)
+    config["families"]["p2_mnist_long"]["seed_key"] = ["mnist", "plain", "long"]
+    _, exp = load_config(config, SCHEMA)
+    assert exp.families["p2_mnist_long"].network == "p2_mnist_long"
+    assert exp.families["p2_mnist_long"].train.epochs == 30
+
+
+@pytest.mark.parametrize(("scale", "runs", "shuffles"), [("quick", 2, 50), ("tiny", 1, 4)])
+def test_scale_files_cap_runs_and_shuffles(config: dict, scale: str, runs: int, shuffles: int) -> None:
+    cfg, exp = load_config(scaled(config, scale), SCHEMA)
+    assert cfg["scale"] == scale
+    assert {f.runs for f in exp.families.values()} == {runs}
+    assert {t.shuffles for t in exp.tables.values()} == {shuffles}
+    # The per-dataset dropout rate survives the overlay (dicts merge).
+    assert exp.families["cifar10_dropout"].train.dropout == 0.2
+
+
+def test_command_line_strings_get_schema_types(config: dict) -> None:
+    """Snakemake reads nested --config values as strings; they are converted once."""
+    schema = yaml.safe_load(SCHEMA.read_text())
+    raw = {"seed": "3", "datasets": {"n_train": "null", "mirror": "/data"}, "training": {"learning_rate": "1e-3"}}
+    out = coerce_to_schema(raw, schema)
+    assert out == {"seed": 3, "datasets": {"n_train": None, "mirror": "/data"}, "training": {"learning_rate": 1e-3}}
+    config["limits"] = {"runs": "3", "shuffles": "6"}
+    config["tables"]["table1"]["k"] = "5"
+    _, exp = load_config(config, SCHEMA)
+    assert exp.tables["table1"].k == 5 and exp.tables["table1"].shuffles == 6 and exp.families["mnist_plain"].runs == 3
+
+
+def _set(path: str, value: object):
+    def mutate(c: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            c = c[key]
+        c[last] = value
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (_set("tables.table1.k", "four"), "key tables.table1.k: 'four' is not of type 'integer'"),
+        (_set("tables.table1.k", 0), "key tables.table1.k: 0 is less than the minimum of 2"),
+        (_set("tables.table1.shuffles", -5), "key tables.table1.shuffles: -5 is less than the minimum of 0"),
+        (_set("clustering.chunk_size", 0), "key clustering.chunk_size: 0 is less than the minimum of 1"),
+        (_set("training.epochs", "ten"), "key training.epochs: 'ten' is not of type 'integer'"),
+        (_set("seed", -1), "key seed: -1 is less than the minimum of 0"),
+        (_set("clusterin", {}), "unknown key clusterin"),
+        (_set("training.epoch", 3), "unknown key training.epoch"),
+        (_set("clustering.solver", "magic"), "key clustering.solver"),
+        (_set("families.mnist_plain.dataset", "imagenet"), "key families.mnist_plain.dataset"),
+        (_set("families.mnist_plain.regime", "magic"), "families.mnist_plain.regime: unknown regime 'magic'"),
+        (_set("tables.table1.families", ["mnist_plain", "nope"]), "tables.table1.families: unknown family 'nope'"),
+        (_set("tables.table1.columns", ["ncut_mean", "nope"]), "tables.table1.columns: 'nope' is not a column"),
+        (_set("figures.fig2_ncut_vs_accuracy.table", "nope"), "figures.fig2_ncut_vs_accuracy.table: unknown table"),
+        (
+            _set("tables.table1.columns", ["cohens_d_mean"]),
+            "need the 'layer_nonzero' shuffles; add it to tables.table1.shuffle_methods",
+        ),
+        # Values the schema admits but a training run cannot take stop here too, before any job.
+        (_set("training.pruning.initial_sparsity", 0.95), "final_sparsity must be in [initial_sparsity, 1)"),
+        (_set("training.pruning.final_sparsity", 1), "key training.pruning.final_sparsity: 1 is greater than"),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_key(config: dict, mutate, message: str) -> None:
+    mutate(config)
+    with pytest.raises(InputError) as info:
+        load_config(config, SCHEMA)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_pruning_power_may_be_any_positive_number(config: dict) -> None:
+    config["training"]["pruning"]["power"] = 2.5
+    _, exp = load_config(config, SCHEMA)
+    assert exp.families["mnist_plain"].train.pruning_power == 2.5
+
+
+def test_training_settings_precedence() -> None:
+    training = {
+        "epochs": 20,
+        "prune_epochs": 20,
+        "batch_size": 128,
+        "learning_rate": 1e-3,
+        "dropout": 0.5,
+        "hidden_widths": [256],
+        "pruning": {"initial_sparsity": 0.5, "final_sparsity": 0.9, "power": 3, "frequency": 10},
+        "per_dataset": {"cifar10": {"dropout": 0.2, "prune_epochs": 40}},
+    }
+    plain = training_settings(training, {}, "cifar10")
+    assert plain["dropout"] == 0.0 and plain["prune_epochs"] == 40
+    dropout = training_settings(training, {"dropout": True}, "cifar10", {"epochs": 3, "pruning": {"frequency": 1}})
+    assert dropout["dropout"] == 0.2 and dropout["epochs"] == 3 and dropout["pruning_frequency"] == 1
+
+
+def test_chunks_do_not_depend_on_the_number_of_shuffles() -> None:
+    assert shuffle_chunks(5, 2) == [range(0, 2), range(2, 4), range(4, 6)]
+    assert shuffle_chunks(50, 64) == [range(0, 64)] and shuffle_chunks(320, 64)[0] == range(0, 64)
+    assert shuffle_chunks(0, 2) == []
+
+
+def test_provenance_follows_imports_without_importing() -> None:
+    files = {Path(p).name for p in module_files("clusterability.measure")}
+    assert {"measure.py", "spectral.py", "kmeans.py", "graph.py", "ncut.py", "shuffles.py"} <= files
+    assert "training.py" not in files and "tf_runtime.py" not in files
+    train = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/train_network.py")}
+    assert {"training.py", "tf_runtime.py", "models.py", "jobs.py", "keras_io.py", "train_config.py"} <= train
+    assert "spectral.py" not in train
+    cluster = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/shuffle_chunk.py")}
+    assert "spectral.py" in cluster and "training.py" not in cluster

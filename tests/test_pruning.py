@@ -1,0 +1,97 @@
+"""The exact mask update: the same thresholds, masks and weights as tfmot's sorting one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow_model_optimization")
+
+from clusterability.pruning import kth_largest_magnitude  # noqa: E402
+from clusterability.tf_runtime import import_tf  # noqa: E402
+from clusterability.train_config import TrainConfig  # noqa: E402
+from clusterability.training import train_and_prune  # noqa: E402
+
+pytestmark = pytest.mark.tf
+
+
+@pytest.fixture(scope="module")
+def tf_modules():
+    return import_tf(threads=1)
+
+
+def _kernels() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {
+        "random": rng.standard_normal((784, 256)).astype(np.float32),
+        "ties": rng.choice(np.float32([-2, -1, 0, 0.5, 1, 3]), size=(40, 30)),
+        "mostly_zero": np.where(rng.random((64, 64)) < 0.9, 0, rng.standard_normal((64, 64))).astype(np.float32),
+        "all_equal": np.full((10, 7), -0.25, np.float32),
+        "tiny_and_huge": np.float32([[1e-38, 3e38], [-1e-45, 0.0], [7.0, -7.0]]),
+    }
+
+
+@pytest.mark.parametrize("name", list(_kernels()))
+@pytest.mark.parametrize("fraction", [0.0, 0.1, 0.5, 0.9, 1.0])
+def test_kth_largest_magnitude_is_the_sorted_one(tf_modules, name: str, fraction: float) -> None:
+    tf, _, _ = tf_modules
+    w = _kernels()[name]
+    k = max(1, round(w.size * fraction))
+    expected = np.sort(np.abs(w).ravel())[::-1][k - 1]
+    got = kth_largest_magnitude(tf, tf.constant(w), k).numpy()
+    assert got == expected and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", list(_kernels()))
+@pytest.mark.parametrize("sparsity", [0.5, 0.73, 0.9])
+def test_mask_update_equals_tfmots(tf_modules, name: str, sparsity: float) -> None:
+    """Against tfmot's own `_update_mask` (kept as `_tfmot_update_mask`) on one Pruning object."""
+    tf, keras, tfmot = tf_modules
+    w = _kernels()[name]
+    schedule = tfmot.sparsity.keras.ConstantSparsity(sparsity, begin_step=0, frequency=1)
+    layer = tfmot.sparsity.keras.prune_low_magnitude(keras.layers.Dense(w.shape[1]), pruning_schedule=schedule)
+    layer.build((None, w.shape[0]))
+    layer.pruning_step.assign(1)
+    pruning = layer.pruning_obj
+    threshold, mask = pruning._update_mask(tf.constant(w))
+    tf_threshold, tf_mask = pruning._tfmot_update_mask(tf.constant(w))
+    assert threshold.numpy() == tf_threshold.numpy()
+    np.testing.assert_array_equal(mask.numpy(), tf_mask.numpy())
+
+
+def _data() -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(3)
+    out = {}
+    for split, n in (("train", 640), ("val", 64), ("test", 64)):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(0, 80, (n, 28, 28)).astype(np.uint8)
+        for c in range(4):
+            x[y == c, 7 * c : 7 * c + 4, :] += 150
+        out[f"x_{split}"], out[f"y_{split}"] = x, y
+    return out
+
+
+def test_pruning_runs_are_tfmots_bit_for_bit(tf_modules, tmp_path) -> None:
+    """The paper's schedule (frequency 10, cubic 0.5 -> 0.9) with either mask update: same masks and weights."""
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+
+    from clusterability.weights import load_weights
+
+    config = TrainConfig(epochs=1, prune_epochs=3, batch_size=32, widths=(64, 64), dropout=0.5)  # 60 steps
+    runs = {}
+    exact = pruning_impl.Pruning._update_mask
+    for name, update in (("tfmot", pruning_impl.Pruning._tfmot_update_mask), ("exact", exact)):
+        pruning_impl.Pruning._update_mask = update
+        try:
+            out = tmp_path / f"{name}.npz"
+            metrics = train_and_prune(_data(), config, seed=5, threads=1, out_weights_pruned=out)
+        finally:
+            pruning_impl.Pruning._update_mask = exact
+        runs[name] = (load_weights(out), metrics)
+    (ours, ours_metrics), (theirs, their_metrics) = runs["exact"], runs["tfmot"]
+    assert ours_metrics["pruning"]["end_step"] == 60 and ours_metrics["pruning"]["last_mask_update_step"] == 60
+    for a, b in zip(ours.kernels, theirs.kernels, strict=True):
+        np.testing.assert_array_equal(a == 0, b == 0)  # the masks
+        np.testing.assert_array_equal(a, b)  # the weights
+    assert ours_metrics["sparsity"] == their_metrics["sparsity"]
+    assert all(abs(s - 0.9) < 0.01 for s in ours_metrics["sparsity"]["pruned"])
