@@ -60,18 +60,6 @@ def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
     return len(pairs) == len(set(a[a >= 0].tolist())) == len(set(b[b >= 0].tolist()))
 
 
-@pytest.fixture
-def planted_mlp() -> Callable[..., tuple[list[np.ndarray], np.ndarray]]:
-    """:func:`build_planted_mlp`."""
-    return build_planted_mlp
-
-
-@pytest.fixture
-def glorot_mlp() -> Callable[..., list[np.ndarray]]:
-    """:func:`build_glorot_mlp`."""
-    return build_glorot_mlp
-
-
 @pytest.fixture(scope="session")
 def paper_mlp_kernels() -> list[np.ndarray]:
     """One randomly initialized 784-256x4-10 MLP (Glorot uniform, seed 0), shared by a few tests."""

@@ -6,10 +6,9 @@ n-cut) or in exit status 2 with exactly one line on stderr naming the file or
 option at fault. Never a traceback, never a hang, and never a file left behind
 (no partial JSON, no ``.*.tmp*`` temporary files, no half-created folders).
 
-Not covered: a read-only file system. The only way to get one here without
-privileges would be to mount one (root, or a user namespace), so it is left
-out; ``check_output_path`` refuses it through ``os.access`` (``EROFS``) and a
-failed write is an ``OSError`` that the command turns into one line.
+A read-only file system is made with a private mount namespace
+(``unshare --user --map-root-user --mount``, then a read-only bind mount of the
+output folder); the case skips where the kernel allows no user namespaces.
 """
 
 from __future__ import annotations
@@ -50,6 +49,7 @@ class Case:
     shuffles: str = "3"
     check: Callable[[dict], None] | None = None  # extra checks of a valid result
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    wrapper: tuple[str, ...] = ()  # argv prefix the command runs under (e.g. a private read-only mount)
 
 
 CASES: dict[str, Callable[[Path], Case]] = {}
@@ -284,6 +284,31 @@ def _(tmp: Path) -> Case:
     return case
 
 
+_READ_ONLY_MOUNT = ('d=$1; shift; mount --bind "$d" "$d" && mount -o remount,bind,ro "$d" && exec "$@"', "sh")
+
+
+def _read_only_mount(folder: Path) -> tuple[str, ...]:
+    """An argv prefix that runs a command with ``folder`` on a read-only file system (skips where impossible)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        pytest.skip("unshare is not installed")
+    prefix = (unshare, "--user", "--map-root-user", "--mount", "sh", "-c", *_READ_ONLY_MOUNT, str(folder))
+    probe = subprocess.run([*prefix, "sh", "-c", f"! touch {folder}/probe 2>/dev/null"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a read-only file system here: {probe.stderr.strip() or 'it stayed writable'}")
+    return prefix
+
+
+@_case("json_on_read_only_file_system")
+def _(tmp: Path) -> Case:
+    folder = tmp / "ro"
+    folder.mkdir()
+    case = _refused(tmp, _npz(tmp, _planted()), str(folder / "out.json"))
+    case.json = folder / "out.json"
+    case.wrapper = _read_only_mount(folder)
+    return case
+
+
 @_case("json_is_a_fifo")  # an atomic rename would replace the pipe itself
 def _(tmp: Path) -> Case:
     os.mkfifo(tmp / "out.json")
@@ -326,7 +351,7 @@ def _cleaned(case: Case) -> Iterator[Case]:
 def test_hostile_input(tmp_path: Path, name: str) -> None:
     with _cleaned(CASES[name](tmp_path)) as case:
         before = _tree(tmp_path)
-        argv = [str(SCRIPT), "ncut", str(case.weights), "--k", case.k, "--shuffles", case.shuffles]
+        argv = [*case.wrapper, str(SCRIPT), "ncut", str(case.weights), "--k", case.k, "--shuffles", case.shuffles]
         argv += ["--shuffle-method", "layer", "--seed", "0", "--solver", "fast"]
         if case.json is not None:
             argv += ["--json", str(case.json)]

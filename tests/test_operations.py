@@ -454,8 +454,17 @@ def test_errors(case: str, tmp_path: Path) -> None:
 
 def test_unknown_scale_gives_one_line() -> None:
     """`make SCALE=huge` stops before Snakemake starts (which would print a traceback for a missing --configfile)."""
+    # Run as a user would from a shell: under an outer `make test` (as in CI) the inherited MAKELEVEL
+    # would make this make print "Entering directory" lines around the error.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
     proc = subprocess.run(
-        ["make", "-n", "table1", "SCALE=huge"], cwd=REPO, capture_output=True, text=True, timeout=60, check=False
+        ["make", "-n", "table1", "SCALE=huge"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]

@@ -23,8 +23,8 @@ Solvers
     ``eigsh`` (or a dense ``eigh``) on ``M`` itself.
 
 Isolated nodes (degree 0) are left out of the clustering and get label -1.
-Every solver works on a copy of the graph scaled by a power of 4 so that its
-largest weight lies in ``[1/2, 2)`` (:mod:`clusterability.graph`): the
+Every solver works on a copy of a graph with extreme weights scaled by a power
+of 4 so that its largest weight lies in ``[1/2, 2)`` (:mod:`clusterability.graph`): the
 clustering does not depend on the scale, and degrees of weights near the
 float64 maximum would otherwise overflow.
 """
