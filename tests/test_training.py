@@ -198,6 +198,22 @@ def test_importing_the_package_does_not_import_tensorflow():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_tfmot_is_imported_without_keras_3():
+    """import_tf leaves Keras 3 unloaded (tfmot's failed probe for it cost seconds) and tfmot as before."""
+    code = (
+        "import sys\n"
+        "from clusterability.tf_runtime import import_tf\n"
+        "tf, keras, tfmot = import_tf(threads=1)\n"
+        "from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry\n"
+        "assert 'keras' not in sys.modules, sorted(m for m in sys.modules if m.startswith('keras'))\n"
+        "assert prune_registry.base_layer is None  # as when tfmot's probe of Keras 3 fails by itself\n"
+        "assert keras.__name__ == 'tf_keras' and callable(tfmot.sparsity.keras.prune_low_magnitude)\n"
+        "import keras as keras3  # the blocker is gone: a user's own Keras import still works\n"
+        "assert keras3.__version__.startswith('3.')\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 def test_keras_conv_batchnorm_model_weights(tmp_path):
     from clusterability.tf_runtime import import_tf

@@ -16,6 +16,8 @@ internal modules, e.g. to recognise its pruning wrappers), so
   and ``tf.config.experimental.enable_op_determinism`` so that the same seed,
   data and thread count give the same weights;
 * every visible GPU with memory growth on; the CPU otherwise;
+* tfmot imported without loading Keras 3 (:func:`_keras3_blocked`: 3-4 s of
+  every training job's start-up, for nothing);
 * tfmot's pruning mask update replaced by an exact one that does not sort
   (:func:`clusterability.pruning.install_exact_mask_update`: the same masks,
   at a fraction of the cost).
@@ -28,9 +30,11 @@ determinism the results do not depend on the pool sizes, only the speed does).
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 from .threads import set_thread_env
@@ -42,6 +46,37 @@ def _prepare_environment(threads: int | None) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if threads is not None and "tensorflow" not in sys.modules:
         set_thread_env(threads)
+
+
+class _Keras3Blocker(importlib.abc.MetaPathFinder):
+    """A finder that makes ``import keras`` (Keras 3) fail with ImportError."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "keras" or name.startswith("keras."):
+            raise ImportError(f"{name}: Keras 3 is not loaded with tfmot (clusterability.tf_runtime)")
+        return None
+
+
+@contextlib.contextmanager
+def _keras3_blocked() -> Iterator[None]:
+    """Import tfmot without loading Keras 3.
+
+    tfmot 0.8's ``prune_registry`` tries ``from keras.src.engine import
+    base_layer``. That module does not exist in Keras 3, so the import fails
+    and tfmot goes on without it, but only after loading all of Keras 3
+    (which TensorFlow >= 2.16 installs as a dependency; we use tf_keras). The
+    blocker makes the same import fail at once, so tfmot ends in the same
+    state. A Keras already imported by the user is left alone.
+    """
+    if "keras" in sys.modules:
+        yield
+        return
+    blocker = _Keras3Blocker()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
 
 
 def _configure_threads(tf: Any, threads: int) -> None:
@@ -82,8 +117,10 @@ def import_tf(threads: int | None = None, seed: int | None = None) -> tuple[Any,
     _prepare_environment(threads)
 
     import tensorflow as tf
-    import tensorflow_model_optimization as tfmot
     import tf_keras as keras
+
+    with _keras3_blocked():
+        import tensorflow_model_optimization as tfmot
 
     from .pruning import install_exact_mask_update
 
