@@ -48,6 +48,7 @@ N_CHUNKS = 4
 # The temporary name of clusterability.atomic: `.{stem}.{random}.tmp{suffix}`.
 ATOMIC_TMP = re.compile(r"^\..+\.tmp(\.\w+)?$")
 STALE_LOCK = "Directory cannot be locked"
+TRAINING_FINISHED = re.compile(r"Finished jobid: \d+ \(Rule: train_network\)")
 RUN_TIMEOUT = 300
 
 
@@ -275,11 +276,17 @@ def test_resume_after_kill_9(reference: Path, tmp_path: Path) -> None:
     assert incomplete, "the unpruned weights of the interrupted training must be listed as incomplete"
     assert all((workdir / f).exists() for f in incomplete)
 
-    # 2. Rerun the same command; kill -9 again in the middle of the shuffle fan-out.
-    def mid_fan_out() -> bool:
-        return 1 <= len(chunk_files(workdir)) < N_CHUNKS
+    # 2. Rerun the same command; kill -9 again in the middle of the shuffle fan-out,
+    #    once Snakemake has recorded the reruns of the interrupted trainings as
+    #    finished (it removes the incomplete marks before it logs "Finished jobid":
+    #    with 2 cores a chunk of one network can start while the other still trains).
+    kill2_log = tmp_path / "kill2.log"
 
-    kill_when(workdir, args, tmp_path / "kill2.log", mid_fan_out)
+    def mid_fan_out() -> bool:
+        trainings_done = len(TRAINING_FINISHED.findall(kill2_log.read_text())) >= len(interrupted)
+        return trainings_done and 1 <= len(chunk_files(workdir)) < N_CHUNKS
+
+    kill_when(workdir, args, kill2_log, mid_fan_out)
     assert all((workdir / net / "metrics.json").exists() for net in NETWORKS)
     check_outputs_parse(workdir)
     incomplete = incomplete_files(workdir)
