@@ -29,12 +29,22 @@ FIGURES = EXPERIMENTS.figures
 TRAINED = EXPERIMENTS.trained_families()
 
 
+DATASETS = EXPERIMENTS.datasets
+
+
 def _one_of(names):
-    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+    names = sorted(names, key=len, reverse=True)
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def _datasets(kind):
+    return [name for name, spec in DATASETS.items() if spec.kind == kind]
 
 
 wildcard_constraints:
-    dataset="mnist|fashion_mnist|cifar10",
+    dataset=_one_of(_datasets("real")),
+    synthetic=_one_of(_datasets("synthetic")),
+    mixture=_one_of(_datasets("mixture")),
     family=_one_of(TRAINED),
     run=r"\d+",
     stage="unpruned|pruned",
@@ -82,6 +92,14 @@ def train_seed(wildcards):
     return network_seed(wildcards.family, wildcards.run)
 
 
+def mixture_inputs(wildcards):
+    first, second = DATASETS[wildcards.mixture].of
+    return {
+        "first": f"results/data/{first}.npz",
+        "second": f"results/data/{second}.npz",
+    }
+
+
 def family_dataset(wildcards):
     return f"results/data/{FAMILIES[wildcards.family].dataset}.npz"
 
@@ -115,34 +133,47 @@ def shuffle_chunk_files(wildcards):
 # -- tables and figures ---------------------------------------------------------
 
 
+def _network_record(family, run, stages, role="row"):
+    return {
+        "family": family.name,
+        "dataset": family.dataset,
+        "architecture": family.architecture,
+        "regime": family.regime,
+        "dropout": family.dropout,
+        "run": run,
+        "seed": network_seed(family.name, run),
+        "metrics": f"{network_dir(family.name, run)}/metrics.json",
+        "stages": stages,
+        "role": role,
+    }
+
+
 def table_records(name):
-    """Per network of table ``name``: its labels, seed and result files (see clusterability.tables)."""
+    """Per network of table ``name``: its labels, seed and result files (see clusterability.tables).
+
+    The networks of its ``init_family`` come last, with role "init" and their
+    unpruned clustering only.
+    """
     table = TABLES[name]
     records = []
     for family, run in EXPERIMENTS.networks(name):
         stages = {}
-        for stage in table.stages:
+        for stage in table.cluster_stages:
             base = clustering_dir(family.name, run, stage, table.k)
             shuffles = {}
-            if table.shuffles:
+            if table.shuffles and stage in table.stages:
                 shuffles = {
                     m: f"{base}/{m}/shuffles{table.shuffles}.json"
                     for m in table.shuffle_methods
                 }
             stages[stage] = {"network": f"{base}/network.json", "shuffles": shuffles}
-        records.append(
-            {
-                "family": family.name,
-                "dataset": family.dataset,
-                "architecture": family.architecture,
-                "regime": family.regime,
-                "dropout": family.dropout,
-                "run": run,
-                "seed": network_seed(family.name, run),
-                "metrics": f"{network_dir(family.name, run)}/metrics.json",
-                "stages": stages,
-            }
-        )
+        records.append(_network_record(family, run, stages))
+    if table.init_family:
+        family = FAMILIES[table.init_family]
+        for run in range(family.runs):
+            base = clustering_dir(family.name, run, "unpruned", table.k)
+            stages = {"unpruned": {"network": f"{base}/network.json", "shuffles": {}}}
+            records.append(_network_record(family, run, stages, role="init"))
     return records
 
 
@@ -187,8 +218,48 @@ def table_caption_params(wildcards):
     }
 
 
-def figure_table(wildcards):
-    return f"results/{FIGURES[wildcards.figure].table}.csv"
+TABLE_PLOTS_WITH_SHUFFLES = {"shuffle_distributions", "shuffle_violins"}
+
+
+def figure_records(wildcards):
+    """The records of a figure's table whose shuffle n-cuts its plot draws (else none)."""
+    figure = FIGURES[wildcards.figure]
+    if figure.table is None or figure.plot not in TABLE_PLOTS_WITH_SHUFFLES:
+        return []
+    return table_records(figure.table)
+
+
+def figure_inputs(wildcards):
+    """A table figure's CSV (and shuffles, for the distribution plots), or a network's weights and clustering."""
+    figure = FIGURES[wildcards.figure]
+    if figure.network is not None:
+        ref = figure.network
+        return {
+            "weights": f"{network_dir(ref.family, ref.run)}/weights_{ref.stage}.npz",
+            "clustering": f"{clustering_dir(ref.family, ref.run, ref.stage, ref.k)}/network.json",
+        }
+    shuffles = [
+        path
+        for rec in figure_records(wildcards)
+        for stage in rec["stages"].values()
+        for path in stage["shuffles"].values()
+    ]
+    return {"table": f"results/{figure.table}.csv", "shuffles": shuffles}
+
+
+def figure_params(wildcards):
+    """What the figure script needs: the plot, its title, the rows kept and the records."""
+    figure = FIGURES[wildcards.figure]
+    return json.dumps(
+        {
+            "plot": figure.plot,
+            "network": figure.network is not None,
+            "title": f"{figure.title} (scale {SCALE})",
+            "where": {column: list(values) for column, values in figure.where},
+            "records": figure_records(wildcards),
+        },
+        sort_keys=True,
+    )
 
 
 def table_files(names):

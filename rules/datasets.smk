@@ -1,4 +1,5 @@
-# Stage 1: raw datasets (md5-verified) and prepared 28x28 uint8 datasets.
+# Stage 1: raw datasets (md5-verified), prepared 28x28 uint8 datasets, and the datasets
+# drawn from a seed (LINES, random) or mixed from two others.
 
 
 # Downloads run where Snakemake runs (e.g. a cluster's login node): compute nodes often
@@ -48,3 +49,45 @@ rule prepare_dataset:
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.dataset),
     script:
         "../workflow_scripts/prepare_dataset.py"
+
+
+rule make_synthetic_dataset:
+    input:
+        lib=lib_inputs("make_synthetic_dataset.py"),
+    output:
+        "results/data/{synthetic}.npz",
+    log:
+        "logs/make_synthetic_dataset/{synthetic}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        kind=lambda wildcards: DATASETS[wildcards.synthetic].generator,
+        sizes=lambda wildcards: list(DATASETS[wildcards.synthetic].sizes),
+        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.synthetic),
+    script:
+        "../workflow_scripts/make_synthetic_dataset.py"
+
+
+rule mix_datasets:
+    input:
+        unpack(mixture_inputs),
+        lib=lib_inputs("mix_datasets.py"),
+    output:
+        "results/data/{mixture}.npz",
+    log:
+        "logs/mix_datasets/{mixture}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        separate=lambda wildcards: DATASETS[wildcards.mixture].separate,
+        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.mixture),
+    script:
+        "../workflow_scripts/mix_datasets.py"

@@ -34,7 +34,7 @@ rule table:
 
 rule figure:
     input:
-        table=figure_table,
+        unpack(figure_inputs),
         lib=lib_inputs("figure.py"),
     output:
         png=report(
@@ -58,8 +58,9 @@ rule figure:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
-        plot=lambda wildcards: FIGURES[wildcards.figure].plot,
-        title=lambda wildcards: f"{FIGURES[wildcards.figure].title} (scale {SCALE})",
+        figure=figure_params,
+        # For the report's caption (report/figure.rst).
+        title=lambda wildcards: FIGURES[wildcards.figure].title,
         table=lambda wildcards: FIGURES[wildcards.figure].table,
         scale=SCALE,
     script:

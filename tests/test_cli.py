@@ -252,3 +252,52 @@ def test_cli_and_measure_do_not_import_tensorflow() -> None:
     proc = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# --- clusterability draw ------------------------------------------------------------------------------------------
+
+
+def test_draw_writes_the_clustered_network(tmp_path: Path, write_weights: Callable[..., Path]) -> None:
+    kernels, _ = build_planted_mlp((16, 16, 16), 4, seed=0)
+    weights = write_weights(kernels)
+    for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")):
+        out = tmp_path / "drawings" / f"net{suffix}"
+        proc = _run_cli("draw", weights, "--k", "4", "-o", out)
+        assert proc.returncode == 0, proc.stderr
+        assert out.read_bytes().startswith(magic)
+        assert f"{out}: mlp with layers [16, 16, 16]" in proc.stdout
+    # The n-cut it reports is that of `ncut` with the same seed.
+    ncut = json.loads(_ncut_json(tmp_path, weights))["ncut"]
+    assert f"n-cut {ncut:.4f}" in proc.stdout
+
+
+def _ncut_json(tmp_path: Path, weights: Path) -> str:
+    out = tmp_path / "ncut.json"
+    assert main(["ncut", str(weights), "--k", "4", "--shuffles", "0", "--json", str(out)]) == 0
+    return out.read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "culprit"),
+    [
+        (["-o", "{tmp}/net.jpg"], "-o must end in .png, .pdf, .svg"),
+        (["-o", "{tmp}/missing.npz.png", "--k", "0"], "--k"),
+        (["-o", "{tmp}/net.npz/x.png"], "is not a folder"),
+    ],
+)
+def test_draw_bad_input_gives_one_line(
+    tmp_path: Path, write_weights: Callable[..., Path], args: list[str], culprit: str
+) -> None:
+    kernels, _ = build_planted_mlp((8, 8, 8), 2, seed=0)
+    weights = write_weights(kernels)
+    before = sorted(tmp_path.rglob("*"))
+    proc = _run_cli("draw", weights, *[a.format(tmp=tmp_path) for a in args])
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert len(proc.stderr.splitlines()) == 1 and culprit in proc.stderr, proc.stderr
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_draw_of_a_missing_file_names_it(tmp_path: Path) -> None:
+    proc = _run_cli("draw", tmp_path / "nope.npz", "-o", tmp_path / "x.png")
+    assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "nope.npz" in proc.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -40,7 +40,16 @@ def test_paper_settings_are_the_papers(config: dict) -> None:
     assert cfg["scale"] == "paper"
     assert exp.tables["table1"].k == 4 and exp.tables["table1"].shuffles == 320
     assert [exp.tables[t].k for t in ("tableA1", "tableA2", "tableA3")] == [7, 10, 2]
-    assert all(f.runs == 10 for f in exp.families.values())
+    assert all(f.runs == 10 for name, f in exp.families.items() if name != "mlp_init")
+    assert exp.families["mlp_init"].runs == 200  # P1 figure 3
+    init = exp.families["mlp_init"].train
+    assert (init.epochs, init.prune_epochs) == (0, 0)
+    kilo, memo = exp.families["random_kilo_plain"].train, exp.families["memorization_dropout"].train
+    assert (kilo.epochs, kilo.prune_epochs, kilo.shuffle) == (1000, 20, True)
+    assert (memo.epochs, memo.prune_epochs, memo.shuffle, memo.dropout) == (100, 100, False, 0.5)
+    assert exp.datasets["memorization"].sizes == (3000, 1000, 1000)
+    assert exp.datasets["random"].sizes == (60000, 5000, 10000)
+    assert exp.datasets["lines_mnist_sep"].of == ("lines", "mnist") and exp.datasets["lines_mnist_sep"].separate
     mnist = exp.families["mnist_dropout"].train
     assert (mnist.epochs, mnist.prune_epochs, mnist.batch_size, mnist.learning_rate) == (20, 20, 128, 1e-3)
     assert mnist.dropout == 0.5
@@ -64,21 +73,24 @@ def test_table1_is_an_entry_with_its_columns(config: dict) -> None:
     assert table.columns == TABLE1_COLUMNS
     assert [f.name for f, _ in exp.networks("table1")][::10] == list(table.families)
     assert exp.figures["fig2_ncut_vs_accuracy"].table == "table1_networks"
-    assert set(exp.paper_targets("p1")) == {
-        "table1",
-        "table1_networks",
-        "tableA1",
-        "tableA2",
-        "tableA3",
-        "fig2_ncut_vs_accuracy",
-    }
+    p1 = {"table1", "table1_networks", "table2", "table3", "table4", "init_networks", "topology_networks"}
+    p1 |= {f"tableA{i}" for i in range(1, 18)}
+    p1 |= {"fig1_network", "fig2_ncut_vs_accuracy", "fig3_init_ncuts", "fig4_topology", "figA1_cohens_d"}
+    p1 |= {f"figA{i}_violins" for i in range(2, 6)}
+    assert set(exp.paper_targets("p1")) == p1
 
 
 def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     _, exp = load_config(config, SCHEMA)
     trained = {(f.network, run) for t in ("table1", "tableA1", "tableA2", "tableA3") for f, run in exp.networks(t)}
     assert len(trained) == 60
-    assert exp.trained_families() == {name: 10 for name in exp.tables["table1"].families}
+    assert {f.network for t in ("tableA1", "tableA2", "tableA3") for f, _ in exp.networks(t)} == set(
+        exp.tables["table1"].families
+    )
+    # P1's tables A.4-A.15 and A.16/A.17 reuse Table 1's networks too: only the new datasets add families.
+    reused = {f.network for t in [f"tableA{i}" for i in range(4, 18)] for f, _ in exp.networks(t)}
+    assert set(exp.tables["table1"].families) <= reused
+    assert sum(exp.trained_families().values()) == 6 * 10 + 200 + 6 * 10 + 14 * 10
 
 
 def test_equal_settings_share_networks(config: dict) -> None:
@@ -118,7 +130,8 @@ def test_scale_files_cap_runs_and_shuffles(config: dict, scale: str, runs: int, 
     cfg, exp = load_config(scaled(config, scale), SCHEMA)
     assert cfg["scale"] == scale
     assert {f.runs for f in exp.families.values()} == {runs}
-    assert {t.shuffles for t in exp.tables.values()} == {shuffles}
+    assert {t.shuffles for t in exp.tables.values()} == {shuffles, 0}  # 0: the tables without shuffles
+    assert max(max(f.train.epochs, f.train.prune_epochs) for f in exp.families.values()) <= cfg["limits"]["epochs"]
     # The per-dataset dropout rate survives the overlay (dicts merge).
     assert exp.families["cifar10_dropout"].train.dropout == 0.2
 
@@ -145,6 +158,16 @@ def _set(path: str, value: object):
     return mutate
 
 
+def _del(path: str):
+    def mutate(c: dict) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            c = c[key]
+        del c[last]
+
+    return mutate
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -157,7 +180,12 @@ def _set(path: str, value: object):
         (_set("clusterin", {}), "unknown key clusterin"),
         (_set("training.epoch", 3), "unknown key training.epoch"),
         (_set("clustering.solver", "magic"), "key clustering.solver"),
-        (_set("families.mnist_plain.dataset", "imagenet"), "key families.mnist_plain.dataset"),
+        (_set("families.mnist_plain.dataset", "imagenet"), "families.mnist_plain.dataset: unknown dataset 'imagenet'"),
+        (_set("datasets.mixtures.lines_mnist.of", ["lines", "svhn"]), "mixtures.lines_mnist.of: 'svhn' is not"),
+        (_set("tables.table2.init_family", "nope"), "tables.table2.init_family: unknown family 'nope'"),
+        (_del("tables.table2.init_family"), "need the freshly initialized networks"),
+        (_set("figures.fig1_network.network.run", 99), "figures.fig1_network.network.run: family mnist_dropout"),
+        (_set("figures.fig4_topology.where", {"nope": [1]}), "'nope' is not a column of table topology_networks"),
         (_set("families.mnist_plain.regime", "magic"), "families.mnist_plain.regime: unknown regime 'magic'"),
         (_set("tables.table1.families", ["mnist_plain", "nope"]), "tables.table1.families: unknown family 'nope'"),
         (_set("tables.table1.columns", ["ncut_mean", "nope"]), "tables.table1.columns: 'nope' is not a column"),

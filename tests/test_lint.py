@@ -36,11 +36,12 @@ def test_ruff_check_and_format() -> None:
 
 
 def test_paper_scale_dag(tmp_path: Path) -> None:
-    """Table 1 alone, and all of config.yaml, planned from scratch at the paper's settings.
+    """Table 1 alone, and all of P1, planned from scratch at the paper's settings.
 
     Table 1 needs the 60 pruned networks clustered at k = 4 with 320 shuffles in
-    chunks of 64; everything (rule `all`) adds the unpruned networks at k = 4
-    (per-network table, figure 2) and the k = 7, 10, 2 sweeps, on the same 60 networks.
+    chunks of 64. P1 (rule `paper1`; `all` builds the same files) trains every family
+    once and clusters every (network, stage, k) once, whatever the number of
+    tables and figures that use it.
     """
     assert planned_jobs(tmp_path, "--", "results/table1.csv") == {
         "fetch_dataset": 3,
@@ -51,18 +52,33 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "gather_shuffles": 60,
         "table": 1,
     }
-    clusterings = 60 * 2 + 60 * 3
-    assert planned_jobs(tmp_path) == {
-        "all": 1,
+    # Networks: Table 1's 6 families, 200 initialisations (Tables 2-4, figure 3), random labels
+    # trained 20 and 1,000 epochs (Tables 2, 3), memorization (Table 4), and the lines dataset with
+    # its 6 mixtures (Tables A.16, A.17): 10 runs each, plain and dropout.
+    trainings = 60 + 200 + 2 * 10 * (2 + 1 + 1 + 6)
+    # Clusterings with shuffles: Table 1's networks pruned at k = 4, 7, 10, 2 and unpruned at
+    # k = 4 (Table 1 per network, Tables A.4-A.15), and the pruned networks of Tables 2-4.
+    shuffled = 60 * 5 + 3 * 20
+    # ... and without: the 200 initialisations, the unpruned networks of Tables 2-4, and the
+    # lines and mixture networks (Tables A.16, A.17 reuse the pruned MNIST and CIFAR-10 ones).
+    unshuffled = 200 + 3 * 20 + 7 * 20
+    # Gathers: one per clustering and shuffle method (layer; also layer_nonzero for Tables A.4-A.15).
+    gathers = shuffled + 60 * 2
+    paper1 = {
+        "paper1": 1,
         "fetch_dataset": 3,
         "prepare_dataset": 3,
-        "train_network": 60,
-        "cluster_network": clusterings,
-        "shuffle_chunk": clusterings * 5,
-        "gather_shuffles": clusterings,
-        "table": 5,
-        "figure": 1,
+        "make_synthetic_dataset": 3,  # lines, random, memorization
+        "mix_datasets": 6,
+        "train_network": trainings,
+        "cluster_network": shuffled + unshuffled,
+        "shuffle_chunk": gathers * 5,
+        "gather_shuffles": gathers,
+        "table": 24,  # Tables 1-4, A.1-A.17, per-network tables of Table 1, figure 3, figure 4
+        "figure": 9,  # Figures 1-4, A.1-A.5
     }
+    assert planned_jobs(tmp_path, "--", "paper1") == paper1
     everything = planned_jobs(tmp_path)
-    everything.pop("all")
-    assert planned_jobs(tmp_path, "--", "paper1") == {**everything, "paper1": 1}
+    assert everything.pop("all") == 1
+    paper1.pop("paper1")
+    assert everything == paper1  # the same files as P1 (P2 has no tables yet)

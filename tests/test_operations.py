@@ -399,7 +399,7 @@ ERROR_CASES = {
     "chunk_size_zero": (_bad(clustering={"chunk_size": 0}), ["key clustering.chunk_size: 0"]),
     "unknown_dataset": (
         _bad(families={"mnist_plain": {"dataset": "imagenet"}}),
-        ["key families.mnist_plain.dataset: 'imagenet' is not one of"],
+        ["families.mnist_plain.dataset: unknown dataset 'imagenet'", "datasets.synthetic"],
     ),
     "epochs_text": (_bad(training={"epochs": "ten"}), ["key training.epochs: 'ten' is not of type 'integer'"]),
     "negative_seed": (_bad(seed=-1), ["key seed: -1 is less than the minimum of 0"]),

@@ -38,8 +38,8 @@ CAPTIONS = {
         "(r+1)/(4+1)",
     ],
     "results/figures/fig2_ncut_vs_accuracy.png": [
-        "P1 Figure 2, n-cut against test accuracy before and after pruning (scale tiny)",
-        "drawn from results/table1_networks.csv",
+        "P1 Figure 2, n-cut against test accuracy before and after pruning, drawn from results/table1_networks.csv",
+        "Scale tiny is a reduced run",
     ],
 }
 CAPTIONS["results/figures/fig2_ncut_vs_accuracy.pdf"] = CAPTIONS["results/figures/fig2_ncut_vs_accuracy.png"]

@@ -10,6 +10,7 @@ gave before experiments became data (tests/golden/).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from workflow_helpers import MIRROR, REPO, TABLE1_COLUMNS, planned_jobs, snakema
 pytestmark = pytest.mark.slow
 
 TABLE1 = list(TABLE1_COLUMNS)
+FAMILIES_TABLE1 = [f"{d}_{r}" for d in ("mnist", "fashion_mnist", "cifar10") for r in ("plain", "dropout")]
 GOLDEN = REPO / "tests" / "golden"
 
 
@@ -49,19 +51,79 @@ def args(synthetic_mirror: Path):
     return make
 
 
+# The CI run: Table 1 and its sweeps on all six families, and one family or two of
+# every other kind of P1 analysis (Table 2: initialisations and random labels;
+# Table A.16: a mixture of the synthetic lines with MNIST; Table A.4, figures 1,
+# 3, 4 and A.1-A.2: every plot). Restricting a table's families is a
+# `--config` override. 9 networks instead of P1's 27 keeps the suite within its
+# time; the whole of `paper1` at the tiny scale is the same rules on more
+# families (docs/experiments.md gives its job counts and time).
+SUBSET = {
+    "table2": {"families": ["random_plain"]},
+    "tableA16": {"families": ["mnist_plain", "lines_mnist_sep_plain"]},
+}
+SUBSET_TABLES = ("table1", "table1_networks", "tableA1", "tableA2", "tableA3", "table2", "tableA16", "tableA4")
+SUBSET_TABLES += ("init_networks", "topology_networks")
+SUBSET_FIGURES = (
+    "fig1_network",
+    "fig2_ncut_vs_accuracy",
+    "fig3_init_ncuts",
+    "fig4_topology",
+    "figA1_cohens_d",
+    "figA2_violins",
+)
+
+
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
-    """Every table and figure of config.yaml at the tiny scale (rule `all`)."""
+    """The tables and figures of SUBSET_TABLES and SUBSET_FIGURES at the tiny scale."""
     workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), env=env)
+    targets = [f"results/{name}.csv" for name in SUBSET_TABLES]
+    targets += [f"results/figures/{name}.{ext}" for name in SUBSET_FIGURES for ext in ("png", "pdf")]
+    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror, tables=SUBSET), "--", *targets, env=env)
     return workdir
 
 
 def test_every_target_is_built(tiny_run: Path) -> None:
-    for name in ("table1", "table1_networks", "tableA1", "tableA2", "tableA3"):
+    for name in SUBSET_TABLES:
         assert (tiny_run / f"results/{name}.csv").stat().st_size > 100, name
-    for suffix in ("png", "pdf"):
-        assert (tiny_run / f"results/figures/fig2_ncut_vs_accuracy.{suffix}").stat().st_size > 5000
+    for name in SUBSET_FIGURES:
+        for suffix in ("png", "pdf"):
+            assert (tiny_run / f"results/figures/{name}.{suffix}").stat().st_size > 5000, name
+    trained = {p.parent.parent.name for p in (tiny_run / "results/networks").glob("*/run*/metrics.json")}
+    assert trained == {*FAMILIES_TABLE1, "mlp_init", "random_plain", "lines_mnist_sep_plain"}
+
+
+def test_table2_compares_with_initialisations(tiny_run: Path) -> None:
+    table = pd.read_csv(tiny_run / "results/table2.csv")
+    assert list(table["dataset"]) == ["random"] and (table["n_networks"] == 1).all()
+    for column in ("unpruned_ncut_mean", "ncut_mean", "init_ncut_mean", "dist_ncut_mean"):
+        assert table[column].between(1.0, 3.5).all(), column
+    assert table["unpruned_init_prop_sig"].between(0, 1).all()
+    init = pd.read_csv(tiny_run / "results/init_networks.csv")
+    assert list(init["family"]) == ["mlp_init"] and table["init_ncut_mean"].iloc[0] == pytest.approx(
+        init["ncut"].iloc[0]
+    )
+    # Random labels: nothing to learn in 4 epochs (chance is 0.1).
+    assert table["train_acc"].between(0.0, 0.5).all()
+
+
+def test_mixture_table(tiny_run: Path) -> None:
+    table = pd.read_csv(tiny_run / "results/tableA16.csv")
+    assert list(table["dataset"]) == ["mnist", "lines_mnist_sep"] and "n_shuffles" not in table
+    assert table["ncut_mean"].between(1.0, 3.0).all()
+    mixed = json.loads((tiny_run / "results/networks/lines_mnist_sep_plain/run0/metrics.json").read_text())
+    # Classes 0-4 of 1,000 lines images and classes 5-9 of 1,000 MNIST images (the tiny n_train).
+    assert 800 < mixed["n_train"] < 1200
+    assert mixed["pruned"]["test_acc"] > 0.3
+
+
+def test_topology_table(tiny_run: Path) -> None:
+    """Table A.4: MNIST without dropout, unpruned, against both shuffle methods."""
+    table = pd.read_csv(tiny_run / "results/tableA4.csv")
+    assert set(table["stage"]) == {"unpruned"} and len(table) == 1
+    assert table[["p_value", "layer_nonzero_p_value"]].stack().between(1 / 5, 1).all()
+    assert table["layer_nonzero_shuffle_std"].notna().all() and table["cohens_d"].notna().all()
 
 
 def test_table1_shape_and_values(tiny_run: Path) -> None:
@@ -88,7 +150,6 @@ def test_k_sweep_tables_cluster_the_same_networks(tiny_run: Path) -> None:
         assert list(other.columns) == TABLE1 and (other["k"] == k).all()
         pd.testing.assert_series_equal(other["test_acc"], table1["test_acc"])
         assert other["ncut_mean"].between(0, k).all()
-    assert len(list((tiny_run / "results/networks").glob("*/run*/metrics.json"))) == 6
 
 
 def test_per_network_table(tiny_run: Path) -> None:
@@ -196,6 +257,38 @@ def _fingerprint(workdir: Path) -> str:
     return json.loads((workdir / "results/networks/mnist_plain/run0/metrics.json").read_text())["numerics_fingerprint"]
 
 
+def _machine_fingerprint(env: dict[str, str]) -> str:
+    """This machine's TensorFlow numerics fingerprint, as a one-thread training job records it."""
+    code = (
+        "from clusterability.tf_runtime import import_tf, numerics_fingerprint\n"
+        "import_tf(threads=1)\n"
+        "print(numerics_fingerprint())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=dict(os.environ, **env)
+    )
+    return proc.stdout.split()[-1]
+
+
+@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
+def test_real_mnist_end_to_end(tmp_path: Path, env: dict[str, str]) -> None:
+    """Table 1's MNIST rows at the tiny scale from the real files: fetched, verified, prepared, trained."""
+    mnist = {"families": ["mnist_plain", "mnist_dropout"]}
+    snakemake(
+        tmp_path,
+        "--cores",
+        "2",
+        *tiny_config_args(MIRROR, tables={"table1": mnist}),
+        "--",
+        "results/table1.csv",
+        env=env,
+    )
+    table = pd.read_csv(tmp_path / "results/table1.csv")
+    assert list(table.columns) == TABLE1 and list(table["dataset"]) == ["mnist", "mnist"]
+    assert (table["test_acc"] > 0.5).all(), "real MNIST: well above chance"
+    assert table["ncut_mean"].between(1.0, 3.0).all()
+
+
 @pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
 def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str]) -> None:
     """Table 1 at the tiny scale on the real files equals what the code computed before the refactor.
@@ -207,6 +300,13 @@ def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str])
     picks its kernels from the instruction set), so the exact comparison only
     applies on a machine with the same fingerprint.
     """
+    recorded = (GOLDEN / "README.md").read_text().split("fingerprint: `", 1)[1].split("`", 1)[0]
+    here = _machine_fingerprint(env)
+    if here != recorded:
+        pytest.skip(
+            f"this CPU's TensorFlow numerics ({here}) differ from those of the machine that wrote the golden "
+            f"values ({recorded}): its tables are not comparable bit for bit (test_real_mnist_end_to_end runs here)"
+        )
     snakemake(
         tmp_path,
         "--cores",
@@ -221,12 +321,7 @@ def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str])
     networks = pd.read_csv(tmp_path / "results/table1_networks.csv")
     assert list(table.columns) == TABLE1 and len(table) == 6 and len(networks) == 12
     assert (table.loc[table["dataset"] == "mnist", "test_acc"] > 0.5).all(), "real MNIST: well above chance"
-    recorded = (GOLDEN / "README.md").read_text().split("fingerprint: `", 1)[1].split("`", 1)[0]
-    if _fingerprint(tmp_path) != recorded:
-        pytest.skip(
-            f"this CPU's TensorFlow numerics ({_fingerprint(tmp_path)}) differ from the machine that wrote the "
-            f"golden values ({recorded}); the run above completed, its values are not comparable bit for bit"
-        )
+    assert _fingerprint(tmp_path) == recorded
     assert (tmp_path / "results/table1.csv").read_bytes() == (GOLDEN / "table1_tiny_real_mirror.csv").read_bytes()
     old = pd.read_csv(GOLDEN / "table1_networks_tiny_real_mirror.csv")
     merged = old.merge(networks, on=["dataset", "regime", "run", "stage"], suffixes=("_old", ""))

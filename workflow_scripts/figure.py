@@ -1,14 +1,24 @@
-"""Rule figure: one figure of the papers, drawn from its table's CSV."""
+"""Rule figure: one figure of the papers, drawn from its table's CSV or from one network."""
 
 from clusterability.jobs import script_job
 
 with script_job(snakemake):
-    from clusterability.figures import plot_figure
+    import json
 
-    plot_figure(
-        snakemake.params.plot,
-        snakemake.input.table,
-        snakemake.output.png,
-        snakemake.output.pdf,
-        title=snakemake.params.title,
-    )
+    from clusterability.figures import plot_network_figure, plot_table_figure
+
+    figure = json.loads(snakemake.params.figure)
+    outputs = [snakemake.output.png, snakemake.output.pdf]
+    if figure["network"]:
+        plot_network_figure(
+            figure["plot"], snakemake.input.weights, snakemake.input.clustering, outputs, title=figure["title"]
+        )
+    else:
+        plot_table_figure(
+            figure["plot"],
+            snakemake.input.table,
+            outputs,
+            where=figure["where"],
+            records=figure["records"],
+            title=figure["title"],
+        )

@@ -1,9 +1,11 @@
-"""Command-line interface: ``clusterability ncut WEIGHTS --k 4 --shuffles 320 ...``.
+"""Command-line interface: ``clusterability ncut WEIGHTS --k 4 --shuffles 320 ...``, ``clusterability draw``.
 
-Measures the clusterability of a user's own network from its weights (an
-``.npz`` in the format of :mod:`clusterability.weights`, or a saved Keras model
-when TensorFlow is installed): the n-cut of its spectral clustering, the
-n-cuts of its shuffles, the p-value and Z-score.
+``ncut`` measures the clusterability of a user's own network from its weights
+(an ``.npz`` in the format of :mod:`clusterability.weights`, or a saved Keras
+model when TensorFlow is installed): the n-cut of its spectral clustering, the
+n-cuts of its shuffles, the p-value and Z-score. ``draw WEIGHTS --k 4 -o
+net.png`` draws the network as layers of neurons coloured by cluster (P1
+figure 1), as PNG, PDF or SVG.
 
 Every mistake a user can fix -- a bad argument, an unreadable or malformed
 weights file, a ``--json`` path that cannot be written -- ends the command
@@ -27,8 +29,8 @@ import numpy as np
 from . import __version__
 from .atomic import write_json
 from .errors import InputError
-from .graph import network_graph
-from .measure import cluster_network, shuffle_ncuts
+from .graph import LayeredGraph, network_graph
+from .measure import Clustering, cluster_network, shuffle_ncuts
 from .shuffles import SHUFFLE_METHODS
 from .spectral import SOLVERS
 from .statistics import summarize
@@ -119,11 +121,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=("l1", "l2"), default="l1", help="CNN kernel-slice norm")
     p.add_argument("--threads", type=_positive_int, default=1, help="BLAS/OpenMP threads (default 1)")
     p.add_argument("--json", type=Path, help="write the full result as JSON here")
+    d = sub.add_parser("draw", help="draw the network's layers, neurons coloured by cluster (P1 figure 1)")
+    d.add_argument("weights", type=Path, help="weights .npz (kernel_0 ... kernel_{L-1}) or Keras model")
+    d.add_argument("-o", "--output", type=Path, required=True, help="image file: .png, .pdf or .svg")
+    d.add_argument("--k", type=_positive_int, default=4, help="number of clusters (default 4)")
+    d.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the clustering")
+    d.add_argument("--solver", choices=SOLVERS, default="fast")
+    d.add_argument("--n-init", type=_positive_int, default=10, help="k-means restarts (default 10)")
+    d.add_argument("--norm", choices=("l1", "l2"), default="l1", help="CNN kernel-slice norm")
+    d.add_argument("--max-edges", type=_positive_int, default=20000, help="draw the heaviest edges only")
+    d.add_argument("--threads", type=_positive_int, default=1, help="BLAS/OpenMP threads (default 1)")
     return parser
 
 
-def run_ncut(args: argparse.Namespace) -> dict:
-    """Measure the network of ``args.weights``; returns the JSON-ready result."""
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def _clustered(args: argparse.Namespace) -> tuple[NetworkWeights, LayeredGraph, Clustering]:
+    """The weights of ``args.weights``, their graph and its clustering (errors name the weights file)."""
     weights = read_network(args.weights)
     try:
         graph = network_graph(weights, norm=args.norm)
@@ -132,7 +147,27 @@ def run_ncut(args: argparse.Namespace) -> dict:
             raise InputError("every weight of the graph is zero; there is nothing to cluster")
         if args.k > n_connected:
             raise InputError(f"--k {args.k} is more than the {n_connected} connected neurons; use a smaller --k")
-        clustering = cluster_network(graph, args.k, seed=args.seed, solver=args.solver, n_init=args.n_init)
+        return weights, graph, cluster_network(graph, args.k, seed=args.seed, solver=args.solver, n_init=args.n_init)
+    except InputError as exc:  # name the weights file in messages that do not
+        message = str(exc)
+        raise InputError(message if str(args.weights) in message else f"{args.weights}: {message}") from None
+
+
+def run_draw(args: argparse.Namespace) -> str:
+    """Draw the clustered network of ``args.weights`` to ``args.output``; returns a one-line summary."""
+    from .figures import draw_network, save_figure
+
+    weights, graph, clustering = _clustered(args)
+    fig = draw_network(graph.blocks, clustering.labels, max_edges=args.max_edges)
+    title = f"{args.weights.name}: k = {clustering.k}, n-cut {clustering.ncut:.4f}"
+    save_figure(fig, [args.output], title)
+    return f"{args.output}: {weights.kind} with layers {list(graph.layer_sizes)}, n-cut {clustering.ncut:.4f}"
+
+
+def run_ncut(args: argparse.Namespace) -> dict:
+    """Measure the network of ``args.weights``; returns the JSON-ready result."""
+    weights, graph, clustering = _clustered(args)
+    try:
         shuffles = shuffle_ncuts(
             graph,
             args.k,
@@ -186,6 +221,8 @@ def summary(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "draw":
+        return _main_draw(args)
     try:
         if args.json:
             check_output_path(args.json)
@@ -200,6 +237,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clusterability: error: {exc}", file=sys.stderr)
         return 2
     print(summary(result))
+    return 0
+
+
+def _main_draw(args: argparse.Namespace) -> int:
+    try:
+        if args.output.suffix.lower() not in IMAGE_SUFFIXES:
+            raise InputError(f"{args.output}: -o must end in {', '.join(IMAGE_SUFFIXES)}")
+        check_output_path(args.output, "-o")
+        with limit_threads(args.threads):
+            try:
+                line = run_draw(args)
+            except OSError as exc:
+                raise InputError(f"{args.output}: cannot write the drawing ({exc.strerror or exc})") from None
+    except InputError as exc:
+        print(f"clusterability: error: {exc}", file=sys.stderr)
+        return 2
+    print(line)
     return 0
 
 

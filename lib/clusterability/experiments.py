@@ -56,6 +56,11 @@ SUMMARY_COLUMNS = (
     "layer_nonzero_dist_ncut_mean",
     "layer_nonzero_dist_ncut_std",
     "cohens_d_mean",
+    "unpruned_ncut_mean",
+    "unpruned_ncut_std",
+    "init_ncut_mean",
+    "init_ncut_std",
+    "unpruned_init_prop_sig",
     "k",
     "n_shuffles",
 )
@@ -87,6 +92,10 @@ NETWORK_COLUMNS = (
     "cohens_d",
 )
 COLUMNS = {"summary": SUMMARY_COLUMNS, "networks": NETWORK_COLUMNS}
+#: Columns that need the clustering of the networks just before pruning.
+UNPRUNED_COLUMNS = {"unpruned_ncut_mean", "unpruned_ncut_std", "unpruned_init_prop_sig"}
+#: Columns that need a table's ``init_family`` (the freshly initialized networks).
+INIT_COLUMNS = {"init_ncut_mean", "init_ncut_std", "unpruned_init_prop_sig"}
 #: Columns that need the ``layer_nonzero`` shuffles (and, for Cohen's d, the ``layer`` ones too).
 _NONZERO_COLUMNS = {c for c in (*SUMMARY_COLUMNS, *NETWORK_COLUMNS) if "layer_nonzero" in c or "cohens_d" in c}
 _LAYER_COLUMNS = {
@@ -103,6 +112,18 @@ _LAYER_COLUMNS = {
     "cohens_d",
     "cohens_d_mean",
 }
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset the families can train on: ``real`` (fetched), ``synthetic`` (drawn) or a ``mixture`` of two."""
+
+    name: str
+    kind: str  # real | synthetic | mixture
+    generator: str = ""  # synthetic: lines | random
+    sizes: tuple[int, int, int] = (0, 0, 0)  # synthetic: train, val, test images
+    of: tuple[str, ...] = ()  # mixture: the two datasets mixed
+    separate: bool = False  # mixture: classes 0-4 from the first, 5-9 from the second
 
 
 @dataclass(frozen=True)
@@ -141,17 +162,36 @@ class Table:
     columns: tuple[str, ...]
     title: str
     paper: str
+    init_family: str | None = None
+
+    @property
+    def cluster_stages(self) -> tuple[str, ...]:
+        """The weight sets clustered: the rows' stages, and ``unpruned`` when a column compares with it."""
+        extra = ("unpruned",) if UNPRUNED_COLUMNS & set(self.columns) and "unpruned" not in self.stages else ()
+        return (*self.stages, *extra)
+
+
+@dataclass(frozen=True)
+class NetworkRef:
+    """One network's weight set and clustering: what a drawing of a network shows."""
+
+    family: str
+    run: int
+    stage: str
+    k: int
 
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure drawn from a table's CSV."""
+    """A figure drawn from a table's CSV (its rows restricted by ``where``), or of one ``network``."""
 
     name: str
     plot: str
-    table: str
+    table: str | None
     title: str
     paper: str
+    where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    network: NetworkRef | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +201,7 @@ class Experiments:
     families: Mapping[str, Family]
     tables: Mapping[str, Table]
     figures: Mapping[str, Figure]
+    datasets: Mapping[str, Dataset]
 
     def networks(self, table: str) -> list[tuple[Family, int]]:
         """``(family, run)`` of every network of ``table``, in its families' order."""
@@ -178,6 +219,42 @@ class Experiments:
         return [t.name for t in self.tables.values() if t.paper == paper] + [
             f.name for f in self.figures.values() if f.paper == paper
         ]
+
+
+def _cap(value: int, limit: int | None) -> int:
+    return value if limit is None else min(value, limit)
+
+
+# ---------------------------------------------------------------------------- datasets
+
+
+def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
+    """The real datasets, and the synthetic ones and mixtures that ``datasets:`` declares."""
+    from .data.sources import dataset_names
+
+    section = config["datasets"]
+    datasets = {name: Dataset(name, "real") for name in dataset_names()}
+    for name, entry in section.get("synthetic", {}).items():
+        if name in datasets:
+            raise InputError(f"config: datasets.synthetic.{name}: {name!r} is already a dataset; rename it")
+        sizes = (
+            _cap(entry["n_train"], section.get("n_train")),
+            entry.get("validation_size", section["validation_size"]),
+            _cap(entry["n_test"], section.get("n_test")),
+        )
+        datasets[name] = Dataset(name, "synthetic", generator=entry["kind"], sizes=sizes)
+    for name, entry in section.get("mixtures", {}).items():
+        where = f"config: datasets.mixtures.{name}"
+        if name in datasets:
+            raise InputError(f"{where}: {name!r} is already a dataset; rename it")
+        for part in entry["of"]:
+            if part not in datasets or datasets[part].kind == "mixture":
+                raise InputError(
+                    f"{where}.of: {part!r} is not a real or synthetic dataset; "
+                    f"choose from {', '.join(n for n, d in datasets.items() if d.kind != 'mixture')}"
+                )
+        datasets[name] = Dataset(name, "mixture", of=tuple(entry["of"]), separate=entry["separate"])
+    return datasets
 
 
 # ---------------------------------------------------------------------------- families
@@ -218,13 +295,10 @@ def training_settings(
     return settings
 
 
-def _cap(value: int, limit: int | None) -> int:
-    return value if limit is None else min(value, limit)
-
-
-def resolve_families(config: Mapping[str, Any]) -> dict[str, Family]:
+def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] | None = None) -> dict[str, Family]:
     """Every family of ``config``, with equal-settings families pointing at the first declared."""
     limits = config.get("limits", {})
+    datasets = resolve_datasets(config) if datasets is None else datasets
     families: dict[str, Family] = {}
     by_key: dict[str, str] = {}
     by_seed: dict[tuple[str, ...], str] = {}
@@ -236,16 +310,19 @@ def resolve_families(config: Mapping[str, Any]) -> dict[str, Family]:
                 f"config: {where}.regime: unknown regime {regime_name!r}; "
                 f"define it under `regimes:` or use one of {', '.join(config['regimes'])}"
             )
-        architecture = entry.get("architecture", "mlp")
-        try:
-            train = TrainConfig.from_dict(
-                {
-                    **training_settings(
-                        config["training"], config["regimes"][regime_name], entry["dataset"], entry.get("training")
-                    ),
-                    "architecture": architecture,
-                }
+        if entry["dataset"] not in datasets:
+            raise InputError(
+                f"config: {where}.dataset: unknown dataset {entry['dataset']!r}; choose one of "
+                f"{', '.join(datasets)} or declare it under datasets.synthetic or datasets.mixtures"
             )
+        architecture = entry.get("architecture", "mlp")
+        settings = training_settings(
+            config["training"], config["regimes"][regime_name], entry["dataset"], entry.get("training")
+        )
+        for phase in ("epochs", "prune_epochs"):  # a scale's cap on every phase (e.g. the kilo-epoch runs)
+            settings[phase] = _cap(settings[phase], limits.get("epochs"))
+        try:
+            train = TrainConfig.from_dict({**settings, "architecture": architecture})
         except InputError as exc:
             raise InputError(f"config: {where}: {exc}") from None
         seed_names = tuple(str(s) for s in entry.get("seed_key", (entry["dataset"], regime_name)))
@@ -301,6 +378,18 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
                 f"config: {where}.columns: {bad[0]!r} is not a column of a {analysis} table; "
                 f"choose from {', '.join(COLUMNS[analysis])}"
             )
+        init_family = entry.get("init_family")
+        if init_family is not None and init_family not in families:
+            raise InputError(
+                f"config: {where}.init_family: unknown family {init_family!r}; define it under `families:`"
+            )
+        if init_family is None and INIT_COLUMNS & set(columns):
+            if "columns" in entry:
+                raise InputError(
+                    f"config: {where}: columns {', '.join(c for c in columns if c in INIT_COLUMNS)} need the "
+                    f"freshly initialized networks; name their family as {where}.init_family"
+                )
+            columns = tuple(c for c in columns if c not in INIT_COLUMNS)
         methods = tuple(entry.get("shuffle_methods", ["layer"]))
         missing = sorted(_required_methods(columns) - set(methods))
         if missing and "columns" in entry:
@@ -321,33 +410,72 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
             columns=columns,
             title=entry.get("title", name),
             paper=entry.get("paper", ""),
+            init_family=init_family,
         )
     return tables
 
 
-def resolve_figures(config: Mapping[str, Any], tables: Mapping[str, Table]) -> dict[str, Figure]:
-    """Every figure of ``config``; each must name a table."""
+#: Plots of a table's rows, and plots of one network (see :mod:`clusterability.figures`).
+TABLE_PLOTS = ("ncut_vs_accuracy", "ncut_histogram", "shuffle_distributions", "cohens_d", "shuffle_violins")
+NETWORK_PLOTS = ("network_drawing",)
+
+
+def _network_ref(where: str, entry: Mapping[str, Any], families: Mapping[str, Family]) -> NetworkRef:
+    family = entry["family"]
+    if family not in families:
+        raise InputError(f"config: {where}.family: unknown family {family!r}; define it under `families:`")
+    if not 0 <= entry["run"] < families[family].runs:
+        raise InputError(
+            f"config: {where}.run: family {family} has runs 0-{families[family].runs - 1}, not {entry['run']}"
+        )
+    return NetworkRef(family, int(entry["run"]), entry["stage"], int(entry["k"]))
+
+
+def resolve_figures(
+    config: Mapping[str, Any], tables: Mapping[str, Table], families: Mapping[str, Family]
+) -> dict[str, Figure]:
+    """Every figure of ``config``: a plot of a table, or (``network``) a drawing of one network."""
     figures = {}
     for name, entry in config.get("figures", {}).items():
-        if entry["table"] not in tables:
-            raise InputError(
-                f"config: figures.{name}.table: unknown table {entry['table']!r}; define it under `tables:`"
-            )
+        where = f"config: figures.{name}"
+        plot, table, network = entry["plot"], entry.get("table"), entry.get("network")
+        if plot in NETWORK_PLOTS:
+            if network is None or table is not None:
+                raise InputError(f"{where}: plot {plot} draws one network; give `network:` and no `table:`")
+            ref = _network_ref(f"{where}.network", network, families)
+            paper = entry.get("paper", "")
+        else:
+            if table is None or network is not None:
+                raise InputError(f"{where}: plot {plot} draws a table; give `table:` and no `network:`")
+            if table not in tables:
+                raise InputError(f"{where}.table: unknown table {table!r}; define it under `tables:`")
+            columns = set(tables[table].columns)
+            for column in entry.get("where", {}):
+                if column not in columns:
+                    raise InputError(
+                        f"{where}.where: {column!r} is not a column of table {table}; "
+                        f"choose from {', '.join(tables[table].columns)}"
+                    )
+            ref = None
+            paper = entry.get("paper", tables[table].paper)
         figures[name] = Figure(
             name=name,
-            plot=entry["plot"],
-            table=entry["table"],
+            plot=plot,
+            table=table,
             title=entry.get("title", name),
-            paper=entry.get("paper", tables[entry["table"]].paper),
+            paper=paper,
+            where=tuple((c, tuple(v)) for c, v in entry.get("where", {}).items()),
+            network=ref,
         )
     return figures
 
 
 def load_experiments(config: Mapping[str, Any]) -> Experiments:
     """Families, tables and figures of a validated ``config``."""
-    families = resolve_families(config)
+    datasets = resolve_datasets(config)
+    families = resolve_families(config, datasets)
     tables = resolve_tables(config, families)
-    return Experiments(families, tables, resolve_figures(config, tables))
+    return Experiments(families, tables, resolve_figures(config, tables, families), datasets)
 
 
 def shuffle_chunks(n_shuffles: int, chunk_size: int) -> list[range]:

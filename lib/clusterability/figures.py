@@ -1,39 +1,97 @@
 """Figures of the papers, drawn with seaborn from the tidy result tables.
 
-Each plot takes a table's CSV (a ``networks`` table: one row per network and
-stage) and writes a PNG and a PDF; :data:`PLOTS` names them for the
+A plot takes a table's rows (a ``networks`` table: one row per network and
+stage), for the distribution plots also the shuffle n-cuts of those networks
+(a long frame: family, run, stage, method, ncut), or, for the drawing of a
+network, its weights and clustering; it returns a matplotlib figure that
+:func:`save_figure` writes as PNG and PDF. :data:`PLOTS` names them for the
 ``figures:`` entries of ``config.yaml``.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
 from .tables import DATASET_LABELS
 
+METHOD_COLOURS = {"layer": "#1f77b4", "layer_nonzero": "#ff7f0e"}  # seaborn's first two: blue, orange
 
-def plot_ncut_vs_accuracy(networks_csv: str | Path, out_png: str | Path, out_pdf: str | Path, title: str = "") -> None:
-    """P1 figure 2: each network's n-cut against its test accuracy, before and after pruning.
 
-    One panel per dataset; colour = dropout or not x before or after pruning.
-    """
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _label(dataset: str) -> str:
+    return DATASET_LABELS.get(dataset, dataset)
+
+
+def _training(row: Mapping[str, Any]) -> str:
+    return "dropout" if _truthy(row["dropout"]) else "no dropout"
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _network_name(row: Mapping[str, Any]) -> str:
+    return f"{_label(row['dataset'])}, {_training(row)}, run {int(row['run'])}"
+
+
+def restrict(frame: pd.DataFrame, where: Mapping[str, Sequence[Any]]) -> pd.DataFrame:
+    """The rows of ``frame`` whose column ``c`` is one of ``where[c]`` for every ``c`` (compared as text)."""
+    keep = np.ones(len(frame), dtype=bool)
+    for column, values in where.items():
+        keep &= frame[column].astype(str).str.lower().isin([str(v).lower() for v in values]).to_numpy()
+    return frame[keep].reset_index(drop=True)
+
+
+def shuffle_frame(records: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """The shuffle n-cuts of a table's records (see :mod:`clusterability.tables`) as a long frame."""
+    rows = []
+    for rec in records:
+        for stage, paths in rec["stages"].items():
+            for method, path in paths["shuffles"].items():
+                ncuts = json.loads(Path(path).read_text())["shuffle_ncuts"]
+                rows += [(rec["family"], int(rec["run"]), stage, method, float(x)) for x in ncuts]
+    return pd.DataFrame(rows, columns=["family", "run", "stage", "method", "ncut"])
+
+
+def _shuffles_of(shuffles: pd.DataFrame, row: Mapping[str, Any]) -> pd.DataFrame:
+    return shuffles[
+        (shuffles["family"] == row["family"])
+        & (shuffles["run"] == int(row["run"]))
+        & (shuffles["stage"] == row["stage"])
+    ]
+
+
+# ---------------------------------------------------------------------------- plots of tables
+
+
+def plot_ncut_vs_accuracy(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure 2: each network's n-cut against its test accuracy, before and after pruning.
+
+    One panel per dataset; colour = dropout or not x before or after pruning.
+    """
     import seaborn as sns
 
-    frame = pd.read_csv(networks_csv)
-    frame["training"] = frame.apply(
-        lambda r: (
-            f"{'dropout' if r['dropout'] else 'no dropout'}, {'pruned' if r['stage'] == 'pruned' else 'before pruning'}"
-        ),
-        axis=1,
-    )
-    frame["dataset"] = frame["dataset"].map(lambda d: DATASET_LABELS.get(d, d))
+    frame = frame.copy()
+    frame["training"] = [
+        f"{_training(r)}, {'pruned' if r['stage'] == 'pruned' else 'before pruning'}" for _, r in frame.iterrows()
+    ]
+    frame["dataset"] = frame["dataset"].map(_label)
     hue_order = ["no dropout, before pruning", "no dropout, pruned", "dropout, before pruning", "dropout, pruned"]
     palette = dict(zip(hue_order, ["#1f3b73", "#7fb2e5", "#1b7a3e", "#f29bc4"]))
     grid = sns.relplot(
@@ -44,7 +102,7 @@ def plot_ncut_vs_accuracy(networks_csv: str | Path, out_png: str | Path, out_pdf
         hue_order=[h for h in hue_order if h in set(frame["training"])],
         palette=palette,
         col="dataset",
-        col_order=[label for label in DATASET_LABELS.values() if label in set(frame["dataset"])],
+        col_order=list(dict.fromkeys(frame["dataset"])),
         kind="scatter",
         facet_kws={"sharex": False, "sharey": True},
         height=3.2,
@@ -52,25 +110,244 @@ def plot_ncut_vs_accuracy(networks_csv: str | Path, out_png: str | Path, out_pdf
     )
     grid.set_axis_labels("test accuracy", "n-cut")
     grid.set_titles("{col_name}")
-    if title:
-        grid.figure.suptitle(title, y=1.04, fontsize=9)
-    for out in (out_png, out_pdf):
-        with atomic_path(out) as tmp:
-            grid.figure.savefig(tmp, dpi=150, bbox_inches="tight", metadata=_fixed_metadata(out))
-    plt.close(grid.figure)
+    return grid.figure
+
+
+def plot_ncut_histogram(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure 3: histogram and kernel density estimate of the networks' n-cuts."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    values = frame["ncut"].astype(float)
+    sns.histplot(values, kde=len(values) > 2 and values.std() > 0, stat="density", ax=ax)
+    ax.set_xlabel(f"n-cut (k = {int(frame['k'].iloc[0])}, {len(values)} networks)")
+    return fig
+
+
+def plot_shuffle_distributions(frame: pd.DataFrame, shuffles: pd.DataFrame) -> Any:
+    """P1 figure 4: per network, both shuffle distributions (histogram + KDE) and its n-cut (black line)."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    n = len(frame)
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
+    for ax, (_, row) in zip(axes.flat, frame.iterrows()):
+        dist = _shuffles_of(shuffles, row)
+        for method, colour in METHOD_COLOURS.items():
+            values = dist.loc[dist["method"] == method, "ncut"]
+            if len(values):
+                kde = len(values) > 2 and values.std() > 0
+                sns.histplot(values, kde=kde, stat="density", color=colour, label=method, ax=ax, alpha=0.4)
+        ax.axvline(float(row["ncut"]), color="black")
+        ax.set_title(_network_name(row), fontsize=9)
+        ax.set_xlabel("n-cut")
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cohens_d(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure A.1: each network's Cohen's d (light dots) and their means (diamonds), per dataset and training."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    frame = frame.dropna(subset=["cohens_d"]).copy()
+    frame["training"] = [f"{_training(r)}, {r['stage']}" for _, r in frame.iterrows()]
+    frame["dataset"] = frame["dataset"].map(_label)
+    order = list(dict.fromkeys(frame["training"]))
+    fig, ax = plt.subplots(figsize=(1.6 * max(len(order), 2) + 1.5, 3.4))
+    sns.stripplot(data=frame, x="training", y="cohens_d", hue="dataset", order=order, dodge=True, alpha=0.35, ax=ax)
+    means = frame.groupby(["training", "dataset"], sort=False)["cohens_d"].mean().reset_index()
+    sns.pointplot(
+        data=means,
+        x="training",
+        y="cohens_d",
+        hue="dataset",
+        order=order,
+        dodge=0.53,
+        linestyle="none",
+        markers="D",
+        ax=ax,
+        legend=False,
+    )
+    ax.axhline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("")
+    ax.set_ylabel("Cohen's d (layer - layer_nonzero)")
+    return fig
+
+
+def plot_shuffle_violins(frame: pd.DataFrame, shuffles: pd.DataFrame) -> Any:
+    """P1 figures A.2-A.5: per network a split violin, layer (left) and layer_nonzero (right); x = its n-cut."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    frame = frame.sort_values("run").reset_index(drop=True)
+    parts = [_shuffles_of(shuffles, row).assign(network=int(row["run"])) for _, row in frame.iterrows()]
+    data = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["network", "method", "ncut"])
+    fig, ax = plt.subplots(figsize=(0.9 * max(len(frame), 3) + 1.5, 3.4))
+    order = [int(r) for r in frame["run"]]
+    sns.violinplot(
+        data=data,
+        x="network",
+        y="ncut",
+        hue="method",
+        hue_order=list(METHOD_COLOURS),
+        palette=METHOD_COLOURS,
+        order=order,
+        split=True,
+        inner=None,
+        ax=ax,
+    )
+    ax.scatter(range(len(frame)), frame["ncut"].astype(float), marker="x", color="black", zorder=3, label="network")
+    ax.set_xlabel("run")
+    ax.set_ylabel("n-cut")
+    ax.legend(fontsize=7)
+    return fig
+
+
+# ---------------------------------------------------------------------------- drawing a network
+
+
+def layout_network(layer_sizes: Sequence[int], labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Node positions ``(x, y)`` for a drawing: layer ``l`` at x = l, each layer's nodes sorted by cluster.
+
+    Nodes of a layer are spread evenly over y in [0, 1] (a single node at 0.5),
+    ordered by cluster label (isolated nodes, label -1, first) and then by index.
+    """
+    x = np.empty(int(sum(layer_sizes)))
+    y = np.empty_like(x)
+    start = 0
+    for layer, size in enumerate(layer_sizes):
+        block = slice(start, start + size)
+        order = np.lexsort((np.arange(size), labels[block]))
+        rank = np.empty(size)
+        rank[order] = np.arange(size)
+        x[block] = layer
+        y[block] = rank / (size - 1) if size > 1 else 0.5
+        start += size
+    return x, y
+
+
+def draw_network(blocks: Sequence[np.ndarray], labels: np.ndarray, *, max_edges: int = 20000) -> Any:
+    """P1 figure 1: the network as layers of neurons coloured by cluster, with its heaviest edges.
+
+    ``blocks`` are the edge weights between adjacent layers (a layered graph's
+    blocks: ``|w|`` of an MLP, kernel-slice norms of a CNN), ``labels`` the
+    clusters in node order. Edges are drawn with opacity proportional to their
+    weight over the largest, at most ``max_edges`` of them (the heaviest);
+    isolated neurons (label -1) are grey.
+    """
+    import seaborn as sns
+    from matplotlib.collections import LineCollection
+
+    plt = _pyplot()
+    layer_sizes = [blocks[0].shape[0], *(b.shape[1] for b in blocks)]
+    labels = np.asarray(labels)
+    x, y = layout_network(layer_sizes, labels)
+    offsets = np.cumsum([0, *layer_sizes])
+    segments, strengths = [], []
+    for layer, block in enumerate(blocks):
+        block = np.asarray(block.todense() if hasattr(block, "todense") else block)
+        rows, cols = np.nonzero(block)
+        src, dst = offsets[layer] + rows, offsets[layer + 1] + cols
+        segments.append(np.stack([np.c_[x[src], y[src]], np.c_[x[dst], y[dst]]], axis=1))
+        strengths.append(np.abs(block[rows, cols]))
+    segs = np.concatenate(segments) if segments else np.empty((0, 2, 2))
+    strength = np.concatenate(strengths) if strengths else np.empty(0)
+    if strength.size > max_edges:
+        keep = np.argpartition(strength, -max_edges)[-max_edges:]
+        segs, strength = segs[keep], strength[keep]
+    fig, ax = plt.subplots(figsize=(1.6 * len(layer_sizes) + 1, 5))
+    if strength.size:
+        alpha = 0.6 * strength / strength.max()
+        colours = np.zeros((strength.size, 4))
+        colours[:, 3] = alpha
+        ax.add_collection(LineCollection(segs, colors=colours, linewidths=0.3))
+    k = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 1
+    palette = np.asarray(sns.color_palette("tab10" if k <= 10 else "husl", k))
+    node_colours = np.where(labels[:, None] >= 0, palette[np.clip(labels, 0, None)], 0.75)
+    ax.scatter(x, y, c=node_colours, s=6, zorder=3, linewidths=0)
+    ax.set_xticks(
+        range(len(layer_sizes)), ["input", *(f"hidden {i}" for i in range(1, len(layer_sizes) - 1)), "output"]
+    )
+    ax.set_yticks([])
+    ax.set_xlim(-0.3, len(layer_sizes) - 0.7)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+# ---------------------------------------------------------------------------- writing
 
 
 def _fixed_metadata(path: str | Path) -> dict[str, object]:
     """Metadata without creation dates, so the same data gives the same file."""
-    if str(path).endswith(".pdf"):
+    suffix = Path(path).suffix.lower()
+    if suffix == ".pdf":
         return {"CreationDate": None, "Creator": None, "Producer": None}
+    if suffix == ".svg":
+        return {"Date": None, "Creator": None}
     return {"Software": None}
 
 
-#: Plots by the name a ``figures:`` entry gives as ``plot``.
-PLOTS = {"ncut_vs_accuracy": plot_ncut_vs_accuracy}
+def save_figure(fig: Any, outputs: Sequence[str | Path], title: str = "") -> None:
+    """Write ``fig`` to each output (format from the suffix) atomically, with ``title`` above it."""
+    plt = _pyplot()
+    if title:
+        fig.suptitle(title, y=1.02, fontsize=9)
+    for out in outputs:
+        with atomic_path(out) as tmp:
+            fig.savefig(tmp, dpi=150, bbox_inches="tight", format=Path(out).suffix[1:], metadata=_fixed_metadata(out))
+    plt.close(fig)
 
 
-def plot_figure(plot: str, table_csv: str | Path, out_png: str | Path, out_pdf: str | Path, title: str = "") -> None:
-    """Draw the plot named ``plot`` from ``table_csv``."""
-    PLOTS[plot](table_csv, out_png, out_pdf, title=title)
+@dataclass(frozen=True)
+class Plot:
+    """A plot of a table: its function and whether it needs the networks' shuffle n-cuts."""
+
+    draw: Callable[..., Any]
+    needs_shuffles: bool = False
+
+
+#: Plots of tables, by the name a ``figures:`` entry gives as ``plot``.
+PLOTS = {
+    "ncut_vs_accuracy": Plot(plot_ncut_vs_accuracy),
+    "ncut_histogram": Plot(plot_ncut_histogram),
+    "shuffle_distributions": Plot(plot_shuffle_distributions, needs_shuffles=True),
+    "cohens_d": Plot(plot_cohens_d),
+    "shuffle_violins": Plot(plot_shuffle_violins, needs_shuffles=True),
+}
+#: Plots of one network (its weights and clustering).
+NETWORK_PLOTS = {"network_drawing": draw_network}
+
+
+def plot_table_figure(
+    plot: str,
+    table_csv: str | Path,
+    outputs: Sequence[str | Path],
+    *,
+    where: Mapping[str, Sequence[Any]] | None = None,
+    records: Sequence[Mapping[str, Any]] = (),
+    title: str = "",
+) -> None:
+    """Draw the plot named ``plot`` from a table's CSV (rows restricted by ``where``) and its records."""
+    frame = restrict(pd.read_csv(table_csv), where or {})
+    shuffles = shuffle_frame(records) if PLOTS[plot].needs_shuffles else None
+    save_figure(PLOTS[plot].draw(frame, shuffles), outputs, title)
+
+
+def plot_network_figure(
+    plot: str, weights_path: str | Path, clustering_json: str | Path, outputs: Sequence[str | Path], title: str = ""
+) -> None:
+    """Draw the plot named ``plot`` of one network from its weights ``.npz`` and its clustering JSON."""
+    from .graph import network_graph
+    from .weights import load_weights
+
+    graph = network_graph(load_weights(weights_path))
+    labels = np.asarray(json.loads(Path(clustering_json).read_text())["labels"])
+    save_figure(NETWORK_PLOTS[plot](graph.blocks, labels), outputs, title)

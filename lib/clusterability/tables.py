@@ -16,7 +16,12 @@ Summary columns (the names of :data:`clusterability.experiments.SUMMARY_COLUMNS`
 ``mean_dist_mean``/``mean_dist_std`` = the per-network shuffle means and sds,
 averaged over networks (P2's "Dist. n-cuts"); ``layer_nonzero_*`` = the same for
 the topology-preserving shuffles; ``cohens_d_mean`` = mean Cohen's d between the
-two shuffle distributions.
+two shuffle distributions; ``unpruned_ncut_mean``/``unpruned_ncut_std`` = the
+same networks' n-cuts just before pruning (P1's "Unp. n-cuts", Tables 2-4);
+``init_ncut_mean``/``init_ncut_std`` = the n-cuts of the table's freshly
+initialized networks (its ``init_family``, P1 figure 3) and
+``unpruned_init_prop_sig`` = the fraction of the row's networks whose unpruned
+n-cut is below all of them.
 """
 
 from __future__ import annotations
@@ -33,7 +38,20 @@ from .atomic import atomic_path
 from .experiments import COLUMNS
 from .statistics import cohens_d
 
-DATASET_LABELS = {"mnist": "MNIST", "fashion_mnist": "Fashion", "cifar10": "CIFAR-10"}
+DATASET_LABELS = {
+    "mnist": "MNIST",
+    "fashion_mnist": "Fashion",
+    "cifar10": "CIFAR-10",
+    "lines": "LINES",
+    "random": "Random",
+    "memorization": "Random (3,000)",
+    "lines_mnist": "LINES-MNIST",
+    "lines_cifar10": "LINES-CIFAR-10",
+    "mnist_cifar10": "MNIST-CIFAR-10",
+    "lines_mnist_sep": "LINES-MNIST-SEP",
+    "lines_cifar10_sep": "LINES-CIFAR-10-SEP",
+    "mnist_cifar10_sep": "MNIST-CIFAR-10-SEP",
+}
 _LABELS = ("family", "dataset", "architecture", "regime", "dropout")
 
 
@@ -57,11 +75,12 @@ def network_rows(
     rows = []
     dists: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for rec in records:
-        metrics = _read(rec["metrics"])
+        metrics = _read(rec["metrics"])  # (records with role "init" come in as rows too; see build_table)
         for stage, paths in rec["stages"].items():
             network = _read(paths["network"])
             row: dict[str, Any] = {key: rec[key] for key in _LABELS}
             row.update(
+                role=rec.get("role", "row"),
                 stage=stage,
                 pruned=stage == "pruned",
                 run=rec["run"],
@@ -107,10 +126,16 @@ def summary(
     stages: Sequence[str],
     k: int,
     n_shuffles: int,
+    init_ncuts: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """One row per family and stage, in the order given (see the module docstring)."""
+    """One row per family and stage, in the order given (see the module docstring).
+
+    ``init_ncuts``: the n-cuts of freshly initialized networks, the reference of
+    the ``init_*`` and ``unpruned_init_*`` columns.
+    """
     rows = []
     for family in families:
+        unpruned = networks[(networks["family"] == family) & (networks["stage"] == "unpruned")]
         for stage in stages:
             group = networks[(networks["family"] == family) & (networks["stage"] == stage)]
             row: dict[str, Any] = {key: group[key].iloc[0] for key in _LABELS}
@@ -140,6 +165,16 @@ def summary(
                     row["mean_dist_std"] = _mean(group["shuffle_std"])
             if "cohens_d" in group:
                 row["cohens_d_mean"] = _mean(group["cohens_d"])
+            if len(unpruned):
+                row["unpruned_ncut_mean"] = _mean(unpruned["ncut"])
+                row["unpruned_ncut_std"] = _sd(unpruned["ncut"])
+            if init_ncuts is not None and init_ncuts.size:
+                row["init_ncut_mean"] = float(init_ncuts.mean())
+                row["init_ncut_std"] = _sd(init_ncuts)
+                if len(unpruned):
+                    # Like prop_sig: the fraction of networks whose unpruned n-cut is below every initial one.
+                    below = unpruned["ncut"].astype(float).to_numpy() < init_ncuts.min()
+                    row["unpruned_init_prop_sig"] = float(below.mean())
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -147,6 +182,8 @@ def summary(
 def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> pd.DataFrame:
     """The rows and columns of one table entry (:class:`clusterability.experiments.Table` as a dict)."""
     networks, dists = network_rows(records)
+    init = networks[networks["role"] == "init"]
+    networks = networks[networks["role"] == "row"]
     if table["analysis"] == "summary":
         frame = summary(
             networks,
@@ -155,9 +192,11 @@ def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) 
             stages=table["stages"],
             k=table["k"],
             n_shuffles=table["shuffles"],
+            init_ncuts=init["ncut"].astype(float).to_numpy() if len(init) else None,
         )
     else:
         order = {f: i for i, f in enumerate(table["families"])}
+        networks = networks[networks["stage"].isin(table["stages"])]
         frame = networks.assign(_order=networks["family"].map(order))
         frame = frame.sort_values(["_order", "run", "stage"], kind="stable").drop(columns="_order")
     columns = [c for c in table["columns"] if c in COLUMNS[table["analysis"]]]
