@@ -58,5 +58,6 @@ bench: install
 # Regenerate docs/results.md and the README results block: run RESULTS_SCALE (default quick) on this machine and write the tables
 # with the commit, scale, machine and date they came from.
 RESULTS_SCALE ?= quick
+RESULTS_TARGET ?= paper1
 readme-results: install
-	$(VENV)/bin/python docs/make_results.py --scale $(RESULTS_SCALE) --cores $(CORES) $(if $(MIRROR),--mirror $(MIRROR),)
+	$(VENV)/bin/python docs/make_results.py --scale $(RESULTS_SCALE) --cores $(CORES) --target $(RESULTS_TARGET) $(if $(MIRROR),--mirror $(MIRROR),)
