@@ -218,13 +218,10 @@ def table_caption_params(wildcards):
     }
 
 
-TABLE_PLOTS_WITH_SHUFFLES = {"shuffle_distributions", "shuffle_violins"}
-
-
 def figure_records(wildcards):
     """The records of a figure's table whose shuffle n-cuts its plot draws (else none)."""
     figure = FIGURES[wildcards.figure]
-    if figure.table is None or figure.plot not in TABLE_PLOTS_WITH_SHUFFLES:
+    if figure.table is None or not figure.needs_shuffles:
         return []
     return table_records(figure.table)
 

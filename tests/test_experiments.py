@@ -244,3 +244,15 @@ def test_provenance_follows_imports_without_importing() -> None:
     assert "spectral.py" not in train
     cluster = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/shuffle_chunk.py")}
     assert "spectral.py" in cluster and "training.py" not in cluster
+
+
+def test_plot_names_agree_everywhere() -> None:
+    """The plots the config may name (schema), that experiments resolve, and that figures draw are the same."""
+    from clusterability import experiments, figures
+
+    schema = yaml.safe_load((Path(__file__).parents[1] / "schemas/config.schema.yaml").read_text())
+    enum = schema["properties"]["figures"]["additionalProperties"]["properties"]["plot"]["enum"]
+    assert set(figures.PLOTS) == set(experiments.TABLE_PLOTS)
+    assert set(figures.NETWORK_PLOTS) == set(experiments.NETWORK_PLOTS)
+    assert set(experiments.SHUFFLE_PLOTS) <= set(experiments.TABLE_PLOTS)
+    assert set(enum) == set(experiments.TABLE_PLOTS) | set(experiments.NETWORK_PLOTS)

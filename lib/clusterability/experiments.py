@@ -193,6 +193,11 @@ class Figure:
     where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     network: NetworkRef | None = None
 
+    @property
+    def needs_shuffles(self) -> bool:
+        """Whether the plot draws the shuffle n-cuts of its table's networks."""
+        return self.plot in SHUFFLE_PLOTS
+
 
 @dataclass(frozen=True)
 class Experiments:
@@ -418,6 +423,8 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
 #: Plots of a table's rows, and plots of one network (see :mod:`clusterability.figures`).
 TABLE_PLOTS = ("ncut_vs_accuracy", "ncut_histogram", "shuffle_distributions", "cohens_d", "shuffle_violins")
 NETWORK_PLOTS = ("network_drawing",)
+#: Table plots that also draw the networks' shuffle n-cuts (their rule reads the shuffle files).
+SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")
 
 
 def _network_ref(where: str, entry: Mapping[str, Any], families: Mapping[str, Family]) -> NetworkRef:

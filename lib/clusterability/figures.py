@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
+from .experiments import SHUFFLE_PLOTS
 from .tables import DATASET_LABELS
 
 METHOD_COLOURS = {"layer": "#1f77b4", "layer_nonzero": "#ff7f0e"}  # seaborn's first two: blue, orange
@@ -306,21 +306,14 @@ def save_figure(fig: Any, outputs: Sequence[str | Path], title: str = "") -> Non
     plt.close(fig)
 
 
-@dataclass(frozen=True)
-class Plot:
-    """A plot of a table: its function and whether it needs the networks' shuffle n-cuts."""
-
-    draw: Callable[..., Any]
-    needs_shuffles: bool = False
-
-
-#: Plots of tables, by the name a ``figures:`` entry gives as ``plot``.
-PLOTS = {
-    "ncut_vs_accuracy": Plot(plot_ncut_vs_accuracy),
-    "ncut_histogram": Plot(plot_ncut_histogram),
-    "shuffle_distributions": Plot(plot_shuffle_distributions, needs_shuffles=True),
-    "cohens_d": Plot(plot_cohens_d),
-    "shuffle_violins": Plot(plot_shuffle_violins, needs_shuffles=True),
+#: Plots of tables, by the name a ``figures:`` entry gives as ``plot``; those of
+#: :data:`clusterability.experiments.SHUFFLE_PLOTS` also get the shuffle n-cuts.
+PLOTS: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Any]] = {
+    "ncut_vs_accuracy": plot_ncut_vs_accuracy,
+    "ncut_histogram": plot_ncut_histogram,
+    "shuffle_distributions": plot_shuffle_distributions,
+    "cohens_d": plot_cohens_d,
+    "shuffle_violins": plot_shuffle_violins,
 }
 #: Plots of one network (its weights and clustering).
 NETWORK_PLOTS = {"network_drawing": draw_network}
@@ -337,8 +330,8 @@ def plot_table_figure(
 ) -> None:
     """Draw the plot named ``plot`` from a table's CSV (rows restricted by ``where``) and its records."""
     frame = restrict(pd.read_csv(table_csv), where or {})
-    shuffles = shuffle_frame(records) if PLOTS[plot].needs_shuffles else None
-    save_figure(PLOTS[plot].draw(frame, shuffles), outputs, title)
+    shuffles = shuffle_frame(records) if plot in SHUFFLE_PLOTS else None
+    save_figure(PLOTS[plot](frame, shuffles), outputs, title)
 
 
 def plot_network_figure(
