@@ -154,26 +154,14 @@ def table_records(name):
     The networks of its ``init_family`` come last, with role "init" and their
     unpruned clustering only.
     """
-    table = TABLES[name]
     records = []
-    for family, run in EXPERIMENTS.networks(name):
+    for work in EXPERIMENTS.table_work(name):
         stages = {}
-        for stage in table.cluster_stages:
-            base = clustering_dir(family.name, run, stage, table.k)
-            shuffles = {}
-            if table.shuffles and stage in table.stages:
-                shuffles = {
-                    m: f"{base}/{m}/shuffles{table.shuffles}.json"
-                    for m in table.shuffle_methods
-                }
+        for stage, methods in work.stages.items():
+            base = clustering_dir(work.family.name, work.run, stage, work.k)
+            shuffles = {m: f"{base}/{m}/shuffles{work.shuffles}.json" for m in methods}
             stages[stage] = {"network": f"{base}/network.json", "shuffles": shuffles}
-        records.append(_network_record(family, run, stages))
-    if table.init_family:
-        family = FAMILIES[table.init_family]
-        for run in range(family.runs):
-            base = clustering_dir(family.name, run, "unpruned", table.k)
-            stages = {"unpruned": {"network": f"{base}/network.json", "shuffles": {}}}
-            records.append(_network_record(family, run, stages, role="init"))
+        records.append(_network_record(work.family, work.run, stages, role=work.role))
     return records
 
 

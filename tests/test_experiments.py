@@ -93,6 +93,23 @@ def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     assert sum(exp.trained_families().values()) == 6 * 10 + 200 + 6 * 10 + 14 * 10
 
 
+def test_table_work_lists_clusterings_and_shuffles(config: dict) -> None:
+    """What a table reads of each network: Table 2 clusters before pruning for its "Unp." columns."""
+    _, exp = load_config(config, SCHEMA)
+    work = exp.table_work("table2")
+    rows, init = [w for w in work if w.role == "row"], [w for w in work if w.role == "init"]
+    assert [w.family.name for w in rows] == ["random_plain"] * 10 + ["random_dropout"] * 10
+    assert all(dict(w.stages) == {"pruned": ("layer",), "unpruned": ()} for w in rows)
+    assert all(w.k == 4 and w.shuffles == 320 for w in rows)
+    # The 200 freshly initialized MLPs: their n-cut only, after the rows.
+    assert work[-200:] == init and {w.family.name for w in init} == {"mlp_init"}
+    assert all(dict(w.stages) == {"unpruned": ()} for w in init)
+    # No shuffles, no shuffle sets: the mixtures' Table A.16.
+    assert all(dict(w.stages) == {"pruned": ()} for w in exp.table_work("tableA16"))
+    topology = exp.table_work("tableA4")
+    assert [dict(w.stages) for w in topology] == [{"unpruned": ("layer", "layer_nonzero")}] * 10
+
+
 def test_equal_settings_share_networks(config: dict) -> None:
     """A P2-style family with the same settings as a P1 one reuses its networks; another regime does not."""
     config["families"]["p2_mnist_none"] = {"dataset": "mnist", "regime": "plain", "runs": 5}

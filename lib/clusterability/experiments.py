@@ -200,6 +200,24 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class NetworkWork:
+    """What one table needs of one network: its clusterings (stages) and their shuffles.
+
+    ``stages`` maps each weight set clustered (with the table's ``k``) to the
+    shuffle methods whose first ``shuffles`` shuffles the table compares it
+    with (empty: the n-cut only). ``role`` is ``row`` for the table's own
+    networks and ``init`` for those of its ``init_family``.
+    """
+
+    family: Family
+    run: int
+    role: str
+    k: int
+    shuffles: int
+    stages: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class Experiments:
     """Every family, table and figure of the configuration, resolved and cross-checked."""
 
@@ -211,6 +229,20 @@ class Experiments:
     def networks(self, table: str) -> list[tuple[Family, int]]:
         """``(family, run)`` of every network of ``table``, in its families' order."""
         return [(self.families[f], run) for f in self.tables[table].families for run in range(self.families[f].runs)]
+
+    def table_work(self, table: str) -> list[NetworkWork]:
+        """Every network ``table`` reads, with its clusterings and shuffles; init networks last."""
+        t = self.tables[table]
+        work = []
+        for family, run in self.networks(table):
+            stages = {
+                stage: t.shuffle_methods if t.shuffles and stage in t.stages else () for stage in t.cluster_stages
+            }
+            work.append(NetworkWork(family, run, "row", t.k, t.shuffles, stages))
+        if t.init_family:
+            family = self.families[t.init_family]
+            work += [NetworkWork(family, run, "init", t.k, 0, {"unpruned": ()}) for run in range(family.runs)]
+        return work
 
     def trained_families(self) -> dict[str, int]:
         """Families whose networks are trained (``network == name``), with their number of runs."""

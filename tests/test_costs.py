@@ -1,0 +1,119 @@
+"""Projected core-hours (clusterability.costs): unit costs read from a run, multiplied out per table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from clusterability.costs import TrainingCost, UnitCosts, measure_unit_costs, project_costs, project_total
+from clusterability.errors import InputError
+from clusterability.pipeline_config import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def paper():
+    """The experiments of config.yaml at the papers' settings."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    return load_config(config, REPO / "schemas/config.schema.yaml")[1]
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def _metrics(setup: float, train: float, prune: float, evaluate: float, epochs: int, prune_epochs: int) -> str:
+    return json.dumps(
+        {
+            "wall_seconds": {"setup": setup, "train": train, "prune": prune, "evaluate": evaluate},
+            "epochs_run": {"train": epochs, "prune": prune_epochs},
+        }
+    )
+
+
+def test_unit_costs_from_a_run(tmp_path: Path) -> None:
+    nets = tmp_path / "results/networks"
+    _write(nets / "mnist_plain/run0/metrics.json", _metrics(4.0, 6.0, 9.0, 2.0, epochs=3, prune_epochs=3))
+    _write(nets / "mnist_plain/run1/metrics.json", _metrics(6.0, 12.0, 15.0, 2.0, epochs=3, prune_epochs=3))
+    # No epochs at all (freshly initialized networks): everything is fixed cost.
+    _write(nets / "mlp_init/run0/metrics.json", _metrics(4.0, 0.0, 0.5, 1.0, epochs=0, prune_epochs=0))
+    logs = tmp_path / "logs"
+    _write(logs / "cluster_network/mnist_plain/run0/pruned/k4.log", "n-cut 2.01 (k=4)\ndone in 1.5 s\n")
+    _write(logs / "cluster_network/mnist_plain/run1/pruned/k4.log", "n-cut 2.02 (k=4)\ndone in 2.5 s\n")
+    _write(logs / "cluster_network/mnist_plain/run1/pruned/k7.log", "killed before the end\n")
+    chunks = logs / "shuffle_chunk/mnist_plain/run0/pruned/k4/layer"
+    _write(chunks / "chunk0.log", "3 shuffles, mean n-cut 2.1\ndone in 6.0 s\n")
+    _write(chunks / "chunk1.log", "1 shuffle, mean n-cut 2.1\ndone in 4.0 s\n")
+
+    units = measure_unit_costs(tmp_path)
+    assert units.training["mnist_plain"] == TrainingCost(fixed=7.0, per_epoch=3.0, per_prune_epoch=4.0)
+    assert units.training["mlp_init"] == TrainingCost(fixed=5.5, per_epoch=0.0, per_prune_epoch=0.0)
+    assert units.clustering == {("mnist_plain", "pruned", 4): 2.0}  # the unfinished job is left out
+    assert units.shuffle == {("mnist_plain", "pruned", 4, "layer"): 2.5}  # 10 s for 4 shuffles
+
+
+def test_no_run_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no results/networks"):
+        measure_unit_costs(tmp_path)
+
+
+def _flat_units(paper, *, fixed=1.0, epoch=1.0, prune=2.0, cluster=1.0, shuffle=0.5) -> UnitCosts:
+    """The same unit costs for every trained family, stage, k and method of P1."""
+    trained = paper.trained_families()
+    keys = {
+        (w.family.network, stage, w.k, method)
+        for t in paper.tables
+        for w in paper.table_work(t)
+        for stage, methods in w.stages.items()
+        for method in (*methods, None)
+    }
+    return UnitCosts(
+        training={f: TrainingCost(fixed, epoch, prune) for f in trained},
+        clustering={k[:3]: cluster for k in keys},
+        shuffle={k: shuffle for k in keys if k[3] is not None},
+    )
+
+
+def test_table1_at_paper_scale(paper) -> None:
+    (cost,) = project_costs(paper, _flat_units(paper), ["table1"])
+    # 10 networks of each of 6 families, 20 epochs + 20 pruning epochs (40 for CIFAR-10).
+    assert cost.networks == 60 and cost.trained_epochs == 40 * 40 + 20 * 60
+    assert cost.training_hours * 3600 == pytest.approx(40 * (1 + 20 + 2 * 20) + 20 * (1 + 20 + 2 * 40))
+    # One pruned clustering of each network and its 320 layer shuffles.
+    assert cost.clusterings == 60 and cost.shuffles == 60 * 320
+    assert cost.clustering_hours * 3600 == pytest.approx(60 * 1.0 + 60 * 320 * 0.5)
+    assert cost.hours == pytest.approx(cost.training_hours + cost.clustering_hours)
+
+
+def test_kilo_epoch_table_counts_its_epochs_and_init_networks(paper) -> None:
+    (cost,) = project_costs(paper, _flat_units(paper), ["table3"])
+    # 20 kilo-epoch networks (1,000 + 20 epochs) and the 200 freshly initialized MLPs.
+    assert cost.networks == 220 and cost.trained_epochs == 20 * 1020
+    assert cost.training_hours * 3600 == pytest.approx(20 * (1 + 1000 + 2 * 20) + 200 * 1)
+    # Unpruned and pruned clusterings of the 20, unpruned of the 200; shuffles of the pruned only.
+    assert cost.clusterings == 20 * 2 + 200 and cost.shuffles == 20 * 320
+
+
+def test_shared_work_is_counted_once(paper) -> None:
+    units = _flat_units(paper)
+    table1, sweep = project_costs(paper, units, ["table1", "tableA1"])
+    both = project_total(paper, units, ["table1", "tableA1"])
+    # Table A.1 is Table 1's networks with k = 7: the trainings are shared, the clusterings not.
+    assert both.networks == 60 and both.training_hours == pytest.approx(table1.training_hours)
+    assert both.clustering_hours == pytest.approx(table1.clustering_hours + sweep.clustering_hours)
+    # Table A.6 (MNIST, pruned, both methods) reuses Table 1's layer shuffles of mnist_plain.
+    a6 = project_total(paper, units, ["table1", "tableA6"])
+    assert a6.shuffles == 60 * 320 + 10 * 320
+    assert project_total(paper, units, ["table1", "table1"]) == project_total(paper, units, ["table1"], name="all")
+
+
+def test_a_missing_unit_cost_names_it(paper) -> None:
+    units = _flat_units(paper)
+    partial = UnitCosts({k: v for k, v in units.training.items() if k != "cifar10_plain"}, units.clustering, {})
+    with pytest.raises(InputError, match="cifar10_plain"):
+        project_costs(paper, partial, ["table1"])
