@@ -16,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/datasets.smk"
 include: "rules/training.smk"
 include: "rules/clustering.smk"
+include: "rules/lesions.smk"
 include: "rules/tables.smk"
 
 

@@ -23,6 +23,7 @@ except InputError as exc:
 SCALE = CONFIG["scale"]
 SEED = CONFIG["seed"]
 CLUSTERING = CONFIG["clustering"]
+LESIONS = CONFIG["lesions"]
 FAMILIES = EXPERIMENTS.families
 TABLES = EXPERIMENTS.tables
 FIGURES = EXPERIMENTS.figures
@@ -84,6 +85,18 @@ def cluster_seed(wildcards):
     )
 
 
+def lesion_seed(wildcards):
+    """The seed of a network's lesion experiments: its random neuron sets derive from it."""
+    return derive_seed(
+        SEED,
+        "lesion",
+        *FAMILIES[wildcards.family].seed_names,
+        int(wildcards.run),
+        wildcards.stage,
+        int(wildcards.k),
+    )
+
+
 def train_params(wildcards):
     return FAMILIES[wildcards.family].train.to_dict()
 
@@ -113,6 +126,29 @@ def network_dir(family, run):
 
 def clustering_dir(family, run, stage, k):
     return f"results/clustering/{FAMILIES[family].network}/run{run}/{stage}/k{k}"
+
+
+def lesion_pair_scope(wildcards):
+    """Which pairs a network's double lesions cover: ``all`` if a table shows every pair, else ``important``."""
+    for table in TABLES.values():
+        if (
+            table.analysis != "double_lesions"
+            or table.pairs != "all"
+            or table.k != int(wildcards.k)
+        ):
+            continue
+        for work in EXPERIMENTS.table_work(table.name):
+            if (
+                work.family.network == wildcards.family
+                and work.run == int(wildcards.run)
+                and wildcards.stage in work.stages
+            ):
+                return "all"
+    return "important"
+
+
+def lesion_dir(family, run, stage, k):
+    return f"results/lesions/{FAMILIES[family].network}/run{run}/{stage}/k{k}"
 
 
 def chunk_range(wildcards):
@@ -161,6 +197,9 @@ def table_records(name):
             base = clustering_dir(work.family.name, work.run, stage, work.k)
             shuffles = {m: f"{base}/{m}/shuffles{work.shuffles}.json" for m in methods}
             stages[stage] = {"network": f"{base}/network.json", "shuffles": shuffles}
+            if work.lesions:
+                where = lesion_dir(work.family.name, work.run, stage, work.k)
+                stages[stage]["lesions"] = {r: f"{where}/{r}.csv" for r in work.lesions}
         records.append(_network_record(work.family, work.run, stages, role=work.role))
     return records
 
@@ -172,6 +211,7 @@ def table_inputs(wildcards):
         for stage in rec["stages"].values():
             files.append(stage["network"])
             files.extend(stage["shuffles"].values())
+            files.extend(stage.get("lesions", {}).values())
     return files
 
 
@@ -186,6 +226,7 @@ def table_params(wildcards):
             "columns": list(table.columns),
             "k": table.k,
             "shuffles": table.shuffles,
+            "pairs": table.pairs,
         }
     )
 

@@ -97,3 +97,40 @@ def synthetic_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic_mirror import write_mirror
 
     return write_mirror(tmp_path_factory.mktemp("synthetic_mirror"))
+
+
+# -- the tiny paper1 run shared by the workflow tests --------------------------
+
+
+@pytest.fixture(scope="session")
+def lib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A private copy of the library, first on PYTHONPATH, so a test can edit it safely."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("lib")
+    shutil.copytree(
+        Path(__file__).resolve().parents[1] / "lib" / "clusterability",
+        root / "clusterability",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return root
+
+
+@pytest.fixture(scope="session")
+def env(lib_copy: Path) -> dict[str, str]:
+    """Environment of the Snakemake runs on the private library copy."""
+    return {"PYTHONPATH": str(lib_copy)}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
+    """All of P1 (`snakemake paper1`) at the tiny scale on the synthetic mirror (about 7 min on 2 cores).
+
+    Made once per session: test_workflow.py checks its tables, figures and
+    reruns, test_report.py its report.
+    """
+    from workflow_helpers import snakemake, tiny_config_args
+
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", "paper1", env=env)
+    return workdir

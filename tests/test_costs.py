@@ -117,3 +117,31 @@ def test_a_missing_unit_cost_names_it(paper) -> None:
     partial = UnitCosts({k: v for k, v in units.training.items() if k != "cifar10_plain"}, units.clustering, {})
     with pytest.raises(InputError, match="cifar10_plain"):
         project_costs(paper, partial, ["table1"])
+
+
+def test_lesion_costs_from_a_run_and_projected(tmp_path: Path, paper) -> None:
+    """Seconds per lesion from the lesion jobs' logs, times the lesions of the paper's random sets."""
+    _write(tmp_path / "results/networks/fashion_mnist_dropout/run0/metrics.json", _metrics(1, 1, 1, 1, 1, 1))
+    where = tmp_path / "results/lesions/fashion_mnist_dropout/run0/pruned/k10"
+    # 3 sub-modules with 9 random sets each: 30 lesions; important ones in layers 1, 1 and 2: 2 pairs.
+    _write(
+        where / "single.csv", "submodule,layer,type,n_random\n1-0,1,important,9\n1-1,1,important,9\n2-0,2,important,9\n"
+    )
+    _write(where / "pairs.csv", "x,y,n_random\n1-0,2-0,4\n1-1,2-0,4\n")  # 2 pairs x 9 lesions
+    logs = tmp_path / "logs"
+    _write(logs / "lesion_single/fashion_mnist_dropout/run0/pruned/k10.log", "done in 3.0 s\n")
+    _write(logs / "lesion_pairs/fashion_mnist_dropout/run0/pruned/k10.log", "done in 9.0 s\n")
+    units = measure_unit_costs(tmp_path, lesion_threads=2)
+    cost = units.lesions[("fashion_mnist_dropout", "pruned", 10)]
+    assert (cost.per_single, cost.per_pair, cost.submodules, cost.important_pairs) == (0.2, 1.0, 3, 2)
+
+    flat = _flat_units(paper)
+    units = UnitCosts(flat.training, flat.clustering, flat.shuffle, units.lesions)
+    single, important, every = project_costs(paper, units, ["tableA18", "tableA19", "lesion_pairs"], (100, 50))
+    assert single.lesions == 3 * 101 and single.lesion_hours * 3600 == pytest.approx(3 * 101 * 0.2)
+    assert important.lesions == 3 * 101 + 2 * 101
+    assert every.lesions == 3 * 101 + 3 * 101 and every.lesion_hours * 3600 == pytest.approx(303 * 0.2 + 303 * 1.0)
+    # Together: one single-lesion job and one pair job of the widest scope, and one training.
+    total = project_total(paper, units, ["tableA18", "tableA19", "lesion_pairs"], random_sets=(100, 50))
+    assert total.lesions == every.lesions and total.networks == 1
+    assert total.hours == pytest.approx(every.hours)

@@ -74,9 +74,10 @@ def test_table1_is_an_entry_with_its_columns(config: dict) -> None:
     assert [f.name for f, _ in exp.networks("table1")][::10] == list(table.families)
     assert exp.figures["fig2_ncut_vs_accuracy"].table == "table1_networks"
     p1 = {"table1", "table1_networks", "table2", "table3", "table4", "init_networks", "topology_networks"}
-    p1 |= {f"tableA{i}" for i in range(1, 18)}
+    p1 |= {f"tableA{i}" for i in range(1, 20)} | {"lesion_pairs", "lesion_dependencies"}
     p1 |= {"fig1_network", "fig2_ncut_vs_accuracy", "fig3_init_ncuts", "fig4_topology", "figA1_cohens_d"}
     p1 |= {f"figA{i}_violins" for i in range(2, 6)}
+    p1 |= {"fig5_lesions", "fig6a_conditional_importance", "fig6b_dependency_graph", "figA6_lesion_pairs"}
     assert set(exp.paper_targets("p1")) == p1
 
 
@@ -108,6 +109,28 @@ def test_table_work_lists_clusterings_and_shuffles(config: dict) -> None:
     assert all(dict(w.stages) == {"pruned": ()} for w in exp.table_work("tableA16"))
     topology = exp.table_work("tableA4")
     assert [dict(w.stages) for w in topology] == [{"unpruned": ("layer", "layer_nonzero")}] * 10
+
+
+def test_lesion_tables_read_one_network(config: dict) -> None:
+    """P1 section 4: run 0 of the Fashion-MNIST dropout family, pruned, k = 10 (Table A.2's clustering)."""
+    _, exp = load_config(config, SCHEMA)
+    for name, files in (
+        ("tableA18", ("single",)),
+        ("tableA19", ("single", "pairs")),
+        ("lesion_dependencies", ("single", "pairs")),
+    ):
+        (work,) = exp.table_work(name)
+        assert (work.family.name, work.run, work.k, dict(work.stages)) == (
+            "fashion_mnist_dropout",
+            0,
+            10,
+            {"pruned": ()},
+        )
+        assert work.lesions == files
+    assert exp.tables["lesion_pairs"].pairs == "all" and exp.tables["tableA19"].pairs == "important"
+    assert {(f.network, run) for f, run in exp.networks("tableA18")} <= {
+        (f.network, run) for f, run in exp.networks("tableA2")
+    }
 
 
 def test_equal_settings_share_networks(config: dict) -> None:
@@ -211,6 +234,11 @@ def _del(path: str):
             _set("tables.table1.columns", ["cohens_d_mean"]),
             "need the 'layer_nonzero' shuffles; add it to tables.table1.shuffle_methods",
         ),
+        (_set("tables.tableA18.shuffles", 10), "tables.tableA18: a single_lesions table compares lesions"),
+        (_set("tables.table1.pairs", "all"), "tables.table1.pairs: only a double_lesions table"),
+        (_set("tables.tableA19.pairs", "some"), "key tables.tableA19.pairs: 'some' is not one of"),
+        (_set("lesions.zero", "bias"), "key lesions.zero: 'bias' is not one of"),
+        (_set("lesions.random_sets", 0), "key lesions.random_sets: 0 is less than the minimum of 1"),
         # Values the schema admits but a training run cannot take stop here too, before any job.
         (_set("training.pruning.initial_sparsity", 0.95), "final_sparsity must be in [initial_sparsity, 1)"),
         (_set("training.pruning.final_sparsity", 1), "key training.pruning.final_sparsity: 1 is greater than"),

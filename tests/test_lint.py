@@ -74,8 +74,12 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "cluster_network": shuffled + unshuffled,
         "shuffle_chunk": gathers * 5,
         "gather_shuffles": gathers,
-        "table": 24,  # Tables 1-4, A.1-A.17, per-network tables of Table 1, figure 3, figure 4
-        "figure": 9,  # Figures 1-4, A.1-A.5
+        # Lesions of one Fashion-MNIST network with dropout (pruned, k = 10, Table A.2's clustering).
+        "lesion_single": 1,
+        "lesion_pairs": 1,
+        # Tables 1-4, A.1-A.19, per-network tables of Table 1, figures 3, 4, A.6 and 6(b)
+        "table": 28,
+        "figure": 13,  # Figures 1-6, A.1-A.6 (figure 6 in two parts)
     }
     assert planned_jobs(tmp_path, "--", "paper1") == paper1
     everything = planned_jobs(tmp_path)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from clusterability.lesions import TYPES as LESION_TYPES
 from workflow_helpers import MIRROR, REPO, TABLE1_COLUMNS, planned_jobs, snakemake, tiny_config_args
 
 pytestmark = pytest.mark.slow
@@ -29,21 +29,6 @@ GOLDEN = REPO / "tests" / "golden"
 
 
 @pytest.fixture(scope="module")
-def lib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private copy of the library, first on PYTHONPATH, so a test can edit it safely."""
-    root = tmp_path_factory.mktemp("lib")
-    shutil.copytree(
-        REPO / "lib" / "clusterability", root / "clusterability", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return root
-
-
-@pytest.fixture(scope="module")
-def env(lib_copy: Path) -> dict[str, str]:
-    return {"PYTHONPATH": str(lib_copy)}
-
-
-@pytest.fixture(scope="module")
 def args(synthetic_mirror: Path):
     def make(**overrides: object) -> list[str]:
         return [*tiny_config_args(synthetic_mirror, **overrides), "--", "results/table1.csv"]
@@ -51,79 +36,124 @@ def args(synthetic_mirror: Path):
     return make
 
 
-# The CI run: Table 1 and its sweeps on all six families, and one family or two of
-# every other kind of P1 analysis (Table 2: initialisations and random labels;
-# Table A.16: a mixture of the synthetic lines with MNIST; Table A.4, figures 1,
-# 3, 4 and A.1-A.2: every plot). Restricting a table's families is a
-# `--config` override. 9 networks instead of P1's 27 keeps the suite within its
-# time; the whole of `paper1` at the tiny scale is the same rules on more
-# families (docs/experiments.md gives its job counts and time).
-SUBSET = {
-    "table2": {"families": ["random_plain"]},
-    "tableA16": {"families": ["mnist_plain", "lines_mnist_sep_plain"]},
+# Every target of `paper1` (P1's tables and figures), as the issues name them.
+P1_TABLES = ("table1", "table2", "table3", "table4", *(f"tableA{i}" for i in range(1, 20)))
+P1_TABLES += ("table1_networks", "init_networks", "topology_networks", "lesion_pairs", "lesion_dependencies")
+P1_FIGURES = ("fig1_network", "fig2_ncut_vs_accuracy", "fig3_init_ncuts", "fig4_topology", "figA1_cohens_d")
+P1_FIGURES += tuple(f"figA{i}_violins" for i in range(2, 6))
+P1_FIGURES += ("fig5_lesions", "fig6a_conditional_importance", "fig6b_dependency_graph", "figA6_lesion_pairs")
+# P1's network families: Table 1's six, the random-init MLPs, the random-label,
+# kilo-epoch and memorization runs, the lines and the six mixtures.
+P1_FAMILIES = {*FAMILIES_TABLE1, "mlp_init"}
+P1_FAMILIES |= {
+    f"{d}_{r}"
+    for d in ("random", "random_kilo", "memorization", "lines", "lines_mnist", "lines_cifar10", "mnist_cifar10")
+    for r in ("plain", "dropout")
 }
-SUBSET_TABLES = ("table1", "table1_networks", "tableA1", "tableA2", "tableA3", "table2", "tableA16", "tableA4")
-SUBSET_TABLES += ("init_networks", "topology_networks")
-SUBSET_FIGURES = (
-    "fig1_network",
-    "fig2_ncut_vs_accuracy",
-    "fig3_init_ncuts",
-    "fig4_topology",
-    "figA1_cohens_d",
-    "figA2_violins",
-)
+P1_FAMILIES |= {f"{d}_sep_{r}" for d in ("lines_mnist", "lines_cifar10", "mnist_cifar10") for r in ("plain", "dropout")}
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
-    """The tables and figures of SUBSET_TABLES and SUBSET_FIGURES at the tiny scale."""
-    workdir = tmp_path_factory.mktemp("tiny")
-    targets = [f"results/{name}.csv" for name in SUBSET_TABLES]
-    targets += [f"results/figures/{name}.{ext}" for name in SUBSET_FIGURES for ext in ("png", "pdf")]
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror, tables=SUBSET), "--", *targets, env=env)
-    return workdir
-
-
-def test_every_target_is_built(tiny_run: Path) -> None:
-    for name in SUBSET_TABLES:
+def test_paper1_builds_every_target(tiny_run: Path) -> None:
+    for name in P1_TABLES:
         assert (tiny_run / f"results/{name}.csv").stat().st_size > 100, name
-    for name in SUBSET_FIGURES:
+    for name in P1_FIGURES:
         for suffix in ("png", "pdf"):
             assert (tiny_run / f"results/figures/{name}.{suffix}").stat().st_size > 5000, name
     trained = {p.parent.parent.name for p in (tiny_run / "results/networks").glob("*/run*/metrics.json")}
-    assert trained == {*FAMILIES_TABLE1, "mlp_init", "random_plain", "lines_mnist_sep_plain"}
+    assert trained == P1_FAMILIES and len(P1_FAMILIES) == 27
 
 
-def test_table2_compares_with_initialisations(tiny_run: Path) -> None:
-    table = pd.read_csv(tiny_run / "results/table2.csv")
-    assert list(table["dataset"]) == ["random"] and (table["n_networks"] == 1).all()
+def _metrics(workdir: Path, family: str) -> dict:
+    return json.loads((workdir / f"results/networks/{family}/run0/metrics.json").read_text())
+
+
+def test_training_regimes(tiny_run: Path) -> None:
+    """Each family trains as its entry says (at tiny, no phase runs over limits.epochs = 4)."""
+    kilo, memo = _metrics(tiny_run, "random_kilo_plain"), _metrics(tiny_run, "memorization_dropout")
+    assert kilo["epochs_run"] == {"train": 4, "prune": 2} and kilo["config"]["shuffle"] is True
+    assert memo["epochs_run"] == {"train": 4, "prune": 4} and memo["config"]["shuffle"] is False
+    assert memo["config"]["dropout"] == 0.5
+    init = _metrics(tiny_run, "mlp_init")
+    assert init["epochs_run"] == {"train": 0, "prune": 0}
+    assert init["sparsity"]["pruned_total"] == 0.0
+
+
+@pytest.mark.parametrize("name", ["table2", "table3", "table4"])
+def test_random_label_tables_compare_with_initialisations(tiny_run: Path, name: str) -> None:
+    """Tables 2-4: random labels (20+20, 1,000 and memorization epochs) against fresh MLPs."""
+    table = pd.read_csv(tiny_run / f"results/{name}.csv")
+    dataset = {"table2": "random", "table3": "random", "table4": "memorization"}[name]
+    assert list(table["dataset"]) == [dataset, dataset] and list(table["dropout"]) == [False, True]
+    assert (table["n_networks"] == 1).all()
     for column in ("unpruned_ncut_mean", "ncut_mean", "init_ncut_mean", "dist_ncut_mean"):
         assert table[column].between(1.0, 3.5).all(), column
     assert table["unpruned_init_prop_sig"].between(0, 1).all()
     init = pd.read_csv(tiny_run / "results/init_networks.csv")
-    assert list(init["family"]) == ["mlp_init"] and table["init_ncut_mean"].iloc[0] == pytest.approx(
-        init["ncut"].iloc[0]
-    )
+    assert list(init["family"]) == ["mlp_init"]
+    assert table["init_ncut_mean"].tolist() == pytest.approx([init["ncut"].iloc[0]] * 2)
     # Random labels: nothing to learn in 4 epochs (chance is 0.1).
     assert table["train_acc"].between(0.0, 0.5).all()
 
 
-def test_mixture_table(tiny_run: Path) -> None:
-    table = pd.read_csv(tiny_run / "results/tableA16.csv")
-    assert list(table["dataset"]) == ["mnist", "lines_mnist_sep"] and "n_shuffles" not in table
-    assert table["ncut_mean"].between(1.0, 3.0).all()
-    mixed = json.loads((tiny_run / "results/networks/lines_mnist_sep_plain/run0/metrics.json").read_text())
+def test_mixture_tables(tiny_run: Path) -> None:
+    mixtures = ["lines", "lines_mnist", "lines_cifar10", "mnist_cifar10"]
+    mixtures += ["lines_mnist_sep", "lines_cifar10_sep", "mnist_cifar10_sep"]
+    for name, dropout in (("tableA16", False), ("tableA17", True)):
+        table = pd.read_csv(tiny_run / f"results/{name}.csv")
+        assert list(table["dataset"]) == ["mnist", "cifar10", *mixtures] and "n_shuffles" not in table
+        assert (table["dropout"] == dropout).all()
+        assert table["ncut_mean"].between(1.0, 3.0).all()
+    mixed = _metrics(tiny_run, "lines_mnist_sep_plain")
     # Classes 0-4 of 1,000 lines images and classes 5-9 of 1,000 MNIST images (the tiny n_train).
     assert 800 < mixed["n_train"] < 1200
     assert mixed["pruned"]["test_acc"] > 0.3
 
 
-def test_topology_table(tiny_run: Path) -> None:
-    """Table A.4: MNIST without dropout, unpruned, against both shuffle methods."""
-    table = pd.read_csv(tiny_run / "results/tableA4.csv")
-    assert set(table["stage"]) == {"unpruned"} and len(table) == 1
-    assert table[["p_value", "layer_nonzero_p_value"]].stack().between(1 / 5, 1).all()
-    assert table["layer_nonzero_shuffle_std"].notna().all() and table["cohens_d"].notna().all()
+def test_topology_tables(tiny_run: Path) -> None:
+    """Tables A.4-A.15: one dataset x dropout x stage each, against both shuffle methods."""
+    every = pd.read_csv(tiny_run / "results/topology_networks.csv")
+    assert len(every) == 12  # Table 1's six networks, before and after pruning
+    cases = [
+        (d, drop, stage)
+        for d in ("mnist", "fashion_mnist", "cifar10")
+        for stage in ("unpruned", "pruned")
+        for drop in (False, True)
+    ]
+    for i, case in zip(range(4, 16), cases, strict=True):
+        table = pd.read_csv(tiny_run / f"results/tableA{i}.csv")
+        assert len(table) == 1 and tuple(table[["dataset", "dropout", "stage"]].iloc[0]) == case, i
+        assert table[["p_value", "layer_nonzero_p_value"]].stack().between(1 / 5, 1).all()
+        assert table["layer_nonzero_shuffle_std"].notna().all() and table["cohens_d"].notna().all()
+        row = every.merge(table[["dataset", "dropout", "stage", "run"]])
+        assert row["ncut"].tolist() == pytest.approx(table["ncut"].tolist())
+
+
+def test_lesion_tables(tiny_run: Path) -> None:
+    """P1 section 4 on Fashion-MNIST with dropout, pruned, k = 10: sub-modules, pairs, dependencies."""
+    single = pd.read_csv(tiny_run / "results/tableA18.csv")
+    assert set(single["family"]) == {"fashion_mnist_dropout"} and (single["k"] == 10).all()
+    assert single["layer"].between(1, 4).all() and set(single["type"]) <= set(LESION_TYPES)
+    assert (single.groupby("layer")["proportion"].sum() <= 1 + 1e-4).all()  # 6 digits in the CSV
+    # 10 random sets per sub-module at tiny: p = (r + 1) / 11.
+    assert (single["n_random"] == 10).all() and single["p_value"].between(1 / 11, 1).all()
+    small = single["proportion"] < 0.05
+    assert (single.loc[small, "type"] == "small").all()
+    important = single["type"] == "important"
+    assert (single.loc[important, "acc_diff"] < -0.01).all()
+    assert single.loc[important, "p_value"].tolist() == pytest.approx([1 / 11] * important.sum(), rel=1e-5)
+    lesions = tiny_run / "results/lesions/fashion_mnist_dropout/run0/pruned/k10"
+    draws = pd.read_csv(lesions / "single_random.csv")
+    assert len(draws) == 10 * len(single) and draws["seed"].is_unique
+    # Figure A.6: every pair of sub-modules; Table A.19: the important ones in different layers.
+    pairs = pd.read_csv(tiny_run / "results/lesion_pairs.csv")
+    assert len(pairs) == len(single) * (len(single) - 1) // 2 and (pairs["n_random"] == 5).all()
+    both = (pairs["x_type"] == "important") & (pairs["y_type"] == "important") & (pairs["x_layer"] != pairs["y_layer"])
+    a19 = pd.read_csv(tiny_run / "results/tableA19.csv")
+    assert a19[["x", "y"]].values.tolist() == pairs.loc[both, ["x", "y"]].values.tolist()
+    assert a19["delta_y_x"].tolist() == pytest.approx((a19["damage_xy"] - a19["damage_x"]).tolist(), abs=1e-5)
+    edges = pd.read_csv(tiny_run / "results/lesion_dependencies.csv")
+    unconditional = a19[~(a19["x_given_y"] & a19["y_given_x"])]
+    assert edges[["source", "target"]].values.tolist() == unconditional[["x", "y"]].values.tolist()
 
 
 def test_table1_shape_and_values(tiny_run: Path) -> None:
@@ -177,8 +207,9 @@ def test_jobs_log_to_their_rule_logs(tiny_run: Path) -> None:
     assert "node_def_util" not in terminal and "cuda" not in terminal.lower()
 
 
-def test_nothing_reruns_when_nothing_changed(tiny_run: Path, env: dict[str, str], args) -> None:
+def test_nothing_reruns_when_nothing_changed(tiny_run: Path, env: dict[str, str], args, synthetic_mirror: Path) -> None:
     assert planned_jobs(tiny_run, *args(), env=env) == {}
+    assert planned_jobs(tiny_run, *tiny_config_args(synthetic_mirror), "--", "paper1", env=env) == {}
 
 
 def test_shuffle_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:
@@ -257,7 +288,8 @@ def _fingerprint(workdir: Path) -> str:
     return json.loads((workdir / "results/networks/mnist_plain/run0/metrics.json").read_text())["numerics_fingerprint"]
 
 
-def _machine_fingerprint(env: dict[str, str]) -> str:
+@pytest.fixture(scope="module")
+def machine_fingerprint(env: dict[str, str]) -> str:
     """This machine's TensorFlow numerics fingerprint, as a one-thread training job records it."""
     code = (
         "from clusterability.tf_runtime import import_tf, numerics_fingerprint\n"
@@ -270,9 +302,19 @@ def _machine_fingerprint(env: dict[str, str]) -> str:
     return proc.stdout.split()[-1]
 
 
+def _golden_fingerprint() -> str:
+    return (GOLDEN / "README.md").read_text().split("fingerprint: `", 1)[1].split("`", 1)[0]
+
+
 @pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
-def test_real_mnist_end_to_end(tmp_path: Path, env: dict[str, str]) -> None:
-    """Table 1's MNIST rows at the tiny scale from the real files: fetched, verified, prepared, trained."""
+def test_real_mnist_end_to_end(tmp_path: Path, env: dict[str, str], machine_fingerprint: str) -> None:
+    """Table 1's MNIST rows at the tiny scale from the real files: fetched, verified, prepared, trained.
+
+    On a machine with the golden fingerprint, test_table1_unchanged_on_the_real_files
+    runs the same and more (all of Table 1 on the real files), so this one skips.
+    """
+    if machine_fingerprint == _golden_fingerprint():
+        pytest.skip("test_table1_unchanged_on_the_real_files runs the real files on this machine")
     mnist = {"families": ["mnist_plain", "mnist_dropout"]}
     snakemake(
         tmp_path,
@@ -290,7 +332,7 @@ def test_real_mnist_end_to_end(tmp_path: Path, env: dict[str, str]) -> None:
 
 
 @pytest.mark.skipif(not MIRROR.is_dir(), reason=f"dataset mirror {MIRROR} not found")
-def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str]) -> None:
+def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str], machine_fingerprint: str) -> None:
     """Table 1 at the tiny scale on the real files equals what the code computed before the refactor.
 
     tests/golden/*.csv were written by commit ec243b8 (Table 1 as special code)
@@ -300,8 +342,7 @@ def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str])
     picks its kernels from the instruction set), so the exact comparison only
     applies on a machine with the same fingerprint.
     """
-    recorded = (GOLDEN / "README.md").read_text().split("fingerprint: `", 1)[1].split("`", 1)[0]
-    here = _machine_fingerprint(env)
+    recorded, here = _golden_fingerprint(), machine_fingerprint
     if here != recorded:
         pytest.skip(
             f"this CPU's TensorFlow numerics ({here}) differ from those of the machine that wrote the golden "

@@ -9,7 +9,10 @@ epochs and clusters every network with a few shuffles. Its jobs' times are
   of a network (TensorFlow set-up, evaluation and saving);
 * per clustering (``cluster_network``: family, stage, k) and per shuffle
   (``shuffle_chunk``: family, stage, k, shuffle method), from the ``done in``
-  line that every job writes at the end of its log.
+  line that every job writes at the end of its log;
+* per lesion of a sub-module or of a pair (``lesion_single``, ``lesion_pairs``:
+  family, stage, k), the same way, with the number of sub-modules and of
+  pairs of important ones in different layers that the run found.
 
 :func:`project_costs` multiplies them by the networks, epochs and shuffles
 that each table needs at another scale (:meth:`Experiments.table_work`): the
@@ -28,7 +31,7 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InputError
@@ -51,12 +54,33 @@ class TrainingCost:
 
 
 @dataclass(frozen=True)
+class LesionCost:
+    """Seconds per lesion (single, pair) of one clustered network, and what it has to lesion."""
+
+    per_single: float
+    per_pair: float
+    submodules: int
+    important_pairs: int
+
+    def seconds(self, scope: str, random_sets: int, pair_random_sets: int) -> tuple[float, int]:
+        """Seconds and lesions of the experiments ``scope``: ``single``, or pairs ``important``/``all`` too."""
+        lesions = self.submodules * (1 + random_sets)
+        seconds = lesions * self.per_single
+        if scope != "single":
+            pairs = self.important_pairs if scope == "important" else self.submodules * (self.submodules - 1) // 2
+            lesions += pairs * (1 + 2 * pair_random_sets)
+            seconds += pairs * (1 + 2 * pair_random_sets) * self.per_pair
+        return seconds, lesions
+
+
+@dataclass(frozen=True)
 class UnitCosts:
     """Measured seconds: training per trained family, clustering per (family, stage, k), shuffles per method too."""
 
     training: Mapping[str, TrainingCost]
     clustering: Mapping[tuple[str, str, int], float]
     shuffle: Mapping[tuple[str, str, int, str], float]
+    lesions: Mapping[tuple[str, str, int], LesionCost] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,10 +94,12 @@ class TableCost:
     shuffles: int
     training_hours: float
     clustering_hours: float
+    lesions: int = 0
+    lesion_hours: float = 0.0
 
     @property
     def hours(self) -> float:
-        return self.training_hours + self.clustering_hours
+        return self.training_hours + self.clustering_hours + self.lesion_hours
 
 
 def _done_seconds(log: Path) -> float | None:
@@ -86,8 +112,12 @@ def _mean(values: Iterable[float]) -> float:
     return sum(values) / len(values)
 
 
-def measure_unit_costs(workdir: str | Path) -> UnitCosts:
-    """Unit costs from a finished run in ``workdir`` (its ``results/networks`` and ``logs``)."""
+def measure_unit_costs(workdir: str | Path, lesion_threads: int = 1) -> UnitCosts:
+    """Unit costs from a finished run in ``workdir`` (its ``results/networks`` and ``logs``).
+
+    Lesion jobs run on ``lesion_threads`` threads (``resources.lesion``): their
+    core-seconds are their wall seconds times that.
+    """
     workdir = Path(workdir)
     runs: dict[str, list[TrainingCost]] = defaultdict(list)
     for path in sorted(workdir.glob("results/networks/*/run*/metrics.json")):
@@ -124,7 +154,44 @@ def measure_unit_costs(workdir: str | Path) -> UnitCosts:
         training=training,
         clustering={key: _mean(v) for key, v in clusterings.items()},
         shuffle={key: seconds / n for key, (seconds, n) in shuffle_time.items() if n},
+        lesions=_lesion_costs(workdir, lesion_threads),
     )
+
+
+def _lesion_costs(workdir: Path, threads: int) -> dict[tuple[str, str, int], LesionCost]:
+    """Core-seconds per lesion of every lesioned network of the run (the mean over its runs)."""
+    import pandas as pd
+
+    found: dict[tuple[str, str, int], list[LesionCost]] = defaultdict(list)
+    for log in workdir.glob("logs/lesion_single/*/run*/*/k*.log"):
+        family, run, stage, k = log.relative_to(workdir / "logs/lesion_single").with_suffix("").parts
+        where = workdir / "results/lesions" / family / run / stage / k
+        seconds = _done_seconds(log)
+        if seconds is None or not (where / "single.csv").is_file():
+            continue
+        seconds *= threads
+        single = pd.read_csv(where / "single.csv")
+        n_single = int((1 + single["n_random"]).sum())
+        important = single.loc[single["type"] == "important", "layer"].tolist()
+        n_important = sum(a != b for i, a in enumerate(important) for b in important[i + 1 :])
+        per_single = seconds / max(n_single, 1)
+        per_pair = per_single  # no pair measured: a pair lesion costs about what a single one does
+        pair_log = workdir / "logs/lesion_pairs" / family / run / stage / f"{k}.log"
+        pair_seconds = _done_seconds(pair_log) if pair_log.is_file() else None
+        if pair_seconds is not None and (where / "pairs.csv").is_file():
+            pairs = pd.read_csv(where / "pairs.csv")
+            if len(pairs):
+                per_pair = threads * pair_seconds / int((1 + 2 * pairs["n_random"]).sum())
+        found[(family, stage, int(k[1:]))].append(LesionCost(per_single, per_pair, len(single), n_important))
+    return {
+        key: LesionCost(
+            _mean(c.per_single for c in costs),
+            _mean(c.per_pair for c in costs),
+            round(_mean(c.submodules for c in costs)),
+            round(_mean(c.important_pairs for c in costs)),
+        )
+        for key, costs in found.items()
+    }
 
 
 def _lookup(costs: Mapping, key: object, what: str):
@@ -141,20 +208,33 @@ def _work(experiments: Experiments, tables: Iterable[str]):
     networks: dict[tuple[str, int], Family] = {}
     clusterings: set[tuple[str, int, str, int]] = set()
     shuffles: dict[tuple[str, int, str, int, str], int] = {}
+    lesions: dict[tuple[str, int, str, int], str] = {}
+    scopes = ("single", "important", "all")
     for table in tables:
+        t = experiments.tables[table]
+        scope = "single" if t.analysis == "single_lesions" else "all" if t.pairs == "all" else "important"
         for work in experiments.table_work(table):
             trained = experiments.families[work.family.network]
             networks[(trained.name, work.run)] = trained
             for stage, methods in work.stages.items():
                 clusterings.add((trained.name, work.run, stage, work.k))
+                if work.lesions:
+                    key = (trained.name, work.run, stage, work.k)
+                    lesions[key] = max(lesions.get(key, "single"), scope, key=scopes.index)
                 for method in methods:
                     key = (trained.name, work.run, stage, work.k, method)
                     shuffles[key] = max(shuffles.get(key, 0), work.shuffles)
-    return networks, clusterings, shuffles
+    return networks, clusterings, shuffles, lesions
 
 
-def _cost(name: str, experiments: Experiments, units: UnitCosts, tables: Iterable[str]) -> TableCost:
-    networks, clusterings, shuffles = _work(experiments, tables)
+def _cost(
+    name: str, experiments: Experiments, units: UnitCosts, tables: Iterable[str], random_sets: tuple[int, int]
+) -> TableCost:
+    networks, clusterings, shuffles, lesions = _work(experiments, tables)
+    lesion_seconds, n_lesions = 0.0, 0
+    for (family, _, stage, k), scope in lesions.items():
+        seconds, n = _lookup(units.lesions, (family, stage, k), "lesion time").seconds(scope, *random_sets)
+        lesion_seconds, n_lesions = lesion_seconds + seconds, n_lesions + n
     training = sum(_lookup(units.training, f.name, "training time").seconds(f) for f in networks.values())
     clustering = sum(_lookup(units.clustering, (f, s, k), "clustering time") for f, _, s, k in clusterings)
     clustering += sum(
@@ -168,14 +248,28 @@ def _cost(name: str, experiments: Experiments, units: UnitCosts, tables: Iterabl
         shuffles=sum(shuffles.values()),
         training_hours=training / 3600,
         clustering_hours=clustering / 3600,
+        lesions=n_lesions,
+        lesion_hours=lesion_seconds / 3600,
     )
 
 
-def project_costs(experiments: Experiments, units: UnitCosts, tables: Iterable[str]) -> list[TableCost]:
-    """The projected cost of each table built alone (its networks, clusterings and shuffles)."""
-    return [_cost(name, experiments, units, [name]) for name in tables]
+def project_costs(
+    experiments: Experiments, units: UnitCosts, tables: Iterable[str], random_sets: tuple[int, int] = (100, 50)
+) -> list[TableCost]:
+    """The projected cost of each table built alone (its networks, clusterings, shuffles and lesions).
+
+    ``random_sets``: the lesion experiments' random sets per sub-module and
+    per pair and side at the projected scale (``lesions:`` of the config).
+    """
+    return [_cost(name, experiments, units, [name], random_sets) for name in tables]
 
 
-def project_total(experiments: Experiments, units: UnitCosts, tables: Iterable[str], name: str = "all") -> TableCost:
-    """The projected cost of all ``tables`` together, each shared network, clustering and shuffle once."""
-    return _cost(name, experiments, units, list(tables))
+def project_total(
+    experiments: Experiments,
+    units: UnitCosts,
+    tables: Iterable[str],
+    name: str = "all",
+    random_sets: tuple[int, int] = (100, 50),
+) -> TableCost:
+    """The projected cost of all ``tables`` together, each shared network, clustering, shuffle and lesion once."""
+    return _cost(name, experiments, units, list(tables), random_sets)

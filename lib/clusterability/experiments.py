@@ -34,7 +34,9 @@ from .errors import InputError
 from .train_config import TrainConfig
 
 STAGES = ("unpruned", "pruned")
-ANALYSES = ("summary", "networks")
+#: Analyses of the lesion experiments (P1 section 4, :mod:`clusterability.lesions`).
+LESION_ANALYSES = ("single_lesions", "double_lesions", "lesion_dependencies")
+ANALYSES = ("summary", "networks", *LESION_ANALYSES)
 
 #: Columns that say which networks a row is about.
 LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stage", "pruned")
@@ -91,7 +93,52 @@ NETWORK_COLUMNS = (
     "layer_nonzero_significant",
     "cohens_d",
 )
-COLUMNS = {"summary": SUMMARY_COLUMNS, "networks": NETWORK_COLUMNS}
+_LESION_LABELS = (*LABEL_COLUMNS, "run", "k")
+#: A ``single_lesions`` table: one row per sub-module (P1 Table A.18 and figure 5).
+SINGLE_LESION_COLUMNS = (
+    *_LESION_LABELS,
+    "layer",
+    "label",
+    "submodule",
+    "n_neurons",
+    "proportion",
+    "accuracy",
+    "acc_diff",
+    "p_value",
+    "type",
+    "acc_diff_dist_mean",
+    "acc_diff_dist_std",
+    "n_random",
+)
+#: A ``double_lesions`` table: one row per pair of sub-modules, X the earlier (P1 Table A.19, figures 6(a), A.6).
+DOUBLE_LESION_COLUMNS = (
+    *_LESION_LABELS,
+    "x",
+    "y",
+    "x_layer",
+    "y_layer",
+    "x_type",
+    "y_type",
+    "x_given_y",
+    "y_given_x",
+    "delta_x_y",
+    "delta_y_x",
+    "damage_xy",
+    "damage_x",
+    "damage_y",
+    "x_given_y_p_value",
+    "y_given_x_p_value",
+    "n_random",
+)
+#: A ``lesion_dependencies`` table: the edges of P1's dependency graph (figure 6(b)).
+DEPENDENCY_COLUMNS = (*_LESION_LABELS, "source", "target", "why")
+COLUMNS = {
+    "summary": SUMMARY_COLUMNS,
+    "networks": NETWORK_COLUMNS,
+    "single_lesions": SINGLE_LESION_COLUMNS,
+    "double_lesions": DOUBLE_LESION_COLUMNS,
+    "lesion_dependencies": DEPENDENCY_COLUMNS,
+}
 #: Columns that need the clustering of the networks just before pruning.
 UNPRUNED_COLUMNS = {"unpruned_ncut_mean", "unpruned_ncut_std", "unpruned_init_prop_sig"}
 #: Columns that need a table's ``init_family`` (the freshly initialized networks).
@@ -163,6 +210,15 @@ class Table:
     title: str
     paper: str
     init_family: str | None = None
+    runs: tuple[int, ...] | None = None  # which runs of each family (None: all)
+    pairs: str = "important"  # double_lesions: important pairs in different layers, or all
+
+    @property
+    def lesions(self) -> tuple[str, ...]:
+        """The lesion results the table reads of each network: ``single`` (sub-modules), ``pairs``."""
+        if self.analysis not in LESION_ANALYSES:
+            return ()
+        return ("single",) if self.analysis == "single_lesions" else ("single", "pairs")
 
     @property
     def cluster_stages(self) -> tuple[str, ...]:
@@ -215,6 +271,7 @@ class NetworkWork:
     k: int
     shuffles: int
     stages: Mapping[str, tuple[str, ...]]
+    lesions: tuple[str, ...] = ()  # lesion results read per stage: single, pairs (P1 section 4)
 
 
 @dataclass(frozen=True)
@@ -227,8 +284,14 @@ class Experiments:
     datasets: Mapping[str, Dataset]
 
     def networks(self, table: str) -> list[tuple[Family, int]]:
-        """``(family, run)`` of every network of ``table``, in its families' order."""
-        return [(self.families[f], run) for f in self.tables[table].families for run in range(self.families[f].runs)]
+        """``(family, run)`` of every network of ``table``, in its families' order (its ``runs`` only, if set)."""
+        t = self.tables[table]
+        return [
+            (self.families[f], run)
+            for f in t.families
+            for run in range(self.families[f].runs)
+            if t.runs is None or run in t.runs
+        ]
 
     def table_work(self, table: str) -> list[NetworkWork]:
         """Every network ``table`` reads, with its clusterings and shuffles; init networks last."""
@@ -238,7 +301,7 @@ class Experiments:
             stages = {
                 stage: t.shuffle_methods if t.shuffles and stage in t.stages else () for stage in t.cluster_stages
             }
-            work.append(NetworkWork(family, run, "row", t.k, t.shuffles, stages))
+            work.append(NetworkWork(family, run, "row", t.k, t.shuffles, stages, lesions=t.lesions))
         if t.init_family:
             family = self.families[t.init_family]
             work += [NetworkWork(family, run, "init", t.k, 0, {"unpruned": ()}) for run in range(family.runs)]
@@ -436,24 +499,35 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
             )
         if missing:  # default columns: keep those the shuffle methods provide
             columns = tuple(c for c in columns if not _required_methods([c]) - set(methods))
+        lesions = analysis in LESION_ANALYSES
+        if lesions and (entry.get("shuffles") or init_family is not None):
+            raise InputError(
+                f"config: {where}: a {analysis} table compares lesions, not n-cuts: remove its shuffles/init_family"
+            )
+        if "pairs" in entry and analysis != "double_lesions":
+            raise InputError(f"config: {where}.pairs: only a double_lesions table chooses its pairs")
         tables[name] = Table(
             name=name,
             analysis=analysis,
             families=tuple(entry["families"]),
             stages=tuple(entry.get("stages", ["pruned"])),
             k=entry["k"],
-            shuffles=_cap(entry["shuffles"], limits.get("shuffles")),
+            shuffles=_cap(entry.get("shuffles", 0), limits.get("shuffles")),
             shuffle_methods=methods,
             columns=columns,
             title=entry.get("title", name),
             paper=entry.get("paper", ""),
             init_family=init_family,
+            runs=tuple(entry["runs"]) if "runs" in entry else None,
+            pairs=entry.get("pairs", "important"),
         )
     return tables
 
 
 #: Plots of a table's rows, and plots of one network (see :mod:`clusterability.figures`).
 TABLE_PLOTS = ("ncut_vs_accuracy", "ncut_histogram", "shuffle_distributions", "cohens_d", "shuffle_violins")
+#: Plots of the lesion tables (P1 figures 5, 6 and A.6).
+TABLE_PLOTS += ("lesion_importance", "conditional_importance", "dependency_graph", "pair_matrix")
 NETWORK_PLOTS = ("network_drawing",)
 #: Table plots that also draw the networks' shuffle n-cuts (their rule reads the shuffle files).
 SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")

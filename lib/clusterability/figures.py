@@ -210,6 +210,152 @@ def plot_shuffle_violins(frame: pd.DataFrame, shuffles: pd.DataFrame) -> Any:
     return fig
 
 
+# ---------------------------------------------------------------------------- lesions (P1 section 4)
+
+LESION_TYPE_COLOURS = {"important": "#d62728", "sig-but-not-diff": "#ff7f0e", "small": "#7f7f7f", "other": "#1f77b4"}
+_TYPE_TAGS = {"important": "IMP", "sig-but-not-diff": "SIG", "small": "SMA", "other": "OTH"}
+
+
+def _submodule_order(names: Sequence[str]) -> list[str]:
+    """Sub-module names (``layer-label``) by layer, then label."""
+    return sorted(set(names), key=lambda n: tuple(int(p) for p in str(n).split("-")))
+
+
+def plot_lesion_importance(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure 5: each sub-module's accuracy drop when lesioned against its share of the layer, by type."""
+    import seaborn as sns
+
+    plt = _pyplot()
+    data = frame.assign(drop=-frame["acc_diff"].astype(float))
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    sns.scatterplot(
+        data=data,
+        x="proportion",
+        y="drop",
+        hue="type",
+        hue_order=list(LESION_TYPE_COLOURS),
+        palette=LESION_TYPE_COLOURS,
+        ax=ax,
+    )
+    for _, row in data[data["type"] == "important"].iterrows():
+        ax.annotate(
+            str(row["submodule"]),
+            (row["proportion"], row["drop"]),
+            fontsize=7,
+            xytext=(3, 3),
+            textcoords="offset points",
+        )
+    ax.axhline(0.01, color="grey", linewidth=0.6, linestyle=":")
+    ax.axvline(0.05, color="grey", linewidth=0.6, linestyle=":")
+    ax.set_xlabel("proportion of the layer's neurons")
+    ax.set_ylabel("drop in test accuracy")
+    ax.legend(fontsize=7, title=None)
+    return fig
+
+
+def _mark(value: Any) -> str:
+    return "\u2713" if _truthy(value) else "\u00d7"
+
+
+def plot_conditional_importance(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure 6(a): per pair (X, Y) of important sub-modules, (X|Y, Y|X) and delta(X, Y), delta(Y, X) in points."""
+    plt = _pyplot()
+    xs, ys = _submodule_order(frame["x"]) if len(frame) else [], _submodule_order(frame["y"]) if len(frame) else []
+    grid = np.full((max(len(xs), 1), max(len(ys), 1)), np.nan)
+    fig, ax = plt.subplots(figsize=(1.1 * max(len(ys), 2) + 1.5, 0.6 * max(len(xs), 2) + 1.2))
+    for _, row in frame.iterrows():
+        i, j = xs.index(row["x"]), ys.index(row["y"])
+        grid[i, j] = float(row["delta_x_y"]) * 100
+        marks = f"({_mark(row['x_given_y'])},{_mark(row['y_given_x'])})"
+        text = f"{marks}\n{100 * float(row['delta_x_y']):+.1f}, {100 * float(row['delta_y_x']):+.1f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=6)
+    ax.imshow(grid, cmap="Reds", vmin=0, aspect="auto")
+    ax.set_xticks(range(len(ys)), ys)
+    ax.set_yticks(range(len(xs)), xs)
+    ax.set_xlabel("Y (later)")
+    ax.set_ylabel("X (earlier)")
+    if not len(frame):
+        ax.text(0, 0, "no pair of important sub-modules\nin different layers", ha="center", va="center", fontsize=8)
+    return fig
+
+
+def plot_dependency_graph(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure 6(b): important sub-modules by layer, an arrow X -> Y where one is unimportant given the other."""
+    plt = _pyplot()
+    names = _submodule_order([*frame["source"], *frame["target"]]) if len(frame) else []
+    layers = sorted({int(n.split("-")[0]) for n in names})
+    position = {}
+    for layer in layers:
+        in_layer = [n for n in names if int(n.split("-")[0]) == layer]
+        for i, name in enumerate(in_layer):
+            position[name] = (layer, i - (len(in_layer) - 1) / 2)
+    fig, ax = plt.subplots(figsize=(1.5 * max(len(layers), 2) + 1, 3.5))
+    for _, row in frame.iterrows():
+        (x0, y0), (x1, y1) = position[row["source"]], position[row["target"]]
+        ax.annotate(
+            "",
+            xy=(x1, y1),
+            xytext=(x0, y0),
+            arrowprops={"arrowstyle": "-|>", "color": "#444444", "shrinkA": 12, "shrinkB": 12, "lw": 0.8},
+        )
+    for name, (x, y) in position.items():
+        ax.scatter([x], [y], s=500, color=LESION_TYPE_COLOURS["important"], alpha=0.3, zorder=2)
+        ax.text(x, y, name, ha="center", va="center", fontsize=8, zorder=3)
+    ax.set_xticks(layers, [f"hidden {layer}" for layer in layers])
+    ax.set_yticks([])
+    if layers:
+        ax.set_xlim(min(layers) - 0.5, max(layers) + 0.5)
+    else:
+        ax.text(0.5, 0.5, "no edges", ha="center", va="center", transform=ax.transAxes)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def plot_pair_matrix(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P1 figure A.6: cell (first, second) = 100 x delta(first, second); diagonal = single-lesion damage (bold).
+
+    A star marks a first sub-module significantly damaging given the second
+    (more than every random stand-in), a question mark one less damaging than
+    every stand-in (p = 1).
+    """
+    plt = _pyplot()
+    names = _submodule_order([*frame["x"], *frame["y"]]) if len(frame) else []
+    index = {n: i for i, n in enumerate(names)}
+    n = max(len(names), 1)
+    grid = np.full((n, n), np.nan)
+    notes: dict[tuple[int, int], str] = {}
+    types: dict[str, str] = {}
+    for _, row in frame.iterrows():
+        x, y = index[row["x"]], index[row["y"]]
+        types[row["x"]], types[row["y"]] = row["x_type"], row["y_type"]
+        for (i, j), delta, p in (
+            ((x, y), row["delta_x_y"], row["x_given_y_p_value"]),
+            ((y, x), row["delta_y_x"], row["y_given_x_p_value"]),
+        ):
+            grid[i, j] = 100 * float(delta)
+            star = "*" if float(p) <= 1 / (int(row["n_random"]) + 1) else "?" if float(p) >= 1 else ""
+            notes[(i, j)] = f"{grid[i, j]:.1f}{star}"
+        grid[x, x], grid[y, y] = 100 * float(row["damage_x"]), 100 * float(row["damage_y"])
+    fig, ax = plt.subplots(figsize=(0.42 * n + 2, 0.42 * n + 1.5))
+    ax.imshow(
+        grid,
+        cmap="RdBu_r",
+        vmin=-np.nanmax(np.abs(grid)) if len(frame) else -1,
+        vmax=np.nanmax(np.abs(grid)) if len(frame) else 1,
+    )
+    for (i, j), text in notes.items():
+        ax.text(j, i, text, ha="center", va="center", fontsize=5)
+    for i in range(len(names)):
+        ax.text(i, i, f"{grid[i, i]:.1f}", ha="center", va="center", fontsize=5, fontweight="bold")
+    ticks = [f"{name} {_TYPE_TAGS.get(types.get(name, ''), '')}" for name in names]
+    ax.set_xticks(range(len(names)), ticks, rotation=90, fontsize=6)
+    ax.set_yticks(range(len(names)), ticks, fontsize=6)
+    ax.set_xlabel("second (lesioned first)")
+    ax.set_ylabel("first (its added damage)")
+    return fig
+
+
 # ---------------------------------------------------------------------------- drawing a network
 
 
@@ -314,6 +460,10 @@ PLOTS: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Any]] = {
     "shuffle_distributions": plot_shuffle_distributions,
     "cohens_d": plot_cohens_d,
     "shuffle_violins": plot_shuffle_violins,
+    "lesion_importance": plot_lesion_importance,
+    "conditional_importance": plot_conditional_importance,
+    "dependency_graph": plot_dependency_graph,
+    "pair_matrix": plot_pair_matrix,
 }
 #: Plots of one network (its weights and clustering).
 NETWORK_PLOTS = {"network_drawing": draw_network}

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .experiments import COLUMNS
+from .experiments import COLUMNS, LESION_ANALYSES
 from .statistics import cohens_d
 
 DATASET_LABELS = {
@@ -179,8 +179,44 @@ def summary(
     return pd.DataFrame(rows)
 
 
+def lesion_rows(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of a lesion table: each network's lesion CSV, labelled with the network (P1 section 4).
+
+    ``single_lesions``: a row per sub-module (``single.csv``); ``double_lesions``:
+    a row per pair (``pairs.csv``), only pairs of important sub-modules in
+    different layers unless ``pairs`` is ``all``; ``lesion_dependencies``: the
+    edges of the dependency graph among those pairs.
+    """
+    from .lesions import dependency_edges
+
+    analysis = table["analysis"]
+    frames = []
+    for rec in records:
+        for stage, files in rec["stages"].items():
+            if analysis == "single_lesions":
+                frame = pd.read_csv(files["lesions"]["single"])
+            else:
+                pairs = pd.read_csv(files["lesions"]["pairs"])
+                if analysis == "lesion_dependencies":
+                    frame = pd.DataFrame(
+                        dependency_edges(pairs.to_dict("records")), columns=["source", "target", "why"]
+                    )
+                elif table.get("pairs", "important") == "important":
+                    important = (pairs["x_type"] == "important") & (pairs["y_type"] == "important")
+                    frame = pairs[important & (pairs["x_layer"] != pairs["y_layer"])]
+                else:
+                    frame = pairs
+            labels = {key: rec[key] for key in _LABELS}
+            labels.update(stage=stage, pruned=stage == "pruned", run=rec["run"], k=table["k"])
+            frames.append(frame.assign(**labels))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) -> pd.DataFrame:
     """The rows and columns of one table entry (:class:`clusterability.experiments.Table` as a dict)."""
+    columns = [c for c in table["columns"] if c in COLUMNS[table["analysis"]]]
+    if table["analysis"] in LESION_ANALYSES:
+        return lesion_rows(records, table).reindex(columns=columns).reset_index(drop=True)
     networks, dists = network_rows(records)
     init = networks[networks["role"] == "init"]
     networks = networks[networks["role"] == "row"]
@@ -199,7 +235,6 @@ def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) 
         networks = networks[networks["stage"].isin(table["stages"])]
         frame = networks.assign(_order=networks["family"].map(order))
         frame = frame.sort_values(["_order", "run", "stage"], kind="stable").drop(columns="_order")
-    columns = [c for c in table["columns"] if c in COLUMNS[table["analysis"]]]
     return frame.reindex(columns=columns).reset_index(drop=True)
 
 
