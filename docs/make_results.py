@@ -4,7 +4,8 @@
     (make readme-results RESULTS_SCALE=quick MIRROR=../shared/datasets)
 
 Runs ``snakemake paper1`` in a work folder (``.results-run/<scale>/``, not in
-git) and records how in its ``run.json`` (command, commit, machine, wall time), then writes ``docs/results.md`` (every P1 table built so far) and the
+git) and records how in its ``run.json`` (command, commit, machine, wall
+time), then writes ``docs/results.md`` (every P1 table built so far) and the
 block between ``<!-- results:begin -->`` and ``<!-- results:end -->`` of
 ``README.md`` (Table 1). Both state the commit, the scale, the machine, its
 TensorFlow numerics fingerprint, the date and the wall time of the run; no
@@ -126,6 +127,48 @@ def p1_tables(workdir: Path) -> dict[str, str]:
     }
 
 
+def cost_lines(workdir: Path) -> tuple[list[str], str]:
+    """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.costs).
+
+    Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the README.
+    """
+    from clusterability.costs import measure_unit_costs, project_costs, project_total
+    from clusterability.pipeline_config import load_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
+    units = measure_unit_costs(workdir, lesion_threads=config["resources"]["lesion"]["threads"])
+    names = [n for n in paper.paper_targets("p1") if n in paper.tables]
+    lines = [
+        "| table | networks | epochs | clusterings | shuffles | lesions | training core-h | clustering core-h "
+        "| lesion core-h | total core-h |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    random_sets = (config["lesions"]["random_sets"], config["lesions"]["pair_random_sets"])
+    total = project_total(paper, units, names, name="**paper1**", random_sets=random_sets)
+    for c in [*project_costs(paper, units, names, random_sets), total]:
+        lines.append(
+            f"| {c.name} | {c.networks} | {c.trained_epochs:,} | {c.clusterings} | {c.shuffles:,} | {c.lesions:,} "
+            f"| {c.training_hours:.1f} | {c.clustering_hours:.1f} | {c.lesion_hours:.2f} | {c.hours:.1f} |"
+        )
+    kilo = paper.families["random_kilo_plain"]
+    unit = units.training[kilo.network]
+    kilo_line = (
+        f"one kilo-epoch network ({kilo.train.epochs:,} + {kilo.train.prune_epochs} pruning epochs on the random "
+        f"dataset), on one core: {unit.seconds(kilo) / 3600:.1f} h ({unit.per_epoch:.2f} s per training epoch, "
+        f"{unit.per_prune_epoch:.2f} s per pruning epoch, {unit.fixed:.0f} s fixed, as measured in this run)"
+    )
+    lines += ["", kilo_line[0].upper() + kilo_line[1:] + "."]
+    summary = (
+        f"Projected from this run's job times (`clusterability.costs`), all of P1 at the papers' settings is "
+        f"{total.hours:,.0f} core-hours ({total.training_hours:,.0f} to train its {total.networks} networks, "
+        f"{total.clustering_hours:,.0f} to cluster them and their {total.shuffles:,} shuffles, "
+        f"{total.lesion_hours * 60:,.0f} core-minutes for the {total.lesions:,} lesions), and {kilo_line}; "
+        f"per table in [docs/results.md](docs/results.md)."
+    )
+    return lines, summary
+
+
 def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     """Run ``snakemake TARGET`` in ``workdir``; record and return how (``run.json`` beside the results)."""
     commit = _git("rev-parse", "--short", "HEAD") + (
@@ -168,22 +211,32 @@ def main() -> None:
 
     workdir = REPO / ".results-run" / args.scale
     workdir.mkdir(parents=True, exist_ok=True)
-    if args.render_only:
-        record = json.loads((workdir / "run.json").read_text())
-    else:
-        record = run_workflow(args, workdir)
+    record = json.loads((workdir / "run.json").read_text()) if args.render_only else run_workflow(args, workdir)
 
     where = provenance(record, workdir)
     tables = p1_tables(workdir)
+    cost_table, cost_summary = cost_lines(workdir)
     parts = ["# Results", "", where, ""]
     for name, title in tables.items():
         table = pd.read_csv(workdir / "results" / f"{name}.csv")
         parts += [f"## {title}, `results/{name}.csv`", ""]
         parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    parts += [
+        "## Projected core-hours at the papers' settings",
+        "",
+        "Each table built alone at `scale: paper` (10 networks per family, 20 + 20 epochs, 320 shuffles), "
+        "projected by `clusterability.costs` from the job times of the run above (one thread per job, two per "
+        "lesion job); the last row counts every network, clustering, shuffle and lesion that tables share once, "
+        "as the workflow does. Lesions: as many sub-modules and pairs as this run's clustering of the network "
+        "has, each with the paper's random sets (100 per sub-module, 50 per pair and side).",
+        "",
+        *cost_table,
+        "",
+    ]
     (REPO / "docs" / "results.md").write_text("\n".join(parts))
 
     table1 = pd.read_csv(workdir / "results" / "table1.csv")
-    block = "\n".join([where, "", markdown_table(table1, with_paper=True), ""])
+    block = "\n".join([where, "", markdown_table(table1, with_paper=True), "", cost_summary, ""])
     readme = REPO / "README.md"
     readme.write_text(replace_block(readme.read_text(), block))
     print(f"wrote docs/results.md ({len(tables)} tables) and the results block of README.md ({where})")
