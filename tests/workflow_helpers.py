@@ -76,3 +76,15 @@ def planned_jobs(workdir: Path, *args: str, env: dict[str, str] | None = None) -
         if m.group(1) != "total":
             jobs[m.group(1)] = int(m.group(2))
     return jobs
+
+
+def table_lines(csv: Path, families: list[str]) -> list[str]:
+    """The header and the lines of a table about ``families`` or their datasets (its first column), as written.
+
+    Tables restricted to some families (``--config tables=...``) have these
+    lines of the full tables, byte for byte: the rows of a network do not
+    depend on the other networks of its table.
+    """
+    header, *lines = csv.read_text().splitlines()
+    names = {*families, *(f.rsplit("_", 1)[0] for f in families)}
+    return [header, *(line for line in lines if line.split(",", 1)[0] in names)]
