@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InputError
+from .lesions import PAIR_FIELDS, SINGLE_FIELDS
 from .train_config import TrainConfig
 
 STAGES = ("unpruned", "pruned")
@@ -95,41 +96,9 @@ NETWORK_COLUMNS = (
 )
 _LESION_LABELS = (*LABEL_COLUMNS, "run", "k")
 #: A ``single_lesions`` table: one row per sub-module (P1 Table A.18 and figure 5).
-SINGLE_LESION_COLUMNS = (
-    *_LESION_LABELS,
-    "layer",
-    "label",
-    "submodule",
-    "n_neurons",
-    "proportion",
-    "accuracy",
-    "acc_diff",
-    "p_value",
-    "type",
-    "acc_diff_dist_mean",
-    "acc_diff_dist_std",
-    "n_random",
-)
+SINGLE_LESION_COLUMNS = (*_LESION_LABELS, *SINGLE_FIELDS)
 #: A ``double_lesions`` table: one row per pair of sub-modules, X the earlier (P1 Table A.19, figures 6(a), A.6).
-DOUBLE_LESION_COLUMNS = (
-    *_LESION_LABELS,
-    "x",
-    "y",
-    "x_layer",
-    "y_layer",
-    "x_type",
-    "y_type",
-    "x_given_y",
-    "y_given_x",
-    "delta_x_y",
-    "delta_y_x",
-    "damage_xy",
-    "damage_x",
-    "damage_y",
-    "x_given_y_p_value",
-    "y_given_x_p_value",
-    "n_random",
-)
+DOUBLE_LESION_COLUMNS = (*_LESION_LABELS, *PAIR_FIELDS)
 #: A ``lesion_dependencies`` table: the edges of P1's dependency graph (figure 6(b)).
 DEPENDENCY_COLUMNS = (*_LESION_LABELS, "source", "target", "why")
 COLUMNS = {
