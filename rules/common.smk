@@ -28,6 +28,7 @@ FAMILIES = EXPERIMENTS.families
 TABLES = EXPERIMENTS.tables
 FIGURES = EXPERIMENTS.figures
 TRAINED = EXPERIMENTS.trained_families()
+LESION_SCOPES = EXPERIMENTS.lesion_scopes()
 
 
 DATASETS = EXPERIMENTS.datasets
@@ -130,21 +131,8 @@ def clustering_dir(family, run, stage, k):
 
 def lesion_pair_scope(wildcards):
     """Which pairs a network's double lesions cover: ``all`` if a table shows every pair, else ``important``."""
-    for table in TABLES.values():
-        if (
-            table.analysis != "double_lesions"
-            or table.pairs != "all"
-            or table.k != int(wildcards.k)
-        ):
-            continue
-        for work in EXPERIMENTS.table_work(table.name):
-            if (
-                work.family.network == wildcards.family
-                and work.run == int(wildcards.run)
-                and wildcards.stage in work.stages
-            ):
-                return "all"
-    return "important"
+    key = (wildcards.family, int(wildcards.run), wildcards.stage, int(wildcards.k))
+    return "all" if LESION_SCOPES.get(key) == "all" else "important"
 
 
 def lesion_dir(family, run, stage, k):

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from .errors import InputError
 from .experiments import Experiments, Family
+from .lesions import important_pair
 
 _DONE = re.compile(r"done in ([0-9.]+) s")
 _SHUFFLES = re.compile(r"(\d+) shuffles?, mean n-cut")
@@ -172,8 +173,8 @@ def _lesion_costs(workdir: Path, threads: int) -> dict[tuple[str, str, int], Les
         seconds *= threads
         single = pd.read_csv(where / "single.csv")
         n_single = int((1 + single["n_random"]).sum())
-        important = single.loc[single["type"] == "important", "layer"].tolist()
-        n_important = sum(a != b for i, a in enumerate(important) for b in important[i + 1 :])
+        rows = list(zip(single["type"], single["layer"], strict=True))
+        n_important = sum(important_pair(tx, ty, lx, ly) for i, (tx, lx) in enumerate(rows) for ty, ly in rows[i + 1 :])
         per_single = seconds / max(n_single, 1)
         per_pair = per_single  # no pair measured: a pair lesion costs about what a single one does
         pair_log = workdir / "logs/lesion_pairs" / family / run / stage / f"{k}.log"
@@ -208,23 +209,17 @@ def _work(experiments: Experiments, tables: Iterable[str]):
     networks: dict[tuple[str, int], Family] = {}
     clusterings: set[tuple[str, int, str, int]] = set()
     shuffles: dict[tuple[str, int, str, int, str], int] = {}
-    lesions: dict[tuple[str, int, str, int], str] = {}
-    scopes = ("single", "important", "all")
+    tables = list(tables)
     for table in tables:
-        t = experiments.tables[table]
-        scope = "single" if t.analysis == "single_lesions" else "all" if t.pairs == "all" else "important"
         for work in experiments.table_work(table):
             trained = experiments.families[work.family.network]
             networks[(trained.name, work.run)] = trained
             for stage, methods in work.stages.items():
                 clusterings.add((trained.name, work.run, stage, work.k))
-                if work.lesions:
-                    key = (trained.name, work.run, stage, work.k)
-                    lesions[key] = max(lesions.get(key, "single"), scope, key=scopes.index)
                 for method in methods:
                     key = (trained.name, work.run, stage, work.k, method)
                     shuffles[key] = max(shuffles.get(key, 0), work.shuffles)
-    return networks, clusterings, shuffles, lesions
+    return networks, clusterings, shuffles, experiments.lesion_scopes(tables)
 
 
 def _cost(

@@ -38,6 +38,9 @@ STAGES = ("unpruned", "pruned")
 #: Analyses of the lesion experiments (P1 section 4, :mod:`clusterability.lesions`).
 LESION_ANALYSES = ("single_lesions", "double_lesions", "lesion_dependencies")
 ANALYSES = ("summary", "networks", *LESION_ANALYSES)
+#: What a network's lesion experiments cover, narrowest first: its sub-modules alone, and also
+#: the pairs of important ones in different layers, or every pair.
+LESION_SCOPES = ("single", "important", "all")
 
 #: Columns that say which networks a row is about.
 LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stage", "pruned")
@@ -183,11 +186,19 @@ class Table:
     pairs: str = "important"  # double_lesions: important pairs in different layers, or all
 
     @property
+    def lesion_scope(self) -> str | None:
+        """The lesion experiments the table needs: ``single``, pairs ``important`` or ``all`` (None: none)."""
+        if self.analysis not in LESION_ANALYSES:
+            return None
+        if self.analysis == "single_lesions":
+            return "single"
+        return "all" if self.analysis == "double_lesions" and self.pairs == "all" else "important"
+
+    @property
     def lesions(self) -> tuple[str, ...]:
         """The lesion results the table reads of each network: ``single`` (sub-modules), ``pairs``."""
-        if self.analysis not in LESION_ANALYSES:
-            return ()
-        return ("single",) if self.analysis == "single_lesions" else ("single", "pairs")
+        scope = self.lesion_scope
+        return () if scope is None else ("single",) if scope == "single" else ("single", "pairs")
 
     @property
     def cluster_stages(self) -> tuple[str, ...]:
@@ -275,6 +286,20 @@ class Experiments:
             family = self.families[t.init_family]
             work += [NetworkWork(family, run, "init", t.k, 0, {"unpruned": ()}) for run in range(family.runs)]
         return work
+
+    def lesion_scopes(self, tables: Sequence[str] | None = None) -> dict[tuple[str, int, str, int], str]:
+        """``(trained family, run, stage, k)`` -> the widest lesion scope that ``tables`` (default all) need of it."""
+        order = LESION_SCOPES.index
+        scopes: dict[tuple[str, int, str, int], str] = {}
+        for name in self.tables if tables is None else tables:
+            scope = self.tables[name].lesion_scope
+            if scope is None:
+                continue
+            for work in self.table_work(name):
+                for stage in work.stages:
+                    key = (work.family.network, work.run, stage, work.k)
+                    scopes[key] = max(scopes.get(key, scope), scope, key=order)
+        return scopes
 
     def trained_families(self) -> dict[str, int]:
         """Families whose networks are trained (``network == name``), with their number of runs."""

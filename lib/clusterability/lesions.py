@@ -356,6 +356,11 @@ def all_pairs(modules: Sequence[Submodule]) -> list[tuple[Submodule, Submodule]]
     return [(x, y) for i, x in enumerate(ordered) for y in ordered[i + 1 :]]
 
 
+def important_pair(x_type: str, y_type: str, x_layer: int, y_layer: int) -> bool:
+    """Whether two sub-modules make a pair of P1's double lesions: both important, in different layers."""
+    return x_type == y_type == "important" and int(x_layer) != int(y_layer)
+
+
 def pairs_to_lesion(
     modules: Sequence[Submodule], types: Mapping[str, str], scope: str
 ) -> list[tuple[Submodule, Submodule]]:
@@ -370,7 +375,7 @@ def pairs_to_lesion(
     pairs = all_pairs(modules)
     if scope == "all":
         return pairs
-    return [(x, y) for x, y in pairs if x.layer != y.layer and types[x.name] == types[y.name] == "important"]
+    return [(x, y) for x, y in pairs if important_pair(types[x.name], types[y.name], x.layer, y.layer)]
 
 
 def _union(a: Mapping[int, Iterable[int]], b: Mapping[int, Iterable[int]]) -> dict[int, list[int]]:
@@ -391,7 +396,7 @@ def dependency_edges(pairs: Iterable[Mapping[str, object]]) -> list[dict[str, st
     """
     edges = []
     for pair in pairs:
-        if pair["x_type"] != "important" or pair["y_type"] != "important" or pair["x_layer"] == pair["y_layer"]:
+        if not important_pair(pair["x_type"], pair["y_type"], pair["x_layer"], pair["y_layer"]):
             continue
         failed = [why for why, ok in (("x|y", pair["x_given_y"]), ("y|x", pair["y_given_x"])) if not _truthy(ok)]
         if failed:

@@ -187,7 +187,7 @@ def lesion_rows(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) 
     different layers unless ``pairs`` is ``all``; ``lesion_dependencies``: the
     edges of the dependency graph among those pairs.
     """
-    from .lesions import dependency_edges
+    from .lesions import dependency_edges, important_pair
 
     analysis = table["analysis"]
     frames = []
@@ -202,8 +202,11 @@ def lesion_rows(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) 
                         dependency_edges(pairs.to_dict("records")), columns=["source", "target", "why"]
                     )
                 elif table.get("pairs", "important") == "important":
-                    important = (pairs["x_type"] == "important") & (pairs["y_type"] == "important")
-                    frame = pairs[important & (pairs["x_layer"] != pairs["y_layer"])]
+                    keep = [
+                        important_pair(*r)
+                        for r in pairs[["x_type", "y_type", "x_layer", "y_layer"]].itertuples(index=False)
+                    ]
+                    frame = pairs[np.array(keep, dtype=bool)]
                 else:
                     frame = pairs
             labels = {key: rec[key] for key in _LABELS}
