@@ -1,7 +1,15 @@
-"""Run the P1 tables at a scale on this machine and write them, with where they came from, into the docs.
+"""Run the P1 tables (or P2's MLP part) at a scale on this machine and write them, with where they came
+from, into the docs.
 
     python docs/make_results.py --scale quick --cores 2 [--mirror ../shared/datasets]
-    (make readme-results RESULTS_SCALE=quick MIRROR=../shared/datasets)
+    python docs/make_results.py --scale quick --cores 2 --target paper2_mlp [--mirror ...]
+    (make readme-results RESULTS_SCALE=quick MIRROR=../shared/datasets [RESULTS_TARGET=paper2_mlp])
+
+With ``--target paper2_mlp`` the run has a work folder of its own
+(``.results-run/<scale>-paper2_mlp/``, so its wall time is that of a fresh
+run), its tables go to ``docs/results_p2_mlp.md`` and its summary (wall time,
+projected core-hours) to the README block between ``<!-- results-p2-mlp:begin -->``
+and ``<!-- results-p2-mlp:end -->``. Otherwise:
 
 Runs ``snakemake paper1`` in a work folder (``.results-run/<scale>/``, not in
 git) and records how in its ``run.json`` (command, commit, machine, wall
@@ -32,6 +40,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+P2_MLP = "paper2_mlp"
+P2_BEGIN, P2_END = "<!-- results-p2-mlp:begin -->", "<!-- results-p2-mlp:end -->"
 # P1 Table 1 as printed in the paper (Filan, Hod et al. 2020): n-cut mean, sd; shuffles' mean; test accuracy.
 PAPER_TABLE1 = {
     ("mnist", False): (2.000, 0.035, 2.042, 0.984),
@@ -96,12 +106,12 @@ def provenance(record: dict[str, object], workdir: Path) -> str:
     )
 
 
-def replace_block(text: str, block: str) -> str:
-    if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md has no {BEGIN} ... {END} block to fill")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{block}\n{END}{tail}"
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+    if begin not in text or end not in text:
+        raise SystemExit(f"README.md has no {begin} ... {end} block to fill")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{block}\n{end}{tail}"
 
 
 def _fmt(value: object) -> str:
@@ -117,14 +127,76 @@ def csv_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def p1_tables(workdir: Path) -> dict[str, str]:
-    """name -> title of every P1 table of config.yaml that the run built, in the config's order."""
+def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
+    """name -> title of every table of ``paper`` in config.yaml that the run built, in the config's order."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     return {
         name: entry.get("title", name)
         for name, entry in config["tables"].items()
-        if entry.get("paper") == "p1" and (workdir / "results" / f"{name}.csv").is_file()
+        if entry.get("paper") == paper and (workdir / "results" / f"{name}.csv").is_file()
     }
+
+
+def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
+    """Projected paper-scale core-hours of P2's MLP tables from this run's job times, and a README sentence."""
+    from clusterability.costs import measure_unit_costs, project_costs, project_total
+    from clusterability.pipeline_config import load_config
+
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
+    units = measure_unit_costs(workdir, lesion_threads=config["resources"]["lesion"]["threads"])
+    names = [n for n in paper.paper_targets("p2_mlp") if n in paper.tables]
+    p1 = {(f.network, r) for t in paper.paper_targets("p1") if t in paper.tables for f, r in paper.networks(t)}
+    mine = {(f.network, r) for t in names for f, r in paper.networks(t)}
+    lines = [
+        "| table | networks | epochs | clusterings | shuffles | training core-h | clustering core-h | total core-h |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    total = project_total(paper, units, names, name="**paper2_mlp**")
+    for c in [*project_costs(paper, units, names), total]:
+        lines.append(
+            f"| {c.name} | {c.networks} | {c.trained_epochs:,} | {c.clusterings} | {c.shuffles:,} "
+            f"| {c.training_hours:.1f} | {c.clustering_hours:.1f} | {c.hours:.1f} |"
+        )
+    summary = (
+        f"Projected from this run's job times (`clusterability.costs`), P2's MLP part at the papers' settings is "
+        f"{total.hours:,.0f} core-hours on its own ({total.training_hours:,.0f} to train its {total.networks} "
+        f"networks, {total.clustering_hours:,.1f} to cluster them and their {total.shuffles:,} shuffles); "
+        f"{len(mine & p1)} of those networks are P1's, so after `paper1` only {len(mine - p1)} are trained anew. "
+        f"Per table in [docs/results_p2_mlp.md](docs/results_p2_mlp.md)."
+    )
+    return lines, summary
+
+
+def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
+    """docs/results_p2_mlp.md (every P2 MLP table built, projected costs) and the README's P2 block."""
+    where = provenance(record, workdir)
+    cost_table, cost_summary = p2_mlp_costs(workdir)
+    parts = ["# Results: P2, MLPs (`snakemake paper2_mlp`)", "", where, ""]
+    tables = paper_tables(workdir, "p2_mlp")
+    for name, title in tables.items():
+        parts += [
+            f"## {title}, `results/{name}.csv`",
+            "",
+            csv_markdown(pd.read_csv(workdir / "results" / f"{name}.csv")),
+        ]
+        parts += [""]
+    parts += [
+        "## Projected core-hours at the papers' settings",
+        "",
+        "Each table built alone at `scale: paper` (5 networks per P2 family, 20 + 20 epochs, 50 shuffles at "
+        "k = 12, 320 for the k-sweep), projected by `clusterability.costs` from the job times of the run above; "
+        "the last row counts what tables share once.",
+        "",
+        *cost_table,
+        "",
+    ]
+    (REPO / "docs" / "results_p2_mlp.md").write_text("\n".join(parts))
+    a5 = pd.read_csv(workdir / "results" / "p2" / "tableA5.csv")
+    block = "\n".join([where, "", "P2 Table A.5 (MNIST) at this scale:", "", csv_markdown(a5), "", cost_summary, ""])
+    readme = REPO / "README.md"
+    readme.write_text(replace_block(readme.read_text(), block, P2_BEGIN, P2_END))
+    print(f"wrote docs/results_p2_mlp.md ({len(tables)} tables) and the P2 block of README.md ({where})")
 
 
 def cost_lines(workdir: Path) -> tuple[list[str], str]:
@@ -200,7 +272,9 @@ def main() -> None:
     parser.add_argument("--cores", default="all")
     parser.add_argument("--mirror", help="local folder with the raw dataset files (default: download)")
     parser.add_argument(
-        "--target", default="paper1", help="what to build: paper1 (default) or one table, e.g. results/table1.csv"
+        "--target",
+        default="paper1",
+        help="what to build: paper1 (default), paper2_mlp, or one table, e.g. results/table1.csv",
     )
     parser.add_argument(
         "--render-only",
@@ -209,12 +283,15 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    workdir = REPO / ".results-run" / args.scale
+    workdir = REPO / ".results-run" / (args.scale if args.target != P2_MLP else f"{args.scale}-{P2_MLP}")
     workdir.mkdir(parents=True, exist_ok=True)
     record = json.loads((workdir / "run.json").read_text()) if args.render_only else run_workflow(args, workdir)
+    if args.target == P2_MLP:
+        write_p2_mlp(record, workdir)
+        return
 
     where = provenance(record, workdir)
-    tables = p1_tables(workdir)
+    tables = paper_tables(workdir)
     cost_table, cost_summary = cost_lines(workdir)
     parts = ["# Results", "", where, ""]
     for name, title in tables.items():

@@ -47,6 +47,7 @@ wildcard_constraints:
     dataset=_one_of(_datasets("real")),
     synthetic=_one_of(_datasets("synthetic")),
     mixture=_one_of(_datasets("mixture")),
+    halves=_one_of(_datasets("halves")),
     family=_one_of(TRAINED),
     run=r"\d+",
     stage="unpruned|pruned",
@@ -112,6 +113,10 @@ def mixture_inputs(wildcards):
         "first": f"results/data/{first}.npz",
         "second": f"results/data/{second}.npz",
     }
+
+
+def halves_source(wildcards):
+    return f"results/data/{DATASETS[wildcards.halves].of[0]}.npz"
 
 
 def family_dataset(wildcards):
@@ -215,6 +220,7 @@ def table_params(wildcards):
             "k": table.k,
             "shuffles": table.shuffles,
             "pairs": table.pairs,
+            "order": table.order,
         }
     )
 
@@ -246,6 +252,8 @@ def figure_records(wildcards):
 def figure_inputs(wildcards):
     """A table figure's CSV (and shuffles, for the distribution plots), or a network's weights and clustering."""
     figure = FIGURES[wildcards.figure]
+    if figure.datasets:
+        return {"datasets": [f"results/data/{name}.npz" for name in figure.datasets]}
     if figure.network is not None:
         ref = figure.network
         return {
@@ -268,6 +276,9 @@ def figure_params(wildcards):
         {
             "plot": figure.plot,
             "network": figure.network is not None,
+            "datasets": list(figure.datasets),
+            "label": figure.label,
+            "samples": figure.samples,
             "title": f"{figure.title} (scale {SCALE})",
             "where": {column: list(values) for column, values in figure.where},
             "records": figure_records(wildcards),

@@ -1,5 +1,5 @@
 # Stage 1: raw datasets (md5-verified), prepared 28x28 uint8 datasets, and the datasets
-# drawn from a seed (LINES, random) or mixed from two others.
+# drawn from a seed (LINES, random, polynomial), mixed from two others or halved (P2 2.1).
 
 
 # Downloads run where Snakemake runs (e.g. a cluster's login node): compute nodes often
@@ -91,3 +91,24 @@ rule mix_datasets:
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.mixture),
     script:
         "../workflow_scripts/mix_datasets.py"
+
+
+rule make_halves_dataset:
+    input:
+        source=halves_source,
+        lib=lib_inputs("make_halves_dataset.py"),
+    output:
+        "results/data/{halves}.npz",
+    log:
+        "logs/make_halves_dataset/{halves}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        same=lambda wildcards: DATASETS[wildcards.halves].same,
+        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.halves),
+    script:
+        "../workflow_scripts/make_halves_dataset.py"

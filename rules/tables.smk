@@ -72,6 +72,11 @@ rule paper1:
         paper_targets("p1"),
 
 
+rule paper2_mlp:
+    input:
+        paper_targets("p2_mlp"),
+
+
 rule paper2:
     input:
         paper_targets("p2"),

@@ -124,7 +124,7 @@ def env(lib_copy: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
-    """All of P1 (`snakemake paper1`) at the tiny scale on the synthetic mirror (about 7 min on 2 cores).
+    """All of P1 and P2's MLP part (`snakemake paper1 paper2_mlp`) at the tiny scale on the synthetic mirror.
 
     Made once per session: test_workflow.py checks its tables, figures and
     reruns, test_report.py its report.
@@ -132,5 +132,5 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synt
     from workflow_helpers import snakemake, tiny_config_args
 
     workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", "paper1", env=env)
+    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", "paper1", "paper2_mlp", env=env)
     return workdir

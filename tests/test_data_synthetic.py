@@ -98,3 +98,82 @@ def test_mix_datasets_mixes_each_split(tmp_path: Path) -> None:
         assert (y[lines] < 5).all()  # LINES images only carry classes 0-4 ...
         assert (y[~lines] >= 5).all()  # ... and the random ones only 5-9
         assert y.size == (a[f"y_{split}"] < 5).sum() + (b[f"y_{split}"] >= 5).sum()
+
+
+# ---------------------------------------------------------------------------- P2: polynomial, halves
+
+
+def test_polynomial_targets_are_the_512_polynomials_of_the_9_monomials() -> None:
+    from clusterability.data.synthetic import MONOMIALS, polynomial_targets
+
+    x, y = synthetic_split("polynomial", 1000, generator(0, "poly"))
+    assert x.dtype == np.float32 and x.shape == (1000, 2) and y.dtype == np.float32 and y.shape == (1000, 512)
+    assert abs(float(x.mean())) < 0.1 and abs(float(x.std()) - 1.0) < 0.1  # x, y ~ N(0, 1)
+    a, b = x[:, 0].astype(np.float64), x[:, 1].astype(np.float64)
+    np.testing.assert_allclose(y[:, 0], 0.0)  # no monomial
+    np.testing.assert_allclose(y[:, 1], 1.0)  # bit 0: x^0 y^0
+    assert MONOMIALS.index((2, 2)) == 8
+    np.testing.assert_allclose(y[:, 2**8], a**2 * b**2, rtol=1e-5)  # x^2 y^2 alone
+    np.testing.assert_allclose(y[:, 511], (1 + a + a**2) * (1 + b + b**2), rtol=1e-5)  # all nine
+    # Each of the 8 non-constant monomials appears in 256 of the polynomials (P2 A.7).
+    bits = (np.arange(512)[None, :] >> np.arange(9)[:, None]) & 1
+    assert (bits.sum(axis=1) == 256).all()
+    np.testing.assert_allclose(polynomial_targets(x[:5]), y[:5])
+
+
+def test_polynomial_dataset_loads_as_a_regression_dataset(tmp_path: Path) -> None:
+    path = make_dataset("polynomial", "polynomial", tmp_path / "p.npz", n_train=50, n_val=10, n_test=20, seed=3)
+    data = load_prepared(path)
+    assert data["task"] == "regression" and data["x_train"].shape == (50, 2) and data["y_test"].shape == (20, 512)
+    assert "task" not in load_prepared(
+        make_dataset("r", "random", tmp_path / "r.npz", n_train=5, n_val=1, n_test=2, seed=3)
+    )
+
+
+def _classes_image(labels: np.ndarray) -> np.ndarray:
+    """Images whose pixels all equal 20 * label + 10: a half shows its class in its brightness."""
+    return np.repeat((labels.astype(np.uint8) * 20 + 10)[:, None, None], 28 * 28, axis=1).reshape(-1, 28, 28)
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_halves_put_two_shrunk_images_side_by_side(same: bool) -> None:
+    from clusterability.data.halves import halves_split
+
+    y = generator(0, "labels").integers(0, 10, 3000).astype(np.uint8)
+    x = _classes_image(y)
+    images, labels = halves_split(x, y, same, generator(0, "halves"))
+    assert images.shape == (3000, 28, 28) and images.dtype == np.uint8 and labels.dtype == np.uint8
+    left = (images[:, 0, 0].astype(int) - 10) // 20
+    right = (images[:, 0, 27].astype(int) - 10) // 20
+    np.testing.assert_array_equal(left, y)  # the left half is image i, shrunk
+    assert (images[:, :, :14] == images[:, :1, :1]).all() and (images[:, :, 14:] == images[:, :1, 27:28]).all()
+    if same:
+        np.testing.assert_array_equal(right, y)
+        np.testing.assert_array_equal(labels, y)
+    else:
+        np.testing.assert_array_equal(labels, (left + right) % 10)
+        assert (left != right).mean() > 0.8  # independent halves
+        assert np.bincount(labels, minlength=10).min() > 200  # the sum mod 10 is uniform too
+
+
+def test_halves_shrink_with_the_antialiased_filter() -> None:
+    from clusterability.data.halves import shrink_width
+
+    x = np.zeros((1, 28, 28), dtype=np.uint8)
+    x[0, :, ::2] = 255  # alternate white and black columns average to grey when halved
+    small = shrink_width(x)
+    assert small.shape == (1, 28, 14)
+    assert np.abs(small[0, :, 1:-1].astype(int) - 128).max() <= 1
+
+
+def test_make_halves_writes_each_split_deterministically(tmp_path: Path) -> None:
+    from clusterability.data.halves import make_halves
+
+    source = load_prepared(make_dataset("lines", "lines", tmp_path / "l.npz", n_train=200, n_val=20, n_test=50, seed=1))
+    a = load_prepared(make_halves("h", source, tmp_path / "a.npz", same=False, seed=4))
+    b = load_prepared(make_halves("h", source, tmp_path / "b.npz", same=False, seed=4))
+    c = load_prepared(make_halves("h", source, tmp_path / "c.npz", same=False, seed=5))
+    assert [len(a[f"y_{s}"]) for s in ("train", "val", "test")] == [200, 20, 50]
+    for key in ("x_train", "y_train", "x_test"):
+        np.testing.assert_array_equal(a[key], b[key])
+    assert not np.array_equal(a["x_train"], c["x_train"])

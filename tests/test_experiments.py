@@ -40,7 +40,12 @@ def test_paper_settings_are_the_papers(config: dict) -> None:
     assert cfg["scale"] == "paper"
     assert exp.tables["table1"].k == 4 and exp.tables["table1"].shuffles == 320
     assert [exp.tables[t].k for t in ("tableA1", "tableA2", "tableA3")] == [7, 10, 2]
-    assert all(f.runs == 10 for name, f in exp.families.items() if name != "mlp_init")
+    p1 = {f for t in exp.paper_targets("p1") if t in exp.tables for f in exp.tables[t].families}
+    assert all(exp.families[name].runs == 10 for name in p1 - {"mlp_init"})
+    # P2's own MLP families (L1/L2, halves, polynomial): 5 runs each, L1 and L2 5e-5 on every layer.
+    p2 = {f for t in exp.paper_targets("p2_mlp") if t in exp.tables for f in exp.tables[t].families} - p1
+    assert p2 and all(exp.families[name].runs == 5 for name in p2)
+    assert {(exp.families[n].train.l1, exp.families[n].train.l2) for n in p2} == {(0, 0), (5e-5, 0), (0, 5e-5)}
     assert exp.families["mlp_init"].runs == 200  # P1 figure 3
     init = exp.families["mlp_init"].train
     assert (init.epochs, init.prune_epochs) == (0, 0)
@@ -91,7 +96,48 @@ def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     # P1's tables A.4-A.15 and A.16/A.17 reuse Table 1's networks too: only the new datasets add families.
     reused = {f.network for t in [f"tableA{i}" for i in range(4, 18)] for f, _ in exp.networks(t)}
     assert set(exp.tables["table1"].families) <= reused
-    assert sum(exp.trained_families().values()) == 6 * 10 + 200 + 6 * 10 + 14 * 10
+    p1_networks = 6 * 10 + 200 + 6 * 10 + 14 * 10
+    p2_new = 4 * 5 + 4 * 5 + 3 * 5  # L1/L2, halves, polynomial (test_p2_mlp_tables_reuse_p1_networks)
+    assert sum(exp.trained_families().values()) == p1_networks + p2_new
+
+
+def test_p2_mlp_tables_reuse_p1_networks(config: dict) -> None:
+    """P2's MLP tables train only the networks P1 has not: L1/L2, halves and polynomial (5 runs each)."""
+    _, exp = load_config(config, SCHEMA)
+    p1 = {(f.network, run) for t in exp.paper_targets("p1") if t in exp.tables for f, run in exp.networks(t)}
+    p2 = {(f.network, run) for t in exp.paper_targets("p2_mlp") if t in exp.tables for f, run in exp.networks(t)}
+    new = p2 - p1
+    assert len(new) == 4 * 5 + 4 * 5 + 3 * 5
+    assert {exp.families[f].regime for f, _ in new} == {"l1", "l2", "plain"}
+    assert {exp.families[f].dataset for f, _ in new} == {
+        "mnist",
+        "fashion_mnist",
+        "polynomial",
+        *(f"{d}_halves_{h}" for d in ("mnist", "fashion") for h in ("same", "diff")),
+    }
+    # Table A.5: P1's first 5 MNIST networks with and without dropout, and 5 each with L1 and L2, at k = 12.
+    a5 = exp.tables["p2/tableA5"]
+    assert a5.runs == (0, 1, 2, 3, 4) and a5.k == 12 and a5.shuffles == 50 and a5.order == "stage"
+    assert [(f.name, run) for f, run in exp.networks("p2/tableA5")][:6] == [("mnist_plain", r) for r in range(5)] + [
+        ("mnist_dropout", 0)
+    ]
+    # The k-sweep (P2 A.1-A.4) is P1's Table 1 networks, no CIFAR-10, 320 shuffles.
+    for name, k in (("p2/tableA1", 4), ("p2/tableA2", 7), ("p2/tableA3", 10), ("p2/tableA4", 2)):
+        assert exp.tables[name].k == k and exp.tables[name].shuffles == 320
+        assert {f.network for f, _ in exp.networks(name)} <= {f for f, _ in p1}
+    # Figure A.1: P1's first 100 freshly initialized MLPs, clustered with k = 12.
+    assert len(exp.networks("p2/init_networks")) == 100
+    assert exp.datasets["mnist_halves_diff"].of == ("mnist",) and not exp.datasets["mnist_halves_diff"].same
+    assert exp.datasets["polynomial"].generator == "polynomial"
+
+
+def test_paper_parts(config: dict) -> None:
+    """``paper2`` is every part of P2; ``paper2_mlp`` its MLP tables and figures; no P1 target in them."""
+    _, exp = load_config(config, SCHEMA)
+    mlp = exp.paper_targets("p2_mlp")
+    assert set(mlp) <= set(exp.paper_targets("p2")) and "p2/tableA5" in mlp and "p2/fig4_halves_samples" in mlp
+    assert not set(mlp) & set(exp.paper_targets("p1"))
+    assert all(name.startswith("p2/") for name in exp.paper_targets("p2"))
 
 
 def test_table_work_lists_clusterings_and_shuffles(config: dict) -> None:
@@ -146,9 +192,10 @@ def test_equal_settings_share_networks(config: dict) -> None:
     }
     _, exp = load_config(config, SCHEMA)
     assert exp.families["p2_mnist_none"].network == "mnist_plain"
-    assert exp.families["p2_mnist_l1"].network == "p2_mnist_l1"
+    assert exp.families["p2_mnist_l1"].network == "mnist_l1"  # the config's own L1 family, declared first
     assert exp.families["p2_mnist_l1"].train.l1 == 5e-5
-    assert exp.trained_families()["mnist_plain"] == 10 and exp.trained_families()["p2_mnist_l1"] == 5
+    assert exp.trained_families()["mnist_plain"] == 10 and exp.trained_families()["mnist_l1"] == 5
+    assert "p2_mnist_l1" not in exp.trained_families()
     # Different settings (more epochs) under the same seed names would give correlated
     # networks that are not the same: refused.
     config["families"]["p2_mnist_long"] = {
@@ -239,6 +286,11 @@ def _del(path: str):
         (_set("tables.tableA19.pairs", "some"), "key tables.tableA19.pairs: 'some' is not one of"),
         (_set("lesions.zero", "bias"), "key lesions.zero: 'bias' is not one of"),
         (_set("lesions.random_sets", 0), "key lesions.random_sets: 0 is less than the minimum of 1"),
+        (_set("datasets.halves.mnist_halves_same.of", "lines"), "halves.mnist_halves_same.of: 'lines' is not a real"),
+        (_set("tables.p2/tableA5.runs", 0), "key tables.p2/tableA5.runs"),
+        (_set("tables.p2/tableA5.order", "run"), "key tables.p2/tableA5.order: 'run' is not one of"),
+        (_del("figures.p2/fig4_halves_samples.datasets"), "plot dataset_samples draws datasets; give `datasets:`"),
+        (_set("figures.p2/fig4_halves_samples.datasets", ["svhn"]), "fig4_halves_samples.datasets: unknown dataset"),
         # Values the schema admits but a training run cannot take stop here too, before any job.
         (_set("training.pruning.initial_sparsity", 0.95), "final_sparsity must be in [initial_sparsity, 1)"),
         (_set("training.pruning.final_sparsity", 1), "key training.pruning.final_sparsity: 1 is greater than"),
@@ -300,4 +352,5 @@ def test_plot_names_agree_everywhere() -> None:
     assert set(figures.PLOTS) == set(experiments.TABLE_PLOTS)
     assert set(figures.NETWORK_PLOTS) == set(experiments.NETWORK_PLOTS)
     assert set(experiments.SHUFFLE_PLOTS) <= set(experiments.TABLE_PLOTS)
-    assert set(enum) == set(experiments.TABLE_PLOTS) | set(experiments.NETWORK_PLOTS)
+    assert set(figures.DATASET_PLOTS) == set(experiments.DATASET_PLOTS)
+    assert set(enum) == set(experiments.TABLE_PLOTS) | set(experiments.NETWORK_PLOTS) | set(experiments.DATASET_PLOTS)

@@ -113,3 +113,28 @@ def test_network_rows_in_family_order(records: list[dict]) -> None:
     assert table["cohens_d"].iloc[1] == pytest.approx(
         cohens_d(SHUFFLES[("a", 0, "layer")], SHUFFLES[("a", 0, "layer_nonzero")])
     )
+
+
+def test_p2_order_goes_stage_by_stage_with_losses(records: list[dict]) -> None:
+    """P2's tables list every family before pruning, then every family after (``order: stage``)."""
+    for rec in records:  # both weight sets clustered; regression-style losses in the metrics
+        rec["stages"]["unpruned"] = rec["stages"]["pruned"]
+        metrics = json.loads(Path(rec["metrics"]).read_text())
+        for stage in ("unpruned", "pruned"):
+            metrics[stage].update(train_loss=0.5 + rec["run"], test_loss=0.25, train_mse=0.4, test_mse=0.2)
+        Path(rec["metrics"]).write_text(json.dumps(metrics))
+    spec = {
+        "analysis": "summary",
+        "families": ["a", "b"],
+        "stages": ["unpruned", "pruned"],
+        "k": 4,
+        "shuffles": 3,
+        "order": "stage",
+        "columns": ["family", "pruned", "n_networks", "train_loss", "test_loss", "train_mse", "test_mse"],
+    }
+    table = build_table(records, spec)
+    assert list(zip(table["family"], table["pruned"])) == [("a", False), ("b", False), ("a", True), ("b", True)]
+    a = table.iloc[0]
+    assert a["train_loss"] == pytest.approx(1.0) and a["test_mse"] == pytest.approx(0.2)  # means over runs 0, 1
+    default = build_table(records, {**spec, "order": "family"})
+    assert list(zip(default["family"], default["pruned"])) == [("a", False), ("a", True), ("b", False), ("b", True)]

@@ -259,3 +259,26 @@ def test_cli_reads_a_saved_keras_model(runs, tmp_path):
     a = json.loads((tmp_path / "from_model.json").read_text())
     b = json.loads((tmp_path / "from_npz.json").read_text())
     assert a["ncut"] == b["ncut"] and a["labels"] == b["labels"] and a["shuffle_ncuts"] == b["shuffle_ncuts"]
+
+
+def test_regression_trains_linear_outputs_with_mse(tmp_path):
+    """P2 A.7: a regression dataset gives linear outputs, one per target, an MSE loss and MSE metrics."""
+    from clusterability.data.synthetic import synthetic_split
+    from clusterability.seeds import generator
+
+    data = {"task": "regression"}
+    for split, n in (("train", 1024), ("val", 64), ("test", 256)):
+        data[f"x_{split}"], data[f"y_{split}"] = synthetic_split("polynomial", n, generator(0, split))
+    config = TrainConfig(epochs=8, prune_epochs=2, batch_size=64, pruning_frequency=4, widths=(32, 32))
+    metrics = train_and_prune(data, config, seed=1, threads=1, out_weights_pruned=tmp_path / "w.npz")
+    assert metrics["task"] == "regression" and metrics["weight_shapes"][-1] == [32, 512]
+    for stage in ("unpruned", "pruned"):
+        assert metrics[stage]["test_acc"] is None and metrics[stage]["test_mse"] > 0
+        # No regularization: the loss is the mean squared error itself.
+        assert metrics[stage]["test_loss"] == pytest.approx(metrics[stage]["test_mse"], rel=1e-5)
+    # Better than predicting the targets' mean: the network learnt something (before 90 % pruning
+    # of so small a network undoes much of it).
+    baseline = float(np.mean((data["y_test"] - data["y_train"].mean(axis=0)) ** 2))
+    assert metrics["unpruned"]["test_mse"] < 0.8 * baseline
+    assert metrics["sparsity"]["pruned_total"] == pytest.approx(0.9, abs=0.01)
+    assert load_weights(tmp_path / "w.npz").kernels[0].shape == (2, 32)

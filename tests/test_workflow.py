@@ -63,7 +63,66 @@ def test_paper1_builds_every_target(tiny_run: Path) -> None:
         for suffix in ("png", "pdf"):
             assert (tiny_run / f"results/figures/{name}.{suffix}").stat().st_size > 5000, name
     trained = {p.parent.parent.name for p in (tiny_run / "results/networks").glob("*/run*/metrics.json")}
-    assert trained == P1_FAMILIES and len(P1_FAMILIES) == 27
+    assert trained == P1_FAMILIES | P2_MLP_FAMILIES and len(P1_FAMILIES) == 27
+
+
+# P2's MLP part (`paper2_mlp`): its tables and figures, and the only networks it adds to P1's.
+P2_MLP_TABLES = tuple(f"p2/tableA{i}" for i in (*range(1, 8), *range(16, 22)))
+P2_MLP_TABLES += ("p2/mlp_networks", "p2/halves_networks", "p2/polynomial_networks", "p2/init_networks")
+P2_MLP_FIGURES = ("fig2_regularization_unpruned", "fig3_regularization_pruned", "fig4_halves_samples")
+P2_MLP_FIGURES += ("fig5_halves", "figA1_init_ncuts", "figA7_polynomial")
+P2_MLP_FAMILIES = {f"{d}_{r}" for d in ("mnist", "fashion_mnist") for r in ("l1", "l2")}
+P2_MLP_FAMILIES |= {f"{d}_halves_{h}_plain" for d in ("mnist", "fashion") for h in ("same", "diff")}
+P2_MLP_FAMILIES |= {f"polynomial_{r}" for r in ("plain", "l1", "l2")}
+
+
+def test_paper2_mlp_builds_every_target(tiny_run: Path) -> None:
+    for name in P2_MLP_TABLES:
+        table = pd.read_csv(tiny_run / f"results/{name}.csv")
+        assert len(table) and table["k"].notna().all(), name
+    for name in P2_MLP_FIGURES:
+        for suffix in ("png", "pdf"):
+            assert (tiny_run / f"results/figures/p2/{name}.{suffix}").stat().st_size > 5000, name
+    # Tables A.5/A.6: 4 regimes before pruning, then after, at k = 12 (tiny: 4 of the 50 shuffles).
+    a5 = pd.read_csv(tiny_run / "results/p2/tableA5.csv")
+    assert list(zip(a5["regime"], a5["pruned"])) == [
+        (r, p) for p in (False, True) for r in ("plain", "dropout", "l1", "l2")
+    ]
+    assert (a5["k"] == 12).all() and (a5["n_shuffles"] == 4).all() and a5["ncut_mean"].between(0, 12).all()
+    assert a5["mean_dist_mean"].notna().all() and a5["prop_sig"].between(0, 1).all()
+    # Halves: the four datasets; polynomial regression: losses instead of accuracies.
+    a7 = pd.read_csv(tiny_run / "results/p2/tableA7.csv")
+    assert set(a7["dataset"]) == {f"{d}_halves_{h}" for d in ("mnist", "fashion") for h in ("same", "diff")}
+    a19 = pd.read_csv(tiny_run / "results/p2/tableA19.csv")
+    assert list(a19["regime"]) == ["plain", "plain", "l1", "l1", "l2", "l2"]
+    assert (a19[["train_loss", "test_loss", "train_mse", "test_mse"]] > 0).all().all()
+    assert (a19.loc[a19["regime"] == "plain", "test_loss"] == a19.loc[a19["regime"] == "plain", "test_mse"]).all()
+    poly = json.loads((tiny_run / "results/networks/polynomial_l2/run0/metrics.json").read_text())
+    assert (
+        poly["task"] == "regression"
+        and poly["weight_shapes"][0] == [2, 256]
+        and poly["weight_shapes"][-1] == [256, 512]
+    )
+    assert poly["config"]["l2"] == 5e-5 and poly["config"]["l1"] == 0  # not the original's L1 on the first layer
+    # The random-dataset tables compare with the same networks before pruning.
+    a16 = pd.read_csv(tiny_run / "results/p2/tableA16.csv")
+    assert a16["unpruned_ncut_mean"].notna().all() and list(a16["dropout"]) == [False, True]
+    assert list(pd.read_csv(tiny_run / "results/p2/tableA20.csv")["dataset"]) == [
+        "mnist",
+        "lines",
+        "lines_mnist",
+        "lines_mnist_sep",
+    ]
+
+
+def test_paper2_k_sweep_is_paper1s_clusterings(tiny_run: Path) -> None:
+    """P2 A.1-A.4 are P1's Table 1 and A.1-A.3 without CIFAR-10: the same clusterings, not new ones."""
+    for p2, p1 in (("tableA1", "table1"), ("tableA2", "tableA1"), ("tableA3", "tableA2"), ("tableA4", "tableA3")):
+        mine = pd.read_csv(tiny_run / f"results/p2/{p2}.csv")
+        theirs = pd.read_csv(tiny_run / f"results/{p1}.csv")
+        theirs = theirs[theirs["dataset"] != "cifar10"].reset_index(drop=True)
+        for column in ("ncut_mean", "test_acc", "prop_sig", "k"):
+            pd.testing.assert_series_equal(mine[column], theirs[column], check_names=False)
 
 
 def _metrics(workdir: Path, family: str) -> dict:
@@ -212,7 +271,7 @@ def test_jobs_log_to_their_rule_logs(tiny_run: Path) -> None:
 
 def test_nothing_reruns_when_nothing_changed(tiny_run: Path, env: dict[str, str], args, synthetic_mirror: Path) -> None:
     assert planned_jobs(tiny_run, *args(), env=env) == {}
-    assert planned_jobs(tiny_run, *tiny_config_args(synthetic_mirror), "--", "paper1", env=env) == {}
+    assert planned_jobs(tiny_run, *tiny_config_args(synthetic_mirror), "--", "paper1", "paper2_mlp", env=env) == {}
 
 
 def test_shuffle_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:

@@ -1,15 +1,24 @@
-"""Rule figure: one figure of the papers, drawn from its table's CSV or from one network."""
+"""Rule figure: one figure of the papers, drawn from its table's CSV, from one network or from datasets."""
 
 from clusterability.jobs import script_job
 
 with script_job(snakemake):
     import json
 
-    from clusterability.figures import plot_network_figure, plot_table_figure
+    from clusterability.figures import plot_dataset_figure, plot_network_figure, plot_table_figure
 
     figure = json.loads(snakemake.params.figure)
     outputs = [snakemake.output.png, snakemake.output.pdf]
-    if figure["network"]:
+    if figure["datasets"]:
+        plot_dataset_figure(
+            figure["plot"],
+            snakemake.input.datasets,
+            outputs,
+            label=figure["label"],
+            samples=figure["samples"],
+            title=figure["title"],
+        )
+    elif figure["network"]:
         plot_network_figure(
             figure["plot"], snakemake.input.weights, snakemake.input.clustering, outputs, title=figure["title"]
         )

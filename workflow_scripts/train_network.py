@@ -17,8 +17,5 @@ with script_job(snakemake) as log:
         out_weights_pruned=snakemake.output.weights_pruned,
         out_metrics=snakemake.output.metrics,
     )
-    log.info(
-        "test accuracy %.4f before pruning, %.4f after",
-        metrics["unpruned"]["test_acc"],
-        metrics["pruned"]["test_acc"],
-    )
+    metric = "test_mse" if metrics["task"] == "regression" else "test_acc"
+    log.info("%s %.4f before pruning, %.4f after", metric, metrics["unpruned"][metric], metrics["pruned"][metric])

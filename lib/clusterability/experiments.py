@@ -52,6 +52,10 @@ SUMMARY_COLUMNS = (
     "train_acc",
     "val_acc",
     "test_acc",
+    "train_loss",
+    "test_loss",
+    "train_mse",
+    "test_mse",
     "ncut_mean",
     "ncut_std",
     "dist_ncut_mean",
@@ -78,6 +82,10 @@ NETWORK_COLUMNS = (
     "train_acc",
     "val_acc",
     "test_acc",
+    "train_loss",
+    "test_loss",
+    "train_mse",
+    "test_mse",
     "sparsity",
     "k",
     "ncut",
@@ -111,6 +119,8 @@ COLUMNS = {
     "double_lesions": DOUBLE_LESION_COLUMNS,
     "lesion_dependencies": DEPENDENCY_COLUMNS,
 }
+#: Columns of regression networks only (P2's polynomial MLPs): in a table only when named.
+REGRESSION_COLUMNS = {"train_mse", "test_mse"}
 #: Columns that need the clustering of the networks just before pruning.
 UNPRUNED_COLUMNS = {"unpruned_ncut_mean", "unpruned_ncut_std", "unpruned_init_prop_sig"}
 #: Columns that need a table's ``init_family`` (the freshly initialized networks).
@@ -135,14 +145,16 @@ _LAYER_COLUMNS = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset the families can train on: ``real`` (fetched), ``synthetic`` (drawn) or a ``mixture`` of two."""
+    """A dataset the families can train on: ``real`` (fetched), ``synthetic`` (drawn), a ``mixture``
+    of two, or the ``halves`` of one (P2 2.1)."""
 
     name: str
-    kind: str  # real | synthetic | mixture
-    generator: str = ""  # synthetic: lines | random
+    kind: str  # real | synthetic | mixture | halves
+    generator: str = ""  # synthetic: lines | random | polynomial
     sizes: tuple[int, int, int] = (0, 0, 0)  # synthetic: train, val, test images
-    of: tuple[str, ...] = ()  # mixture: the two datasets mixed
+    of: tuple[str, ...] = ()  # mixture: the two datasets mixed; halves: the dataset halved
     separate: bool = False  # mixture: classes 0-4 from the first, 5-9 from the second
+    same: bool = False  # halves: both halves of the same class (else label = sum of classes mod 10)
 
 
 @dataclass(frozen=True)
@@ -184,6 +196,7 @@ class Table:
     init_family: str | None = None
     runs: tuple[int, ...] | None = None  # which runs of each family (None: all)
     pairs: str = "important"  # double_lesions: important pairs in different layers, or all
+    order: str = "family"  # summary rows: by family, then stage (or by stage, then family: P2)
 
     @property
     def lesion_scope(self) -> str | None:
@@ -219,7 +232,8 @@ class NetworkRef:
 
 @dataclass(frozen=True)
 class Figure:
-    """A figure drawn from a table's CSV (its rows restricted by ``where``), or of one ``network``."""
+    """A figure drawn from a table's CSV (its rows restricted by ``where``), of one ``network``, or of
+    sample images (``samples`` test images of class ``label``) of ``datasets``."""
 
     name: str
     plot: str
@@ -228,6 +242,9 @@ class Figure:
     paper: str
     where: tuple[tuple[str, tuple[Any, ...]], ...] = ()
     network: NetworkRef | None = None
+    datasets: tuple[str, ...] = ()
+    label: int = 0
+    samples: int = 10
 
     @property
     def needs_shuffles(self) -> bool:
@@ -309,9 +326,13 @@ class Experiments:
         return runs
 
     def paper_targets(self, paper: str) -> list[str]:
-        """Names of the tables and figures of ``paper`` (``p1``, ``p2``)."""
-        return [t.name for t in self.tables.values() if t.paper == paper] + [
-            f.name for f in self.figures.values() if f.paper == paper
+        """Names of the tables and figures of ``paper`` (``p1``, ``p2``) or of a part of it (``p2_mlp``)."""
+
+        def part_of(name: str) -> bool:
+            return name == paper or name.startswith(f"{paper}_")
+
+        return [t.name for t in self.tables.values() if part_of(t.paper)] + [
+            f.name for f in self.figures.values() if part_of(f.paper)
         ]
 
 
@@ -323,7 +344,7 @@ def _cap(value: int, limit: int | None) -> int:
 
 
 def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
-    """The real datasets, and the synthetic ones and mixtures that ``datasets:`` declares."""
+    """The real datasets, and the synthetic ones, mixtures and halves that ``datasets:`` declares."""
     from .data.sources import dataset_names
 
     section = config["datasets"]
@@ -348,6 +369,17 @@ def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
                     f"choose from {', '.join(n for n, d in datasets.items() if d.kind != 'mixture')}"
                 )
         datasets[name] = Dataset(name, "mixture", of=tuple(entry["of"]), separate=entry["separate"])
+    for name, entry in section.get("halves", {}).items():
+        where = f"config: datasets.halves.{name}"
+        if name in datasets:
+            raise InputError(f"{where}: {name!r} is already a dataset; rename it")
+        source = entry["of"]
+        if source not in datasets or datasets[source].kind != "real":
+            raise InputError(
+                f"{where}.of: {source!r} is not a real dataset; choose one of "
+                f"{', '.join(n for n, d in datasets.items() if d.kind == 'real')}"
+            )
+        datasets[name] = Dataset(name, "halves", of=(source,), same=entry["same"])
     return datasets
 
 
@@ -445,6 +477,13 @@ def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] 
 # ---------------------------------------------------------------------------- tables and figures
 
 
+def _runs(runs: int | Sequence[int] | None) -> tuple[int, ...] | None:
+    """A table's ``runs:``: a list of run numbers, or a count ``n`` for runs ``0 .. n - 1``."""
+    if runs is None:
+        return None
+    return tuple(range(runs)) if isinstance(runs, int) else tuple(int(r) for r in runs)
+
+
 def _required_methods(columns: Sequence[str]) -> set[str]:
     needed = set()
     for column in columns:
@@ -465,7 +504,7 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
         unknown = [f for f in entry["families"] if f not in families]
         if unknown:
             raise InputError(f"config: {where}.families: unknown family {unknown[0]!r}; define it under `families:`")
-        columns = tuple(entry.get("columns", COLUMNS[analysis]))
+        columns = tuple(entry.get("columns", [c for c in COLUMNS[analysis] if c not in REGRESSION_COLUMNS]))
         bad = [c for c in columns if c not in COLUMNS[analysis]]
         if bad:
             raise InputError(
@@ -512,8 +551,9 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
             title=entry.get("title", name),
             paper=entry.get("paper", ""),
             init_family=init_family,
-            runs=tuple(entry["runs"]) if "runs" in entry else None,
+            runs=_runs(entry.get("runs")),
             pairs=entry.get("pairs", "important"),
+            order=entry.get("order", "family"),
         )
     return tables
 
@@ -522,7 +562,11 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
 TABLE_PLOTS = ("ncut_vs_accuracy", "ncut_histogram", "shuffle_distributions", "cohens_d", "shuffle_violins")
 #: Plots of the lesion tables (P1 figures 5, 6 and A.6).
 TABLE_PLOTS += ("lesion_importance", "conditional_importance", "dependency_graph", "pair_matrix")
+#: P2's scatter plots of n-cut against the shuffles' mean (figures 2, 3, 5, A.7).
+TABLE_PLOTS += ("clusterability",)
 NETWORK_PLOTS = ("network_drawing",)
+#: Plots of datasets: sample images (P2 figure 4).
+DATASET_PLOTS = ("dataset_samples",)
 #: Table plots that also draw the networks' shuffle n-cuts (their rule reads the shuffle files).
 SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")
 
@@ -543,9 +587,29 @@ def resolve_figures(
 ) -> dict[str, Figure]:
     """Every figure of ``config``: a plot of a table, or (``network``) a drawing of one network."""
     figures = {}
+    datasets = resolve_datasets(config)
     for name, entry in config.get("figures", {}).items():
         where = f"config: figures.{name}"
         plot, table, network = entry["plot"], entry.get("table"), entry.get("network")
+        if plot in DATASET_PLOTS:
+            if "datasets" not in entry or table is not None or network is not None:
+                raise InputError(f"{where}: plot {plot} draws datasets; give `datasets:` and no `table:`/`network:`")
+            unknown = [d for d in entry["datasets"] if d not in datasets]
+            if unknown:
+                raise InputError(f"{where}.datasets: unknown dataset {unknown[0]!r}; choose from {', '.join(datasets)}")
+            figures[name] = Figure(
+                name=name,
+                plot=plot,
+                table=None,
+                title=entry.get("title", name),
+                paper=entry.get("paper", ""),
+                datasets=tuple(entry["datasets"]),
+                label=int(entry.get("label", 0)),
+                samples=int(entry.get("samples", 10)),
+            )
+            continue
+        if "datasets" in entry:
+            raise InputError(f"{where}.datasets: only a {', '.join(DATASET_PLOTS)} plot draws datasets")
         if plot in NETWORK_PLOTS:
             if network is None or table is not None:
                 raise InputError(f"{where}: plot {plot} draws one network; give `network:` and no `table:`")

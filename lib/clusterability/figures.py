@@ -113,6 +113,56 @@ def plot_ncut_vs_accuracy(frame: pd.DataFrame, shuffles: pd.DataFrame | None = N
     return grid.figure
 
 
+REGIME_LABELS = {"plain": "None", "dropout": "Dropout", "l1": "L1", "l2": "L2"}
+
+
+def plot_clusterability(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
+    """P2 figures 2, 3, 5 and A.7: each network's n-cut against the mean n-cut of its shuffles.
+
+    Absolute clusterability is the height (lower: more clusterable); relative
+    clusterability is the distance below the diagonal, where a network is as
+    clusterable as its shuffles. Each point is labelled with its one-sided
+    p-value; colour = regime and/or dataset (whichever vary), marker = before
+    or after pruning when the rows have both.
+    """
+    import seaborn as sns
+
+    plt = _pyplot()
+    frame = frame.copy()
+    parts = []
+    if frame["regime"].nunique() > 1:
+        parts.append(frame["regime"].map(lambda r: REGIME_LABELS.get(r, r)))
+    if frame["dataset"].nunique() > 1 or not parts:
+        parts.append(frame["dataset"].map(_label))
+    frame["condition"] = parts[0] if len(parts) == 1 else parts[1] + ", " + parts[0]
+    frame["pruning"] = np.where(frame["stage"] == "pruned", "pruned", "before pruning")
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    sns.scatterplot(
+        data=frame,
+        x="shuffle_mean",
+        y="ncut",
+        hue="condition",
+        style="pruning" if frame["pruning"].nunique() > 1 else None,
+        s=60,
+        ax=ax,
+    )
+    for _, row in frame.iterrows():
+        ax.annotate(
+            f"{row['p_value']:.2g}",
+            (row["shuffle_mean"], row["ncut"]),
+            fontsize=6,
+            xytext=(3, 2),
+            textcoords="offset points",
+        )
+    low = float(np.nanmin(frame[["shuffle_mean", "ncut"]].to_numpy()))
+    high = float(np.nanmax(frame[["shuffle_mean", "ncut"]].to_numpy()))
+    ax.plot([low, high], [low, high], color="0.6", linestyle="--", linewidth=0.8, label="n-cut = shuffles' mean")
+    ax.set_xlabel(f"mean n-cut of the shuffled networks (k = {int(frame['k'].iloc[0])})")
+    ax.set_ylabel("n-cut of the network")
+    ax.legend(fontsize=7, loc="best")
+    return fig
+
+
 def plot_ncut_histogram(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:
     """P1 figure 3: histogram and kernel density estimate of the networks' n-cuts."""
     import seaborn as sns
@@ -428,6 +478,51 @@ def draw_network(blocks: Sequence[np.ndarray], labels: np.ndarray, *, max_edges:
     return fig
 
 
+# ---------------------------------------------------------------------------- plots of datasets
+
+
+def samples_of_class(x: np.ndarray, y: np.ndarray, label: int, n: int) -> np.ndarray:
+    """The first ``n`` images of class ``label`` (fewer if the split has fewer)."""
+    return x[np.flatnonzero(np.asarray(y) == label)[:n]]
+
+
+def plot_dataset_samples(rows: Sequence[tuple[str, np.ndarray]]) -> Any:
+    """P2 figures 4 and 11: a row of sample images per dataset (``(name, images)`` each)."""
+    plt = _pyplot()
+    n = max((len(images) for _, images in rows), default=1) or 1
+    fig, axes = plt.subplots(len(rows), n, figsize=(0.9 * n, 1.0 * len(rows)), squeeze=False)
+    for r, (name, images) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r][c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c < len(images):
+                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
+            else:
+                ax.axis("off")
+        axes[r][0].set_ylabel(_label(name), fontsize=7, rotation=0, ha="right", va="center")
+    return fig
+
+
+def plot_dataset_figure(
+    plot: str,
+    dataset_paths: Sequence[str | Path],
+    outputs: Sequence[str | Path],
+    *,
+    label: int,
+    samples: int,
+    title: str = "",
+) -> None:
+    """Draw the plot named ``plot`` of prepared datasets: ``samples`` test images of class ``label`` each."""
+    from .data.prepare import load_prepared
+
+    rows = []
+    for path in dataset_paths:
+        data = load_prepared(path)
+        rows.append((data["name"], samples_of_class(data["x_test"], data["y_test"], label, samples)))
+    save_figure(DATASET_PLOTS[plot](rows), outputs, title)
+
+
 # ---------------------------------------------------------------------------- writing
 
 
@@ -464,7 +559,10 @@ PLOTS: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Any]] = {
     "conditional_importance": plot_conditional_importance,
     "dependency_graph": plot_dependency_graph,
     "pair_matrix": plot_pair_matrix,
+    "clusterability": plot_clusterability,
 }
+#: Plots of datasets (sample images).
+DATASET_PLOTS = {"dataset_samples": plot_dataset_samples}
 #: Plots of one network (its weights and clustering).
 NETWORK_PLOTS = {"network_drawing": draw_network}
 

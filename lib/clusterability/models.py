@@ -5,7 +5,7 @@ its own seed derived from the network's seed (:func:`clusterability.seeds.derive
 so the same seed builds the same network whatever else the process has drawn.
 
 Models take inputs scaled to [0, 1] (``float32``) and output class
-probabilities (softmax). TensorFlow is imported through
+probabilities (softmax), or one linear output per target for regression. TensorFlow is imported through
 :mod:`clusterability.tf_runtime` when a model is built, never at import time.
 """
 
@@ -55,6 +55,7 @@ def build_mlp(
     dropout: float = 0.0,
     l1: float = 0.0,
     l2: float = 0.0,
+    output_activation: str = "softmax",
     *,
     seed: int,
 ) -> Any:
@@ -62,7 +63,8 @@ def build_mlp(
 
     ``Flatten`` -> for each width: ``Dense(width, relu)`` (named ``dense_{i}``)
     followed by ``Dropout(dropout)`` when ``dropout > 0`` -> ``Dense(n_classes,
-    softmax)`` (named ``output``). Kernels start Glorot-uniform (Keras' default)
+    output_activation)`` (named ``output``; ``linear`` for regression, with
+    ``n_classes`` the number of targets). Kernels start Glorot-uniform (Keras' default)
     with per-layer seeds from ``seed``, biases at zero; ``l1``/``l2`` add a kernel
     regularizer to every dense layer (P2: 5e-5).
     """
@@ -83,7 +85,9 @@ def build_mlp(
         if dropout > 0:
             layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", i), name=f"dropout_{i}"))
     layers.append(
-        _dense(keras, int(n_classes), "softmax", "output", _layer_seed(seed, "kernel", len(widths)), regularizer)
+        _dense(
+            keras, int(n_classes), output_activation, "output", _layer_seed(seed, "kernel", len(widths)), regularizer
+        )
     )
     return keras.Sequential(layers, name="mlp")
 

@@ -51,8 +51,15 @@ DATASET_LABELS = {
     "lines_mnist_sep": "LINES-MNIST-SEP",
     "lines_cifar10_sep": "LINES-CIFAR-10-SEP",
     "mnist_cifar10_sep": "MNIST-CIFAR-10-SEP",
+    "mnist_halves_same": "MNIST-halves-same",
+    "mnist_halves_diff": "MNIST-halves-diff",
+    "fashion_halves_same": "Fashion-halves-same",
+    "fashion_halves_diff": "Fashion-halves-diff",
+    "polynomial": "Polynomial regression",
 }
 _LABELS = ("family", "dataset", "architecture", "regime", "dropout")
+#: Losses of a network (regularization included) and, for regression, its mean squared errors.
+_LOSSES = ("train_loss", "test_loss", "train_mse", "test_mse")
 
 
 def _read(path: str) -> dict[str, Any]:
@@ -88,6 +95,7 @@ def network_rows(
                 train_acc=metrics[stage]["train_acc"],
                 val_acc=metrics[stage]["val_acc"],
                 test_acc=metrics[stage]["test_acc"],
+                **{key: metrics[stage].get(key) for key in _LOSSES},
                 sparsity=float(np.mean(metrics["sparsity"][stage])),
                 k=network["k"],
                 ncut=network["ncut"],
@@ -127,55 +135,61 @@ def summary(
     k: int,
     n_shuffles: int,
     init_ncuts: np.ndarray | None = None,
+    order: str = "family",
 ) -> pd.DataFrame:
     """One row per family and stage, in the order given (see the module docstring).
 
     ``init_ncuts``: the n-cuts of freshly initialized networks, the reference of
-    the ``init_*`` and ``unpruned_init_*`` columns.
+    the ``init_*`` and ``unpruned_init_*`` columns. ``order``: ``family`` (each
+    family's stages together, P1) or ``stage`` (every family before pruning,
+    then every family after: P2's tables).
     """
     rows = []
-    for family in families:
+    pairs = [(f, s) for f in families for s in stages]
+    if order == "stage":
+        pairs = [(f, s) for s in stages for f in families]
+    for family, stage in pairs:
         unpruned = networks[(networks["family"] == family) & (networks["stage"] == "unpruned")]
-        for stage in stages:
-            group = networks[(networks["family"] == family) & (networks["stage"] == stage)]
-            row: dict[str, Any] = {key: group[key].iloc[0] for key in _LABELS}
-            row.update(
-                stage=stage,
-                pruned=stage == "pruned",
-                n_networks=int(len(group)),
-                train_acc=_mean(group["train_acc"]),
-                val_acc=_mean(group["val_acc"]),
-                test_acc=_mean(group["test_acc"]),
-                ncut_mean=_mean(group["ncut"]),
-                ncut_std=_sd(group["ncut"]),
-                k=k,
-                n_shuffles=n_shuffles,
-            )
-            for method in ("layer", "layer_nonzero"):
-                pooled = dists.get((family, stage, method))
-                if not pooled:
-                    continue
-                prefix = _prefix(method)
-                flat = np.concatenate(pooled)
-                row[f"{prefix}prop_sig"] = _mean(group[f"{prefix}significant"])
-                row[f"{prefix}dist_ncut_mean"] = float(flat.mean()) if flat.size else float("nan")
-                row[f"{prefix}dist_ncut_std"] = _sd(flat)
-                if method == "layer":
-                    row["mean_dist_mean"] = _mean(group["shuffle_mean"])
-                    row["mean_dist_std"] = _mean(group["shuffle_std"])
-            if "cohens_d" in group:
-                row["cohens_d_mean"] = _mean(group["cohens_d"])
+        group = networks[(networks["family"] == family) & (networks["stage"] == stage)]
+        row: dict[str, Any] = {key: group[key].iloc[0] for key in _LABELS}
+        row.update(
+            stage=stage,
+            pruned=stage == "pruned",
+            n_networks=int(len(group)),
+            train_acc=_mean(group["train_acc"]),
+            val_acc=_mean(group["val_acc"]),
+            test_acc=_mean(group["test_acc"]),
+            **{key: _mean(group[key]) for key in _LOSSES},
+            ncut_mean=_mean(group["ncut"]),
+            ncut_std=_sd(group["ncut"]),
+            k=k,
+            n_shuffles=n_shuffles,
+        )
+        for method in ("layer", "layer_nonzero"):
+            pooled = dists.get((family, stage, method))
+            if not pooled:
+                continue
+            prefix = _prefix(method)
+            flat = np.concatenate(pooled)
+            row[f"{prefix}prop_sig"] = _mean(group[f"{prefix}significant"])
+            row[f"{prefix}dist_ncut_mean"] = float(flat.mean()) if flat.size else float("nan")
+            row[f"{prefix}dist_ncut_std"] = _sd(flat)
+            if method == "layer":
+                row["mean_dist_mean"] = _mean(group["shuffle_mean"])
+                row["mean_dist_std"] = _mean(group["shuffle_std"])
+        if "cohens_d" in group:
+            row["cohens_d_mean"] = _mean(group["cohens_d"])
+        if len(unpruned):
+            row["unpruned_ncut_mean"] = _mean(unpruned["ncut"])
+            row["unpruned_ncut_std"] = _sd(unpruned["ncut"])
+        if init_ncuts is not None and init_ncuts.size:
+            row["init_ncut_mean"] = float(init_ncuts.mean())
+            row["init_ncut_std"] = _sd(init_ncuts)
             if len(unpruned):
-                row["unpruned_ncut_mean"] = _mean(unpruned["ncut"])
-                row["unpruned_ncut_std"] = _sd(unpruned["ncut"])
-            if init_ncuts is not None and init_ncuts.size:
-                row["init_ncut_mean"] = float(init_ncuts.mean())
-                row["init_ncut_std"] = _sd(init_ncuts)
-                if len(unpruned):
-                    # Like prop_sig: the fraction of networks whose unpruned n-cut is below every initial one.
-                    below = unpruned["ncut"].astype(float).to_numpy() < init_ncuts.min()
-                    row["unpruned_init_prop_sig"] = float(below.mean())
-            rows.append(row)
+                # Like prop_sig: the fraction of networks whose unpruned n-cut is below every initial one.
+                below = unpruned["ncut"].astype(float).to_numpy() < init_ncuts.min()
+                row["unpruned_init_prop_sig"] = float(below.mean())
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -232,6 +246,7 @@ def build_table(records: Sequence[Mapping[str, Any]], table: Mapping[str, Any]) 
             k=table["k"],
             n_shuffles=table["shuffles"],
             init_ncuts=init["ncut"].astype(float).to_numpy() if len(init) else None,
+            order=table.get("order", "family"),
         )
     else:
         order = {f: i for i, f in enumerate(table["families"])}

@@ -23,10 +23,14 @@ Metrics JSON (one object)
     Every :class:`TrainConfig` field (``widths`` as a list).
 ``input_shape``, ``n_train``, ``n_val``, ``n_test``, ``weight_shapes``
     The data and the kernels' shapes.
+``task``
+    ``classification`` (softmax outputs, cross-entropy) or ``regression``
+    (linear outputs, one per target, mean squared error: P2 A.7).
 ``unpruned``, ``pruned``
     ``{train,val,test}_{acc,loss}`` just before pruning and at the end
     (``model.evaluate``: no dropout, regularization included in the loss;
-    ``null`` for an empty split).
+    ``null`` for an empty split, and ``acc`` for regression), and for
+    regression ``{train,val,test}_mse`` (the error without the regularization).
 ``sparsity``
     ``unpruned`` and ``pruned``: per-kernel fraction of exact zeros, in
     layer order; ``pruned_total``: over all kernels.
@@ -68,7 +72,12 @@ _EVAL_BATCH = 1024
 
 
 def _check_data(data: dict[str, np.ndarray], n_classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Validate the splits and return ``{split: (x scaled to [0,1] float32, y int32)}``."""
+    """Validate the splits and return ``{split: (x scaled to [0,1] float32, y)}``.
+
+    ``y`` is int32 class labels, or float32 targets ``(n, outputs)`` for a
+    regression dataset (``data["task"] == "regression"``).
+    """
+    regression = is_regression(data)
     out = {}
     for split in SPLITS:
         for key in (f"x_{split}", f"y_{split}"):
@@ -77,6 +86,13 @@ def _check_data(data: dict[str, np.ndarray], n_classes: int) -> dict[str, tuple[
         x, y = np.asarray(data[f"x_{split}"]), np.asarray(data[f"y_{split}"])
         if len(x) != len(y):
             raise InputError(f"training data: x_{split} has {len(x)} rows but y_{split} has {len(y)}")
+        if regression:
+            if y.ndim != 2 or not np.issubdtype(y.dtype, np.floating):
+                raise InputError(
+                    f"training data: y_{split} must be float targets (n, outputs), got {y.dtype} {y.shape}"
+                )
+            out[split] = (_scale(x, f"x_{split}"), y.astype(np.float32, copy=False))
+            continue
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
             raise InputError(f"training data: y_{split} must be a 1-d integer label array, got {y.dtype} {y.shape}")
         if len(y) and (y.min() < 0 or y.max() >= n_classes):
@@ -88,6 +104,11 @@ def _check_data(data: dict[str, np.ndarray], n_classes: int) -> dict[str, tuple[
     if len(set(shapes.values())) > 1:
         raise InputError(f"training data: splits have different image shapes {shapes}")
     return out
+
+
+def is_regression(data: dict[str, Any]) -> bool:
+    """Whether a dataset is a regression task (P2's polynomial dataset): MSE loss, linear outputs."""
+    return str(data.get("task", "classification")) == "regression"
 
 
 def _scale(x: np.ndarray, name: str) -> np.ndarray:
@@ -123,25 +144,33 @@ class _Clock:
         return {**self._laps, "total": time.perf_counter() - self._start}
 
 
-def _compile(model: Any, keras: Any, config: TrainConfig) -> None:
+def _compile(model: Any, keras: Any, config: TrainConfig, regression: bool = False) -> None:
     # A fresh Adam every time: tfmot requires recompiling the wrapped model.
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        loss="mse" if regression else "sparse_categorical_crossentropy",
+        metrics=["mse"] if regression else ["accuracy"],
     )
 
 
-def _evaluate(model: Any, splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float | None]:
-    """Accuracy and loss (regularization included) on every split; ``None`` for an empty split."""
+def _evaluate(
+    model: Any, splits: dict[str, tuple[np.ndarray, np.ndarray]], regression: bool
+) -> dict[str, float | None]:
+    """Accuracy (classification) or mean squared error (regression), and the loss with its
+    regularization, on every split; ``None`` for an empty split or a metric the task has not."""
     out: dict[str, float | None] = {}
     for split, (x, y) in splits.items():
+        out[f"{split}_acc"] = out[f"{split}_loss"] = None
+        if regression:
+            out[f"{split}_mse"] = None
         if len(x) == 0:
-            out[f"{split}_acc"] = out[f"{split}_loss"] = None
             continue
         result = model.evaluate(x, y, batch_size=_EVAL_BATCH, verbose=0, return_dict=True)
-        out[f"{split}_acc"] = float(result["accuracy"])
         out[f"{split}_loss"] = float(result["loss"])
+        if regression:
+            out[f"{split}_mse"] = float(result["mse"])
+        else:
+            out[f"{split}_acc"] = float(result["accuracy"])
     return out
 
 
@@ -181,6 +210,7 @@ def train_and_prune(
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     splits = _check_data(data, config.n_classes)
+    regression = is_regression(data)
     x_train, y_train = splits["train"]
     n_train = len(x_train)
 
@@ -191,19 +221,20 @@ def train_and_prune(
         config.architecture,
         input_shape=x_train.shape[1:],
         widths=config.widths,
-        n_classes=config.n_classes,
+        n_classes=y_train.shape[1] if regression else config.n_classes,
+        output_activation="linear" if regression else "softmax",
         dropout=config.dropout,
         l1=config.l1,
         l2=config.l2,
         seed=seeds["model"],
     )
-    _compile(model, keras, config)
+    _compile(model, keras, config, regression)
     clock.lap("setup")
     fit = dict(batch_size=config.batch_size, shuffle=config.shuffle, verbose=0)
     hist_train = model.fit(x_train, y_train, epochs=config.epochs, **fit) if config.epochs else None
     clock.lap("train")
 
-    unpruned_eval = _evaluate(model, splits)
+    unpruned_eval = _evaluate(model, splits, regression)
     unpruned = network_weights(model, source="unpruned")
     if out_weights_unpruned is not None:
         save_weights(out_weights_unpruned, unpruned)
@@ -228,7 +259,7 @@ def train_and_prune(
             return layer
 
         pruning = keras.models.clone_model(model, clone_function=wrap)
-        _compile(pruning, keras, config)
+        _compile(pruning, keras, config, regression)
         hist_prune = pruning.fit(
             x_train,
             y_train,
@@ -237,12 +268,12 @@ def train_and_prune(
             **fit,
         )
         final_model = tfmot.sparsity.keras.strip_pruning(pruning)
-        _compile(final_model, keras, config)  # for evaluation only; not saved
+        _compile(final_model, keras, config, regression)  # for evaluation only; not saved
     else:
         final_model = model
     clock.lap("prune")
 
-    pruned_eval = _evaluate(final_model, splits)
+    pruned_eval = _evaluate(final_model, splits, regression)
     pruned = network_weights(final_model, source="pruned")
     if out_weights_pruned is not None:
         save_weights(out_weights_pruned, pruned)
@@ -259,6 +290,7 @@ def train_and_prune(
         "derived_seeds": seeds,
         "threads": threads,
         "config": config.to_dict(),
+        "task": "regression" if regression else "classification",
         "input_shape": [int(d) for d in x_train.shape[1:]],
         "n_train": n_train,
         "n_val": len(splits["val"][0]),

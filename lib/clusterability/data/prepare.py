@@ -12,6 +12,10 @@ Prepared file format (``.npz``, read with ``allow_pickle=False``)
 ``x_train``, ``x_val``, ``x_test``: ``uint8 (n, 28, 28)``; ``y_train``,
 ``y_val``, ``y_test``: ``uint8 (n,)`` with labels 0-9; ``name``: 0-d string
 array holding the dataset's registry name.
+
+A regression dataset (the polynomial dataset of :mod:`clusterability.data.synthetic`)
+has ``task``: the 0-d string ``"regression"``, and float32 ``x_*`` ``(n, features)``
+and ``y_*`` ``(n, targets)`` instead.
 """
 
 from __future__ import annotations
@@ -33,11 +37,16 @@ SIDE = 28
 N_CLASSES = 10
 LUMA_601 = (0.299, 0.587, 0.114)
 SPLITS = ("train", "val", "test")
+#: What a prepared dataset is for: image classification (10 classes) or regression (the polynomial dataset).
+TASKS = ("classification", "regression")
 _CHUNK = 8192
 
 
-class Prepared(TypedDict):
-    """A prepared dataset: uint8 images ``(n, 28, 28)`` and uint8 labels ``(n,)`` per split."""
+class Prepared(TypedDict, total=False):
+    """A prepared dataset: uint8 images ``(n, 28, 28)`` and uint8 labels ``(n,)`` per split.
+
+    ``task`` is ``"regression"`` for float inputs ``(n, features)`` and targets ``(n, targets)``.
+    """
 
     name: str
     x_train: np.ndarray
@@ -226,6 +235,7 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             if missing:
                 raise InputError(f"{path}: missing arrays {', '.join(missing)}; prepare the dataset again")
             arrays = {k: npz[k] for k in keys}
+            task = npz["task"] if "task" in npz.files else np.array("classification")
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc}); prepare the dataset again") from None
     except ValueError as exc:
@@ -238,7 +248,12 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             f"{path}: 'name' must be a 0-d string array, got shape {name.shape} "
             f"dtype {name.dtype}; prepare the dataset again"
         )
+    if task.shape != () or str(task) not in TASKS:
+        raise InputError(f"{path}: 'task' must be one of {', '.join(TASKS)}; prepare the dataset again")
     for s in SPLITS:
+        if str(task) == "regression":
+            _check_regression(str(path), arrays[f"x_{s}"], arrays[f"y_{s}"], s)
+            continue
         _check_images(
             str(path),
             arrays[f"x_{s}"],
@@ -247,4 +262,17 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             (f"x_{s}", f"y_{s}"),
             "prepare the dataset again",
         )
-    return Prepared(name=str(name), **arrays)  # type: ignore[typeddict-item]
+    extra = {"task": "regression"} if str(task) == "regression" else {}
+    return Prepared(name=str(name), **arrays, **extra)  # type: ignore[typeddict-item]
+
+
+def _check_regression(where: str, x: np.ndarray, y: np.ndarray, split: str) -> None:
+    """Raise :class:`InputError` unless ``x``, ``y`` are float32 ``(n, features)``, ``(n, targets)``."""
+    for key, a in ((f"x_{split}", x), (f"y_{split}", y)):
+        if a.dtype != np.float32 or a.ndim != 2:
+            raise InputError(
+                f"{where}: {key} has shape {a.shape} dtype {a.dtype}; a regression dataset has float32 "
+                "(n, features) inputs and (n, targets) targets; prepare the dataset again"
+            )
+    if len(x) != len(y):
+        raise InputError(f"{where}: x_{split} has {len(x)} rows but y_{split} has {len(y)}; prepare the dataset again")

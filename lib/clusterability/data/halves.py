@@ -1,0 +1,80 @@
+"""The 'halves' datasets of P2 section 2.1: two images shrunk to 28x14, side by side.
+
+``same`` (MNIST-halves-same, Fashion-halves-same)
+    both halves show the same class; the label is that class.
+``diff`` (MNIST-halves-diff, Fashion-halves-diff)
+    the halves are independent random images; the label is the sum of their
+    classes modulo 10.
+
+Each split (train, val, test) of a halves dataset is built from the same split
+of a prepared source dataset and has as many images: image ``i`` of the
+source is the left half of image ``i``, and the right half is drawn, from
+``generator(seed, name, split)``, among the source split's images of the same
+class (``same``) or among all of them (``diff``). Halves are shrunk with the
+antialiased bilinear filter of :mod:`clusterability.data.prepare` (width 28 ->
+14) and rounded to uint8, so the result is a prepared 28x28 dataset that
+trains like MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..atomic import write_npz
+from ..errors import InputError
+from ..seeds import generator
+from .prepare import N_CLASSES, SIDE, SPLITS, Prepared, antialias_matrix
+
+#: The halves of a halves image, each ``SIDE`` x ``HALF`` pixels.
+HALF = SIDE // 2
+
+
+def shrink_width(images: np.ndarray, width: int = HALF) -> np.ndarray:
+    """uint8 images ``(n, h, w)`` -> uint8 ``(n, h, width)``, antialiased along the width only."""
+    cols = antialias_matrix(images.shape[2], width)
+    out = images.astype(np.float64) @ cols.T
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def partners(labels: np.ndarray, same: bool, rng: np.random.Generator) -> np.ndarray:
+    """For each image, the index of its right half: a random image of its class (``same``) or any."""
+    labels = np.asarray(labels)
+    if not same:
+        return rng.integers(0, labels.size, size=labels.size)
+    out = np.empty(labels.size, dtype=np.int64)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        out[members] = members[rng.integers(0, members.size, size=members.size)]
+    return out
+
+
+def halves_split(x: np.ndarray, y: np.ndarray, same: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of one split of a halves dataset made from ``(x, y)`` (uint8 28x28 images)."""
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        raise InputError(f"halves: source images must be (n, {SIDE}, {SIDE}), got {x.shape}")
+    right = partners(y, same, rng)
+    small = shrink_width(x)
+    images = np.concatenate([small, small[right]], axis=2)
+    labels = y if same else (y.astype(np.int64) + y[right]) % N_CLASSES
+    return images, labels.astype(np.uint8)
+
+
+def make_halves(
+    name: str,
+    source: Prepared,
+    out_path: str | os.PathLike[str],
+    *,
+    same: bool,
+    seed: int,
+) -> Path:
+    """Write the halves dataset ``name`` made from the prepared dataset ``source`` as a prepared ``.npz``."""
+    arrays: dict[str, np.ndarray] = {}
+    for split in SPLITS:
+        x, y = halves_split(source[f"x_{split}"], source[f"y_{split}"], same, generator(seed, name, split))
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+    out_path = Path(out_path)
+    write_npz(out_path, name=np.array(name), **arrays)
+    return out_path
