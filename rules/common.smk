@@ -232,7 +232,14 @@ def table_caption_params(wildcards):
         "title": table.title,
         "analysis": table.analysis,
         "families": list(table.families),
-        "runs": [FAMILIES[f].runs for f in table.families],
+        "runs": [
+            sum(
+                1
+                for run in range(FAMILIES[f].runs)
+                if table.runs is None or run in table.runs
+            )
+            for f in table.families
+        ],
         "stages": list(table.stages),
         "k": table.k,
         "shuffles": table.shuffles,

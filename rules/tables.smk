@@ -62,6 +62,7 @@ rule figure:
         # For the report's caption (report/figure.rst).
         title=lambda wildcards: FIGURES[wildcards.figure].title,
         table=lambda wildcards: FIGURES[wildcards.figure].table,
+        datasets=lambda wildcards: list(FIGURES[wildcards.figure].datasets),
         scale=SCALE,
     script:
         "../workflow_scripts/figure.py"

@@ -82,7 +82,37 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "figure": 13,  # Figures 1-6, A.1-A.6 (figure 6 in two parts)
     }
     assert planned_jobs(tmp_path, "--", "paper1") == paper1
+
+    # P2's MLP part alone: P1's MNIST and Fashion-MNIST networks (all 10 runs for the k-sweep A.1-A.4,
+    # 5 elsewhere), its random, kilo-epoch and memorization networks, 5 each of lines and two mixtures
+    # with and without dropout, 100 initialisations, and P2's own 55 (L1/L2, halves, polynomial).
+    p2_new = 4 * 5 + 4 * 5 + 3 * 5
+    p2_trainings = 40 + 3 * 20 + 3 * 10 + 100 + p2_new
+    # k = 12: every network of Tables A.5-A.7 and A.19 and of A.16-A.18 before and after pruning,
+    # the mixtures' pruned networks and the initialisations; 50 shuffles (one chunk of 64) for the pruned
+    # and unpruned networks of A.5-A.7 and A.19 and the pruned ones of A.16-A.18.
+    p2_k12, p2_k12_shuffled = 2 * (40 + 20 + 15) + 2 * 60 + 30 + 100, 2 * (40 + 20 + 15) + 60
+    p2_ksweep = 40 * 4  # P1's Table 1 and A.1-A.3 clusterings without CIFAR-10, 320 shuffles each
+    paper2_mlp = {
+        "paper2_mlp": 1,
+        "fetch_dataset": 2,
+        "prepare_dataset": 2,
+        "make_synthetic_dataset": 4,  # lines, random, memorization, polynomial
+        "mix_datasets": 2,  # lines_mnist and its -SEP version
+        "make_halves_dataset": 4,
+        "train_network": p2_trainings,
+        "cluster_network": p2_ksweep + p2_k12,
+        "shuffle_chunk": p2_ksweep * 5 + p2_k12_shuffled,
+        "gather_shuffles": p2_ksweep + p2_k12_shuffled,
+        "table": 17,
+        "figure": 6,
+    }
+    assert planned_jobs(tmp_path, "--", "paper2_mlp") == paper2_mlp
+    # Everything: P2 adds only its own networks and its k = 12 clusterings to P1's jobs.
     everything = planned_jobs(tmp_path)
     assert everything.pop("all") == 1
     paper1.pop("paper1")
-    assert everything == paper1  # the same files as P1 (P2 has no tables yet)
+    added = {"make_synthetic_dataset": 1, "make_halves_dataset": 4, "train_network": p2_new, "table": 17}
+    added |= {"cluster_network": p2_k12, "shuffle_chunk": p2_k12_shuffled, "gather_shuffles": p2_k12_shuffled}
+    added["figure"] = 6
+    assert everything == {rule: paper1.get(rule, 0) + added.get(rule, 0) for rule in {*paper1, *added}}

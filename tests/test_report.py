@@ -18,6 +18,8 @@ RESULTS = {
     "results/table1_networks.csv": "Tables",
     "results/figures/fig2_ncut_vs_accuracy.png": "Figures",
     "results/figures/fig2_ncut_vs_accuracy.pdf": "Figures",
+    "results/p2/tableA5.csv": "Tables",
+    "results/figures/p2/fig4_halves_samples.png": "Figures",
 }
 SCALE_LINE = "recomputed at scale tiny with k = 4 clusters and 4 shuffles per network (layer)"
 CAPTIONS = {
@@ -43,6 +45,15 @@ CAPTIONS = {
     ],
 }
 CAPTIONS["results/figures/fig2_ncut_vs_accuracy.pdf"] = CAPTIONS["results/figures/fig2_ncut_vs_accuracy.png"]
+CAPTIONS["results/p2/tableA5.csv"] = [
+    "P2 Table A.5, MLPs trained on MNIST",
+    "recomputed at scale tiny with k = 12 clusters and 4 shuffles per network (layer)",
+    "mnist_plain (1 network), mnist_dropout (1 network), mnist_l1 (1 network), mnist_l2 (1 network)",
+]
+CAPTIONS["results/figures/p2/fig4_halves_samples.png"] = [
+    "P2 Figure 4, samples of the halves datasets",
+    "drawn from the test images of mnist_halves_same, mnist_halves_diff",
+]
 
 
 def _text(fragment: str) -> str:
@@ -60,12 +71,14 @@ def _script_json(page: str, name: str):
 
 @pytest.mark.slow
 def test_report_has_every_result_with_its_caption(tiny_run: Path, env: dict[str, str], synthetic_mirror: Path) -> None:
-    """The report of the tiny `paper1` run: every table and figure of P1, each with its caption."""
+    """The report of the tiny `paper1 paper2_mlp` run: every table and figure of both, each with its caption."""
     report = tiny_run / "report.html"
-    snakemake(tiny_run, "--report", str(report), *tiny_config_args(synthetic_mirror), "--", "paper1", env=env)
+    targets = ("paper1", "paper2_mlp")
+    snakemake(tiny_run, "--report", str(report), *tiny_config_args(synthetic_mirror), "--", *targets, env=env)
     built = {str(f.relative_to(tiny_run)) for f in (tiny_run / "results").glob("*.csv")}
-    built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/figures").glob("*.*")}
-    assert set(RESULTS) <= built and len(built) == 28 + 2 * 13
+    built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/p2").glob("*.csv")}
+    built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/figures").rglob("*.*")}
+    assert set(RESULTS) <= built and len(built) == (28 + 17) + 2 * (13 + 6)
 
     assert report.is_file()
     page = report.read_text()

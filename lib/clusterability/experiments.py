@@ -583,11 +583,14 @@ def _network_ref(where: str, entry: Mapping[str, Any], families: Mapping[str, Fa
 
 
 def resolve_figures(
-    config: Mapping[str, Any], tables: Mapping[str, Table], families: Mapping[str, Family]
+    config: Mapping[str, Any],
+    tables: Mapping[str, Table],
+    families: Mapping[str, Family],
+    datasets: Mapping[str, Dataset] | None = None,
 ) -> dict[str, Figure]:
     """Every figure of ``config``: a plot of a table, or (``network``) a drawing of one network."""
     figures = {}
-    datasets = resolve_datasets(config)
+    datasets = resolve_datasets(config) if datasets is None else datasets
     for name, entry in config.get("figures", {}).items():
         where = f"config: figures.{name}"
         plot, table, network = entry["plot"], entry.get("table"), entry.get("network")
@@ -646,7 +649,7 @@ def load_experiments(config: Mapping[str, Any]) -> Experiments:
     datasets = resolve_datasets(config)
     families = resolve_families(config, datasets)
     tables = resolve_tables(config, families)
-    return Experiments(families, tables, resolve_figures(config, tables, families), datasets)
+    return Experiments(families, tables, resolve_figures(config, tables, families, datasets), datasets)
 
 
 def shuffle_chunks(n_shuffles: int, chunk_size: int) -> list[range]:
