@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 run test lint bench readme-results clean
+.PHONY: install table1 paper1 paper2_mlp run test lint bench readme-results clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ table1: install
 
 paper1: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper1
+
+paper2_mlp: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2_mlp
 
 # Any target: make run TARGET=results/tableA1.csv SCALE=quick
 run: install

@@ -181,7 +181,7 @@ def test_degeneracy_ignores_unlabelled_nodes() -> None:
 
 def test_collect_shuffles_takes_the_first_n_from_any_chunks() -> None:
     from clusterability.errors import InputError
-    from clusterability.measure import collect_shuffles
+    from clusterability.statistics import collect_shuffles
 
     chunks = [
         ("c1.json", {"method": "layer", "seed": 7, "k": 4, "indices": [2, 3], "ncuts": [2.2, 2.3]}),

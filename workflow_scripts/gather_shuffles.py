@@ -7,8 +7,7 @@ with script_job(snakemake):
     from pathlib import Path
 
     from clusterability.atomic import write_json
-    from clusterability.measure import collect_shuffles
-    from clusterability.statistics import summarize
+    from clusterability.statistics import collect_shuffles, summarize
 
     network = json.loads(Path(snakemake.input.network).read_text())
     chunks = [(path, json.loads(Path(path).read_text())) for path in snakemake.input.chunks]

@@ -17,5 +17,5 @@ with script_job(snakemake) as log:
         out_weights_pruned=snakemake.output.weights_pruned,
         out_metrics=snakemake.output.metrics,
     )
-    metric = "test_mse" if metrics["task"] == "regression" else "test_acc"
-    log.info("%s %.4f before pruning, %.4f after", metric, metrics["unpruned"][metric], metrics["pruned"][metric])
+    key, name = ("test_mse", "test MSE") if metrics["task"] == "regression" else ("test_acc", "test accuracy")
+    log.info("%s %.4f before pruning, %.4f after", name, metrics["unpruned"][key], metrics["pruned"][key])

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
 from .graph import LayeredGraph
 from .ncut import Degeneracy, cluster_cut_terms, degeneracy_of
 from .seeds import seed_sequence
@@ -93,22 +92,3 @@ def shuffle_ncuts(
         [shuffle_ncut(graph, k, seed=seed, method=method, index=int(i), solver=solver, n_init=n_init) for i in indices],
         dtype=np.float64,
     )
-
-
-def collect_shuffles(chunks: list[tuple[str, dict]], *, method: str, seed: int, k: int, n_shuffles: int) -> np.ndarray:
-    """n-cuts of shuffles ``0 .. n_shuffles - 1`` from fan-out chunks, in index order.
-
-    ``chunks`` are ``(path, result)`` pairs of :func:`shuffle_ncuts` results
-    (``method``, ``seed``, ``k``, ``indices``, ``ncuts``); every chunk must
-    belong to the same network (seed), ``k`` and method. Chunks may hold
-    more shuffles than needed: tables with fewer shuffles use the first ones.
-    """
-    by_index: dict[int, float] = {}
-    for path, chunk in chunks:
-        if (chunk["method"], chunk["seed"], chunk["k"]) != (method, seed, k):
-            raise InputError(f"{path}: shuffle chunk of another network, k or method; rerun its job")
-        by_index.update(zip(chunk["indices"], chunk["ncuts"]))
-    missing = [i for i in range(n_shuffles) if i not in by_index]
-    if missing:
-        raise InputError(f"shuffle {missing[0]} of {n_shuffles} is in none of the chunks; rerun the fan-out")
-    return np.array([by_index[i] for i in range(n_shuffles)], dtype=np.float64)

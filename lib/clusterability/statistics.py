@@ -5,11 +5,16 @@
 * "Significant": lower than every shuffle, i.e. ``p = 1 / (n + 1)``.
 * Z-score: ``(n-cut - mean) / std`` of the shuffle distribution (sample std, ddof=1).
 * Cohen's d between two distributions with the pooled standard deviation.
+
+:func:`collect_shuffles` gathers a network's shuffle distribution from the
+fan-out chunks (numpy only, so the gather jobs start fast).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .errors import InputError
 
 
 def p_value(ncut: float, shuffle_ncuts: np.ndarray) -> float:
@@ -66,3 +71,22 @@ def summarize(ncut: float, shuffle_ncuts: np.ndarray) -> dict[str, float | int |
         "z_score": z_score(ncut, s) if n > 1 else None,
         "significant": is_significant(ncut, s) if n else None,
     }
+
+
+def collect_shuffles(chunks: list[tuple[str, dict]], *, method: str, seed: int, k: int, n_shuffles: int) -> np.ndarray:
+    """n-cuts of shuffles ``0 .. n_shuffles - 1`` from fan-out chunks, in index order.
+
+    ``chunks`` are ``(path, result)`` pairs of :func:`shuffle_ncuts` results
+    (``method``, ``seed``, ``k``, ``indices``, ``ncuts``); every chunk must
+    belong to the same network (seed), ``k`` and method. Chunks may hold
+    more shuffles than needed: tables with fewer shuffles use the first ones.
+    """
+    by_index: dict[int, float] = {}
+    for path, chunk in chunks:
+        if (chunk["method"], chunk["seed"], chunk["k"]) != (method, seed, k):
+            raise InputError(f"{path}: shuffle chunk of another network, k or method; rerun its job")
+        by_index.update(zip(chunk["indices"], chunk["ncuts"]))
+    missing = [i for i in range(n_shuffles) if i not in by_index]
+    if missing:
+        raise InputError(f"shuffle {missing[0]} of {n_shuffles} is in none of the chunks; rerun the fan-out")
+    return np.array([by_index[i] for i in range(n_shuffles)], dtype=np.float64)
