@@ -44,18 +44,14 @@ LESION_SCOPES = ("single", "important", "all")
 
 #: Columns that say which networks a row is about.
 LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stage", "pruned")
+#: A network's accuracies, losses (regularization included) and, for regression, errors (means in a summary).
+METRIC_COLUMNS = ("train_acc", "val_acc", "test_acc", "train_loss", "test_loss", "train_mse", "test_mse")
 #: Columns of a ``summary`` table (one row per family and stage), in their default order.
 SUMMARY_COLUMNS = (
     *LABEL_COLUMNS,
     "n_networks",
     "prop_sig",
-    "train_acc",
-    "val_acc",
-    "test_acc",
-    "train_loss",
-    "test_loss",
-    "train_mse",
-    "test_mse",
+    *METRIC_COLUMNS,
     "ncut_mean",
     "ncut_std",
     "dist_ncut_mean",
@@ -79,13 +75,7 @@ NETWORK_COLUMNS = (
     *LABEL_COLUMNS,
     "run",
     "seed",
-    "train_acc",
-    "val_acc",
-    "test_acc",
-    "train_loss",
-    "test_loss",
-    "train_mse",
-    "test_mse",
+    *METRIC_COLUMNS,
     "sparsity",
     "k",
     "ncut",
