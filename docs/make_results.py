@@ -139,13 +139,9 @@ def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
 
 def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
     """Projected paper-scale core-hours of P2's MLP tables from this run's job times, and a README sentence."""
-    from clusterability.costs import measure_unit_costs, project_costs, project_total
-    from clusterability.pipeline_config import load_config
+    from clusterability.costs import project_costs, project_total
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
-    units = measure_unit_costs(workdir, lesion_threads=config["resources"]["lesion"]["threads"])
-    names = [n for n in paper.paper_targets("p2_mlp") if n in paper.tables]
+    _, paper, units, names = _projection(workdir, "p2_mlp")
     p1 = {(f.network, r) for t in paper.paper_targets("p1") if t in paper.tables for f, r in paper.networks(t)}
     mine = {(f.network, r) for t in names for f, r in paper.networks(t)}
     lines = [
@@ -199,18 +195,25 @@ def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
     print(f"wrote docs/results_p2_mlp.md ({len(tables)} tables) and the P2 block of README.md ({where})")
 
 
-def cost_lines(workdir: Path) -> tuple[list[str], str]:
-    """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.costs).
-
-    Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the README.
-    """
-    from clusterability.costs import measure_unit_costs, project_costs, project_total
+def _projection(workdir: Path, part: str):
+    """The paper-scale config, its experiments, this run's unit costs and the tables of ``part`` (``p1``, ...)."""
+    from clusterability.costs import measure_unit_costs
     from clusterability.pipeline_config import load_config
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
     units = measure_unit_costs(workdir, lesion_threads=config["resources"]["lesion"]["threads"])
-    names = [n for n in paper.paper_targets("p1") if n in paper.tables]
+    return config, paper, units, [n for n in paper.paper_targets(part) if n in paper.tables]
+
+
+def cost_lines(workdir: Path) -> tuple[list[str], str]:
+    """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.costs).
+
+    Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the README.
+    """
+    from clusterability.costs import project_costs, project_total
+
+    config, paper, units, names = _projection(workdir, "p1")
     lines = [
         "| table | networks | epochs | clusterings | shuffles | lesions | training core-h | clustering core-h "
         "| lesion core-h | total core-h |",

@@ -576,11 +576,10 @@ def resolve_figures(
     config: Mapping[str, Any],
     tables: Mapping[str, Table],
     families: Mapping[str, Family],
-    datasets: Mapping[str, Dataset] | None = None,
+    datasets: Mapping[str, Dataset],
 ) -> dict[str, Figure]:
     """Every figure of ``config``: a plot of a table, or (``network``) a drawing of one network."""
     figures = {}
-    datasets = resolve_datasets(config) if datasets is None else datasets
     for name, entry in config.get("figures", {}).items():
         where = f"config: figures.{name}"
         plot, table, network = entry["plot"], entry.get("table"), entry.get("network")

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .experiments import COLUMNS, LESION_ANALYSES
+from .experiments import COLUMNS, LESION_ANALYSES, METRIC_COLUMNS
 from .statistics import cohens_d
 
 DATASET_LABELS = {
@@ -58,8 +58,6 @@ DATASET_LABELS = {
     "polynomial": "Polynomial regression",
 }
 _LABELS = ("family", "dataset", "architecture", "regime", "dropout")
-#: Losses of a network (regularization included) and, for regression, its mean squared errors.
-_LOSSES = ("train_loss", "test_loss", "train_mse", "test_mse")
 
 
 def _read(path: str) -> dict[str, Any]:
@@ -92,10 +90,7 @@ def network_rows(
                 pruned=stage == "pruned",
                 run=rec["run"],
                 seed=rec["seed"],
-                train_acc=metrics[stage]["train_acc"],
-                val_acc=metrics[stage]["val_acc"],
-                test_acc=metrics[stage]["test_acc"],
-                **{key: metrics[stage].get(key) for key in _LOSSES},
+                **{key: metrics[stage].get(key) for key in METRIC_COLUMNS},
                 sparsity=float(np.mean(metrics["sparsity"][stage])),
                 k=network["k"],
                 ncut=network["ncut"],
@@ -156,10 +151,7 @@ def summary(
             stage=stage,
             pruned=stage == "pruned",
             n_networks=int(len(group)),
-            train_acc=_mean(group["train_acc"]),
-            val_acc=_mean(group["val_acc"]),
-            test_acc=_mean(group["test_acc"]),
-            **{key: _mean(group[key]) for key in _LOSSES},
+            **{key: _mean(group[key]) for key in METRIC_COLUMNS},
             ncut_mean=_mean(group["ncut"]),
             ncut_std=_sd(group["ncut"]),
             k=k,

@@ -71,13 +71,14 @@ _EVAL_BATCH = 1024
 # --------------------------------------------------------------------------- data
 
 
-def _check_data(data: dict[str, np.ndarray], n_classes: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _check_data(
+    data: dict[str, np.ndarray], n_classes: int, regression: bool
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Validate the splits and return ``{split: (x scaled to [0,1] float32, y)}``.
 
     ``y`` is int32 class labels, or float32 targets ``(n, outputs)`` for a
-    regression dataset (``data["task"] == "regression"``).
+    regression dataset (``regression``: ``data["task"] == "regression"``).
     """
-    regression = is_regression(data)
     out = {}
     for split in SPLITS:
         for key in (f"x_{split}", f"y_{split}"):
@@ -209,8 +210,8 @@ def train_and_prune(
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
-    splits = _check_data(data, config.n_classes)
     regression = is_regression(data)
+    splits = _check_data(data, config.n_classes, regression)
     x_train, y_train = splits["train"]
     n_train = len(x_train)
 

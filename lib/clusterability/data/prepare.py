@@ -235,7 +235,7 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             if missing:
                 raise InputError(f"{path}: missing arrays {', '.join(missing)}; prepare the dataset again")
             arrays = {k: npz[k] for k in keys}
-            task = npz["task"] if "task" in npz.files else np.array("classification")
+            task_array = npz["task"] if "task" in npz.files else np.array("classification")
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise InputError(f"{path}: not a readable .npz file ({exc}); prepare the dataset again") from None
     except ValueError as exc:
@@ -248,10 +248,11 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             f"{path}: 'name' must be a 0-d string array, got shape {name.shape} "
             f"dtype {name.dtype}; prepare the dataset again"
         )
-    if task.shape != () or str(task) not in TASKS:
+    task = str(task_array)
+    if task_array.shape != () or task not in TASKS:
         raise InputError(f"{path}: 'task' must be one of {', '.join(TASKS)}; prepare the dataset again")
     for s in SPLITS:
-        if str(task) == "regression":
+        if task == "regression":
             _check_regression(str(path), arrays[f"x_{s}"], arrays[f"y_{s}"], s)
             continue
         _check_images(
@@ -262,7 +263,7 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             (f"x_{s}", f"y_{s}"),
             "prepare the dataset again",
         )
-    extra = {"task": "regression"} if str(task) == "regression" else {}
+    extra = {"task": task} if task == "regression" else {}
     return Prepared(name=str(name), **arrays, **extra)  # type: ignore[typeddict-item]
 
 
