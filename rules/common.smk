@@ -47,7 +47,8 @@ wildcard_constraints:
     dataset=_one_of(_datasets("real")),
     synthetic=_one_of(_datasets("synthetic")),
     mixture=_one_of(_datasets("mixture")),
-    halves=_one_of(_datasets("halves")),
+    prepared=_one_of(_datasets("real") + _datasets("native")),
+    paired=_one_of(_datasets("halves") + _datasets("stack")),
     family=_one_of(TRAINED),
     run=r"\d+",
     stage="unpruned|pruned",
@@ -67,6 +68,17 @@ def lib_inputs(script):
 def res(kind, key):
     """A resource (threads, mem_mb, runtime) of a kind of job."""
     return CONFIG["resources"][kind][key]
+
+
+def train_res(key):
+    """A resource of a family's training job: its architecture's (resources.train_per_architecture) or `train`."""
+    per_architecture = CONFIG["resources"].get("train_per_architecture", {})
+
+    def get(wildcards):
+        architecture = FAMILIES[wildcards.family].architecture
+        return per_architecture.get(architecture, CONFIG["resources"]["train"])[key]
+
+    return get
 
 
 # -- networks: results/networks/{family}/run{run}/ ----------------------------
@@ -115,8 +127,12 @@ def mixture_inputs(wildcards):
     }
 
 
-def halves_source(wildcards):
-    return f"results/data/{DATASETS[wildcards.halves].of[0]}.npz"
+def raw_folder(wildcards):
+    return f"resources/raw/{DATASETS[wildcards.prepared].source}"
+
+
+def paired_source(wildcards):
+    return f"results/data/{DATASETS[wildcards.paired].of[0]}.npz"
 
 
 def family_dataset(wildcards):

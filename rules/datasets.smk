@@ -1,5 +1,7 @@
-# Stage 1: raw datasets (md5-verified), prepared 28x28 uint8 datasets, and the datasets
-# drawn from a seed (LINES, random, polynomial), mixed from two others or halved (P2 2.1).
+# Stage 1: raw datasets (md5-verified), prepared 28x28 uint8 datasets (or native ones:
+# CIFAR-10 as 32x32 RGB for VGG), and the datasets drawn from a seed (LINES, random,
+# polynomial), mixed from two others, or made of two images of one (halves, P2 2.1;
+# stack, P2 3.2).
 
 
 # Downloads run where Snakemake runs (e.g. a cluster's login node): compute nodes often
@@ -30,12 +32,12 @@ rule fetch_dataset:
 
 rule prepare_dataset:
     input:
-        raw="resources/raw/{dataset}",
+        raw=raw_folder,
         lib=lib_inputs("prepare_dataset.py"),
     output:
-        "results/data/{dataset}.npz",
+        "results/data/{prepared}.npz",
     log:
-        "logs/prepare_dataset/{dataset}.log",
+        "logs/prepare_dataset/{prepared}.log",
     conda:
         "../envs/core.yaml"
     threads: res("light", "threads")
@@ -46,7 +48,12 @@ rule prepare_dataset:
         validation_size=CONFIG["datasets"]["validation_size"],
         n_train=CONFIG["datasets"]["n_train"],
         n_test=CONFIG["datasets"]["n_test"],
-        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.dataset),
+        source=lambda wildcards: DATASETS[wildcards.prepared].source,
+        native=lambda wildcards: DATASETS[wildcards.prepared].kind == "native",
+        # The source's seed: a native dataset has the same splits as the 28x28 one.
+        seed=lambda wildcards: derive_seed(
+            SEED, "data", DATASETS[wildcards.prepared].source
+        ),
     script:
         "../workflow_scripts/prepare_dataset.py"
 
@@ -93,14 +100,14 @@ rule mix_datasets:
         "../workflow_scripts/mix_datasets.py"
 
 
-rule make_halves_dataset:
+rule make_paired_dataset:
     input:
-        source=halves_source,
-        lib=lib_inputs("make_halves_dataset.py"),
+        source=paired_source,
+        lib=lib_inputs("make_paired_dataset.py"),
     output:
-        "results/data/{halves}.npz",
+        "results/data/{paired}.npz",
     log:
-        "logs/make_halves_dataset/{halves}.log",
+        "logs/make_paired_dataset/{paired}.log",
     conda:
         "../envs/core.yaml"
     threads: res("light", "threads")
@@ -108,7 +115,8 @@ rule make_halves_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
-        same=lambda wildcards: DATASETS[wildcards.halves].same,
-        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.halves),
+        same=lambda wildcards: DATASETS[wildcards.paired].same,
+        layout=lambda wildcards: DATASETS[wildcards.paired].kind,
+        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.paired),
     script:
-        "../workflow_scripts/make_halves_dataset.py"
+        "../workflow_scripts/make_paired_dataset.py"

@@ -78,6 +78,11 @@ rule paper2_mlp:
         paper_targets("p2_mlp"),
 
 
+rule paper2_cnn:
+    input:
+        paper_targets("p2_cnn"),
+
+
 rule paper2:
     input:
         paper_targets("p2"),

@@ -14,10 +14,10 @@ rule train_network:
         "logs/train_network/{family}/run{run}.log",
     conda:
         "../envs/tf.yaml"
-    threads: res("train", "threads")
+    threads: train_res("threads")
     resources:
-        mem_mb=res("train", "mem_mb"),
-        runtime=res("train", "runtime"),
+        mem_mb=train_res("mem_mb"),
+        runtime=train_res("runtime"),
     params:
         settings=train_params,
         seed=train_seed,

@@ -276,3 +276,24 @@ def test_load_prepared_not_npz(tmp_path: Path) -> None:
         load_prepared(tmp_path / "junk.npz")
     np.savez(tmp_path / "ok.npz", **_valid_arrays())
     assert load_prepared(tmp_path / "ok.npz")["name"] == "mnist"
+
+
+def test_native_cifar_keeps_rgb_and_the_same_splits(mirror: Path, cifar_prepared: dict, tmp_path: Path) -> None:
+    """P2's VGG: CIFAR-10 at 32x32 RGB, the same images in each split as the 28x28 gray version."""
+    path = tmp_path / "cifar10_rgb.npz"
+    prepare_dataset("cifar10", mirror, path, val_size=100, seed=3, n_train=400, n_test=200, native=True, label="rgb")
+    rgb = load_prepared(path)
+    assert rgb["name"] == "rgb"
+    assert rgb["x_train"].shape == (400, 32, 32, 3) and rgb["x_test"].shape == (200, 32, 32, 3)
+    for s in ("train", "val", "test"):
+        np.testing.assert_array_equal(rgb[f"y_{s}"], cifar_prepared[f"y_{s}"])
+        np.testing.assert_array_equal(cifar_to_gray28(rgb[f"x_{s}"]), cifar_prepared[f"x_{s}"])
+
+
+def test_load_prepared_rejects_too_many_channels(tmp_path: Path) -> None:
+    arrays = _valid_arrays()
+    for s in ("train", "val", "test"):
+        arrays[f"x_{s}"] = np.zeros((len(arrays[f"y_{s}"]), 28, 28, 5), np.uint8)
+    np.savez(tmp_path / "p.npz", **arrays)
+    with pytest.raises(InputError, match="at most 4 channels"):
+        load_prepared(tmp_path / "p.npz")

@@ -167,13 +167,38 @@ def test_halves_shrink_with_the_antialiased_filter() -> None:
 
 
 def test_make_halves_writes_each_split_deterministically(tmp_path: Path) -> None:
-    from clusterability.data.halves import make_halves
+    from clusterability.data.halves import make_paired
 
     source = load_prepared(make_dataset("lines", "lines", tmp_path / "l.npz", n_train=200, n_val=20, n_test=50, seed=1))
-    a = load_prepared(make_halves("h", source, tmp_path / "a.npz", same=False, seed=4))
-    b = load_prepared(make_halves("h", source, tmp_path / "b.npz", same=False, seed=4))
-    c = load_prepared(make_halves("h", source, tmp_path / "c.npz", same=False, seed=5))
+    a = load_prepared(make_paired("h", source, tmp_path / "a.npz", same=False, seed=4))
+    b = load_prepared(make_paired("h", source, tmp_path / "b.npz", same=False, seed=4))
+    c = load_prepared(make_paired("h", source, tmp_path / "c.npz", same=False, seed=5))
     assert [len(a[f"y_{s}"]) for s in ("train", "val", "test")] == [200, 20, 50]
     for key in ("x_train", "y_train", "x_test"):
         np.testing.assert_array_equal(a[key], b[key])
     assert not np.array_equal(a["x_train"], c["x_train"])
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_stack_puts_two_images_in_two_channels(same: bool, tmp_path: Path) -> None:
+    """P2 3.2: image i is the first channel, its partner (same class, or any) the second."""
+    from clusterability.data.halves import make_paired, stack_split
+
+    y = generator(0, "labels").integers(0, 10, 3000).astype(np.uint8)
+    x = _classes_image(y)
+    images, labels = stack_split(x, y, same, generator(0, "stack"))
+    assert images.shape == (3000, 28, 28, 2) and images.dtype == np.uint8 and labels.dtype == np.uint8
+    first, second = ((images[:, 0, 0, c].astype(int) - 10) // 20 for c in (0, 1))
+    np.testing.assert_array_equal(first, y)
+    np.testing.assert_array_equal(images[..., 0], x)  # full-size, not shrunk
+    if same:
+        np.testing.assert_array_equal(second, y)
+        np.testing.assert_array_equal(labels, y)
+    else:
+        np.testing.assert_array_equal(labels, (first + second) % 10)
+        assert (first != second).mean() > 0.8
+    source = load_prepared(make_dataset("lines", "lines", tmp_path / "l.npz", n_train=60, n_val=10, n_test=20, seed=1))
+    stacked = load_prepared(make_paired("s", source, tmp_path / "s.npz", same=same, seed=4, layout="stack"))
+    assert stacked["x_train"].shape == (60, 28, 28, 2) and stacked["x_test"].shape == (20, 28, 28, 2)
+    with pytest.raises(InputError, match="unknown layout 'side'"):
+        make_paired("s", source, tmp_path / "x.npz", same=same, seed=4, layout="side")

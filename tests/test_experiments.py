@@ -98,7 +98,8 @@ def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     assert set(exp.tables["table1"].families) <= reused
     p1_networks = 6 * 10 + 200 + 6 * 10 + 14 * 10
     p2_new = 4 * 5 + 4 * 5 + 3 * 5  # L1/L2, halves, polynomial (test_p2_mlp_tables_reuse_p1_networks)
-    assert sum(exp.trained_families().values()) == p1_networks + p2_new
+    p2_cnn = (8 + 4 + 5) * 5 + 2 * 100  # small CNNs, stack CNNs, VGGs, initial CNNs and VGGs
+    assert sum(exp.trained_families().values()) == p1_networks + p2_new + p2_cnn
 
 
 def test_p2_mlp_tables_reuse_p1_networks(config: dict) -> None:
@@ -354,3 +355,23 @@ def test_plot_names_agree_everywhere() -> None:
     assert set(experiments.SHUFFLE_PLOTS) <= set(experiments.TABLE_PLOTS)
     assert set(figures.DATASET_PLOTS) == set(experiments.DATASET_PLOTS)
     assert set(enum) == set(experiments.TABLE_PLOTS) | set(experiments.NETWORK_PLOTS) | set(experiments.DATASET_PLOTS)
+
+
+def test_p2_cnn_families_get_their_architecture_settings(config: dict) -> None:
+    """P2 section 3 and A.2: the small CNN's and VGG's own widths, dropout, epochs and augmentation;
+    CNN seeds differ from the MLPs' of the same dataset and regime, and the MLPs' settings are untouched."""
+    _, exp = load_config(config, SCHEMA)
+    cnn = exp.families["mnist_cnn_dropout"].train
+    assert (cnn.architecture, cnn.widths, cnn.dense_widths) == ("small_cnn", (64, 64, 64), (128,))
+    assert (cnn.dropout, cnn.conv_dropout, cnn.epochs, cnn.prune_epochs, cnn.batch_size) == (0.5, 0.25, 10, 10, 64)
+    assert exp.families["mnist_cnn_plain"].train.conv_dropout == 0.0
+    vgg = exp.families["cifar10_vgg_dropout_l2"].train
+    assert (vgg.architecture, len(vgg.widths), vgg.augment, vgg.l2, vgg.conv_dropout) == ("vgg", 13, True, 5e-4, 0.4)
+    assert (vgg.epochs, vgg.prune_epochs) == (200, 50)
+    assert exp.datasets["cifar10_rgb"].source == "cifar10"
+    assert exp.families["mnist_cnn_plain"].seed_names == ("mnist", "plain", "small_cnn")
+    assert exp.families["mnist_plain"].seed_names == ("mnist", "plain")
+    mlp = exp.families["mnist_dropout"].train.to_dict()
+    assert not {"dense_widths", "conv_dropout", "augment"} & set(mlp)
+    new = {f.network for t in exp.paper_targets("p2_cnn") if t in exp.tables for f, _ in exp.networks(t)}
+    assert {exp.families[f].architecture for f in new} == {"small_cnn", "vgg"}

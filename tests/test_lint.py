@@ -99,7 +99,7 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "prepare_dataset": 2,
         "make_synthetic_dataset": 4,  # lines, random, memorization, polynomial
         "mix_datasets": 2,  # lines_mnist and its -SEP version
-        "make_halves_dataset": 4,
+        "make_paired_dataset": 4,
         "train_network": p2_trainings,
         "cluster_network": p2_ksweep + p2_k12,
         "shuffle_chunk": p2_ksweep * 5 + p2_k12_shuffled,
@@ -108,11 +108,32 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "figure": 6,
     }
     assert planned_jobs(tmp_path, "--", "paper2_mlp") == paper2_mlp
+    # P2's CNN part: 5 small CNNs per regime and dataset (8 families), per stack dataset (4) and
+    # 5 VGGs per regime (5), each clustered before and after pruning with 50 shuffles (one chunk),
+    # and 100 initial small CNNs and VGGs each, clustered once.
+    cnn_trained = (8 + 4 + 5) * 5
+    paper2_cnn = {
+        "paper2_cnn": 1,
+        "fetch_dataset": 3,
+        "prepare_dataset": 3,  # mnist, fashion_mnist and cifar10_rgb (32x32 RGB)
+        "make_paired_dataset": 4,  # the stack datasets
+        "train_network": cnn_trained + 200,
+        "cluster_network": 2 * cnn_trained + 200,
+        "shuffle_chunk": 2 * cnn_trained,
+        "gather_shuffles": 2 * cnn_trained,
+        "table": 9,  # A.8, A.9, A.10, A.12 and 5 per-network tables (2 of initial networks)
+        "figure": 9,  # 6, 7, 8, 9, 11, 12, A.2, A.3, A.4
+    }
+    assert planned_jobs(tmp_path, "--", "paper2_cnn") == paper2_cnn
     # Everything: P2 adds only its own networks and its k = 12 clusterings to P1's jobs.
     everything = planned_jobs(tmp_path)
     assert everything.pop("all") == 1
     paper1.pop("paper1")
-    added = {"make_synthetic_dataset": 1, "make_halves_dataset": 4, "train_network": p2_new, "table": 17}
-    added |= {"cluster_network": p2_k12, "shuffle_chunk": p2_k12_shuffled, "gather_shuffles": p2_k12_shuffled}
-    added["figure"] = 6
+    added = {"make_synthetic_dataset": 1, "make_paired_dataset": 8, "train_network": p2_new + cnn_trained + 200}
+    added |= {"prepare_dataset": 1, "table": 17 + 9, "figure": 6 + 9}
+    added |= {
+        "cluster_network": p2_k12 + 2 * cnn_trained + 200,
+        "shuffle_chunk": p2_k12_shuffled + 2 * cnn_trained,
+        "gather_shuffles": p2_k12_shuffled + 2 * cnn_trained,
+    }
     assert everything == {rule: paper1.get(rule, 0) + added.get(rule, 0) for rule in {*paper1, *added}}

@@ -282,3 +282,82 @@ def test_regression_trains_linear_outputs_with_mse(tmp_path):
     assert metrics["unpruned"]["test_mse"] < 0.8 * baseline
     assert metrics["sparsity"]["pruned_total"] == pytest.approx(0.9, abs=0.01)
     assert load_weights(tmp_path / "w.npz").kernels[0].shape == (2, 32)
+
+
+# --- P2's CNNs ------------------------------------------------------------------------------
+
+
+def _layer_kinds(model) -> list[str]:
+    return [type(layer).__name__ for layer in model.layers]
+
+
+def test_small_cnn_and_vgg_layers() -> None:
+    """P2 A.2: the small CNN pools after its 2nd and 3rd convolutions, dropout after the poolings;
+    VGG-16 has 13 convolutions in blocks of 2, 2, 3, 3, 3, each followed by batch norm (Liu & Deng)."""
+    from clusterability.models import build_model, vgg_pools
+
+    cnn = build_model(
+        "small_cnn", input_shape=(28, 28), widths=(4, 4, 4), dense_widths=(8,), dropout=0.5, conv_dropout=0.25, seed=0
+    )
+    assert _layer_kinds(cnn) == [
+        "Reshape", "Conv2D", "Conv2D", "MaxPooling2D", "Dropout", "Conv2D", "MaxPooling2D", "Dropout",
+        "Flatten", "Dense", "Dropout", "Dense",
+    ]  # fmt: skip
+    assert cnn.get_layer("dropout_0").rate == 0.5 and cnn.get_layer("conv_dropout_1").rate == 0.25
+    assert cnn.output_shape == (None, 10)
+    assert vgg_pools(13) == (1, 3, 6, 9, 12)
+    vgg = build_model("vgg", input_shape=(32, 32, 3), widths=(2,) * 13, dense_widths=(4,), conv_dropout=0.4, seed=0)
+    kinds = _layer_kinds(vgg)
+    assert kinds.count("Conv2D") == 13 and kinds.count("MaxPooling2D") == 5
+    assert kinds.count("BatchNormalization") == 14  # every convolution and the dense layer
+    assert kinds.count("Dropout") == 13 - 5  # regime without dense dropout: the convolutions not pooled
+    for i, layer in enumerate(vgg.layers[:-1]):
+        if isinstance(layer, type(vgg.get_layer("conv_0"))):
+            assert type(vgg.layers[i + 1]).__name__ == "BatchNormalization"
+    with pytest.raises(InputError, match="dense_widths and conv_dropout are for convolutional"):
+        TrainConfig(dense_widths=(8,))
+
+
+def _image_data(shape: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, n in (("train", 64), ("val", 16), ("test", 16)):
+        out[f"x_{split}"] = rng.integers(0, 256, (n, *shape)).astype(np.uint8)
+        out[f"y_{split}"] = rng.integers(0, 10, n).astype(np.uint8)
+    return out
+
+
+def test_vgg_with_augmentation_trains_deterministically_and_keeps_batch_norm(tmp_path) -> None:
+    """A narrow VGG on 32x32 RGB images with augmentation: the same seed gives the same weights;
+    the kernels come out 4-d with their batch norms, and the channel graph
+    has one node per channel (the first convolution's channels have no input edges)."""
+    from clusterability.graph import network_graph
+
+    config = TrainConfig(
+        epochs=1, prune_epochs=1, batch_size=16, pruning_frequency=1, architecture="vgg", widths=(3,) * 13,
+        dense_widths=(4,), dropout=0.5, conv_dropout=0.4, l2=5e-4, augment=True,
+    )  # fmt: skip
+    data = _image_data((32, 32, 3))
+    runs = []
+    for name in ("a", "b"):
+        train_and_prune(data, config, seed=1, threads=1, out_weights_pruned=tmp_path / f"{name}.npz")
+        runs.append(load_weights(tmp_path / f"{name}.npz"))
+    a, b = runs
+    for ka, kb in zip(a.kernels, b.kernels):
+        np.testing.assert_array_equal(ka, kb)
+    assert [k.ndim for k in a.kernels] == [4] * 13 + [2, 2]
+    assert all(bn is not None for bn in a.batch_norms[:14]) and a.batch_norms[14] is None
+    assert 0.85 < float(np.mean(a.kernels[5] == 0)) < 0.95  # pruned like every kernel
+    graph = network_graph(a)
+    assert graph.layer_sizes == (3,) * 13
+
+
+def test_small_cnn_on_two_channel_images(tmp_path) -> None:
+    """The stack datasets' (28, 28, 2) images train the small CNN; its metrics record the CNN settings."""
+    config = TrainConfig(
+        epochs=1, prune_epochs=0, batch_size=16, architecture="small_cnn", widths=(4, 4, 4), dense_widths=(8,)
+    )
+    metrics = train_and_prune(_image_data((28, 28, 2)), config, seed=0, threads=1)
+    assert metrics["weight_shapes"][:3] == [[3, 3, 2, 4], [3, 3, 4, 4], [3, 3, 4, 4]]
+    assert metrics["weight_shapes"][3] == [7 * 7 * 4, 8]
+    assert metrics["config"]["dense_widths"] == [8] and "augment" not in metrics["config"]

@@ -135,16 +135,26 @@ _LAYER_COLUMNS = {
 
 @dataclass(frozen=True)
 class Dataset:
-    """A dataset the families can train on: ``real`` (fetched), ``synthetic`` (drawn), a ``mixture``
-    of two, or the ``halves`` of one (P2 2.1)."""
+    """A dataset the families can train on: ``real`` (fetched, 28x28 gray), ``native`` (a real one at
+    its own size and colours: CIFAR-10 for VGG), ``synthetic`` (drawn), a ``mixture`` of two, or two
+    images of one, as ``halves`` (P2 2.1) or ``stack`` (two channels, P2 3.2)."""
 
     name: str
-    kind: str  # real | synthetic | mixture | halves
+    kind: str  # real | native | synthetic | mixture | halves | stack
     generator: str = ""  # synthetic: lines | random | polynomial
     sizes: tuple[int, int, int] = (0, 0, 0)  # synthetic: train, val, test images
-    of: tuple[str, ...] = ()  # mixture: the two datasets mixed; halves: the dataset halved
+    of: tuple[str, ...] = ()  # mixture: the two datasets mixed; native, halves, stack: the real dataset used
     separate: bool = False  # mixture: classes 0-4 from the first, 5-9 from the second
-    same: bool = False  # halves: both halves of the same class (else label = sum of classes mod 10)
+    same: bool = False  # halves, stack: both images of the same class (else label = sum of classes mod 10)
+
+    @property
+    def source(self) -> str:
+        """The real dataset whose raw files and splits a real or native dataset uses."""
+        return self.of[0] if self.kind == "native" else self.name
+
+
+#: Kinds of datasets made of two images of a real dataset (:mod:`clusterability.data.halves`).
+PAIRED_KINDS = ("halves", "stack")
 
 
 @dataclass(frozen=True)
@@ -359,17 +369,22 @@ def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
                     f"choose from {', '.join(n for n, d in datasets.items() if d.kind != 'mixture')}"
                 )
         datasets[name] = Dataset(name, "mixture", of=tuple(entry["of"]), separate=entry["separate"])
-    for name, entry in section.get("halves", {}).items():
-        where = f"config: datasets.halves.{name}"
+    real = [n for n, d in datasets.items() if d.kind == "real"]
+    for name, entry in section.get("native", {}).items():
+        where = f"config: datasets.native.{name}"
         if name in datasets:
             raise InputError(f"{where}: {name!r} is already a dataset; rename it")
-        source = entry["of"]
-        if source not in datasets or datasets[source].kind != "real":
-            raise InputError(
-                f"{where}.of: {source!r} is not a real dataset; choose one of "
-                f"{', '.join(n for n, d in datasets.items() if d.kind == 'real')}"
-            )
-        datasets[name] = Dataset(name, "halves", of=(source,), same=entry["same"])
+        if entry["of"] not in real:
+            raise InputError(f"{where}.of: {entry['of']!r} is not a real dataset; choose one of {', '.join(real)}")
+        datasets[name] = Dataset(name, "native", of=(entry["of"],))
+    for kind in PAIRED_KINDS:
+        for name, entry in section.get(kind, {}).items():
+            where = f"config: datasets.{kind}.{name}"
+            if name in datasets:
+                raise InputError(f"{where}: {name!r} is already a dataset; rename it")
+            if entry["of"] not in real:
+                raise InputError(f"{where}.of: {entry['of']!r} is not a real dataset; choose one of {', '.join(real)}")
+            datasets[name] = Dataset(name, kind, of=(entry["of"],), same=entry["same"])
     return datasets
 
 
@@ -381,24 +396,34 @@ def training_settings(
     regime: Mapping[str, Any],
     dataset: str,
     overrides: Mapping[str, Any] | None = None,
+    architecture: str = "mlp",
 ) -> dict[str, Any]:
     """The :class:`TrainConfig` fields of one family, from the config's vocabulary.
 
-    Precedence, lowest first: ``training``, ``training.per_dataset[dataset]``,
-    the ``regime`` (``dropout: true`` uses the resolved dropout rate; ``l1``,
-    ``l2`` weights), the family's own ``overrides``. ``dropout`` in
-    ``training`` is the rate that regimes with dropout use.
+    Precedence, lowest first: ``training``, ``training.per_architecture[architecture]``,
+    ``training.per_dataset[dataset]``, the ``regime`` (``dropout: true`` uses the
+    resolved dropout rates; ``l1``, ``l2`` weights), the family's own
+    ``overrides``. ``dropout`` (and, for CNNs, ``conv_dropout``) in ``training``
+    are the rates that regimes with dropout use.
     """
-    base = {k: v for k, v in training.items() if k not in ("per_dataset", "pruning")}
-    base.update(training.get("per_dataset", {}).get(dataset, {}))
-    base.update({k: v for k, v in (overrides or {}).items() if k != "pruning"})
-    pruning = {**training["pruning"], **(overrides or {}).get("pruning", {})}
+    layers = [
+        training,
+        training.get("per_architecture", {}).get(architecture, {}),
+        training.get("per_dataset", {}).get(dataset, {}),
+        overrides or {},
+    ]
+    base: dict[str, Any] = {}
+    pruning: dict[str, Any] = {}
+    for layer in layers:
+        base.update({k: v for k, v in layer.items() if k not in ("per_dataset", "per_architecture", "pruning")})
+        pruning.update(layer.get("pruning", {}))
+    dropout = bool(regime.get("dropout", False))
     settings = {
         "epochs": base["epochs"],
         "prune_epochs": base["prune_epochs"],
         "batch_size": base["batch_size"],
         "learning_rate": base["learning_rate"],
-        "dropout": base["dropout"] if regime.get("dropout", False) else 0.0,
+        "dropout": base["dropout"] if dropout else 0.0,
         "l1": regime.get("l1", 0.0),
         "l2": regime.get("l2", 0.0),
         "shuffle": base.get("shuffle", True),
@@ -408,6 +433,11 @@ def training_settings(
         "pruning_power": pruning["power"],
         "pruning_frequency": pruning["frequency"],
     }
+    for key in ("dense_widths", "augment"):
+        if key in base:
+            settings[key] = base[key]
+    if dropout and "conv_dropout" in base:
+        settings["conv_dropout"] = base["conv_dropout"]
     return settings
 
 
@@ -433,7 +463,7 @@ def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] 
             )
         architecture = entry.get("architecture", "mlp")
         settings = training_settings(
-            config["training"], config["regimes"][regime_name], entry["dataset"], entry.get("training")
+            config["training"], config["regimes"][regime_name], entry["dataset"], entry.get("training"), architecture
         )
         for phase in ("epochs", "prune_epochs"):  # a scale's cap on every phase (e.g. the kilo-epoch runs)
             settings[phase] = _cap(settings[phase], limits.get("epochs"))
@@ -441,7 +471,9 @@ def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] 
             train = TrainConfig.from_dict({**settings, "architecture": architecture})
         except InputError as exc:
             raise InputError(f"config: {where}: {exc}") from None
-        seed_names = tuple(str(s) for s in entry.get("seed_key", (entry["dataset"], regime_name)))
+        # Default seeds: dataset and regime, and the architecture unless an MLP (P1's seeds stay as they were).
+        default_seed_key = (entry["dataset"], regime_name) + ((architecture,) if architecture != "mlp" else ())
+        seed_names = tuple(str(s) for s in entry.get("seed_key", default_seed_key))
         key = json.dumps([entry["dataset"], architecture, train.to_dict(), seed_names], sort_keys=True)
         network = by_key.setdefault(key, name)
         if network == name:

@@ -486,8 +486,22 @@ def samples_of_class(x: np.ndarray, y: np.ndarray, label: int, n: int) -> np.nda
     return x[np.flatnonzero(np.asarray(y) == label)[:n]]
 
 
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """A uint8 image for ``imshow``: gray ``(h, w)`` as is; two channels as blue (first) and green
+    (second), as P2 figure 11; three as RGB."""
+    if image.ndim == 2 or image.shape[-1] == 3:
+        return image
+    if image.shape[-1] == 1:
+        return image[..., 0]
+    if image.shape[-1] == 2:
+        rgb = np.zeros((*image.shape[:2], 3), dtype=image.dtype)
+        rgb[..., 2], rgb[..., 1] = image[..., 0], image[..., 1]
+        return rgb
+    return image[..., :3]
+
+
 def plot_dataset_samples(rows: Sequence[tuple[str, np.ndarray]]) -> Any:
-    """P2 figures 4 and 11: a row of sample images per dataset (``(name, images)`` each)."""
+    """P2 figures 4 and 11: a row of sample images per dataset (``(name, images)`` each; see :func:`as_rgb`)."""
     plt = _pyplot()
     n = max((len(images) for _, images in rows), default=1) or 1
     fig, axes = plt.subplots(len(rows), n, figsize=(0.9 * n, 1.0 * len(rows)), squeeze=False)
@@ -497,7 +511,7 @@ def plot_dataset_samples(rows: Sequence[tuple[str, np.ndarray]]) -> Any:
             ax.set_xticks([])
             ax.set_yticks([])
             if c < len(images):
-                ax.imshow(images[c], cmap="gray", vmin=0, vmax=255)
+                ax.imshow(as_rgb(images[c]), cmap="gray", vmin=0, vmax=255)
             else:
                 ax.axis("off")
         axes[r][0].set_ylabel(_label(name), fontsize=7, rotation=0, ha="right", va="center")

@@ -1,4 +1,4 @@
-"""The networks the papers train, built with Keras 2 (``tf_keras``).
+"""The networks the papers train, built with Keras 2 (``tf_keras``): the MLP, P2's small CNN and VGG-16.
 
 Every layer that draws random numbers (kernel initializers, dropout masks) gets
 its own seed derived from the network's seed (:func:`clusterability.seeds.derive_seed`),
@@ -92,14 +92,184 @@ def build_mlp(
     return keras.Sequential(layers, name="mlp")
 
 
-#: Builders by architecture name (a small CNN and VGG join here later); each
-#: takes ``input_shape``, ``n_classes``, ``dropout``, ``l1``, ``l2`` and a
-#: keyword-only ``seed`` plus its own size arguments.
-ARCHITECTURES: dict[str, Callable[..., Any]] = {"mlp": build_mlp}
+def _conv(keras: Any, channels: int, name: str, seed: int, regularizer: Any, activation: str | None) -> Any:
+    return keras.layers.Conv2D(
+        channels,
+        3,
+        padding="same",
+        activation=activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
+        bias_initializer="zeros",
+        kernel_regularizer=regularizer,
+        name=name,
+    )
+
+
+def _cnn(
+    name: str,
+    input_shape: Sequence[int],
+    widths: Sequence[int],
+    pools: Sequence[int],
+    dense_widths: Sequence[int],
+    n_classes: int,
+    dropout: float,
+    conv_dropout: float,
+    l1: float,
+    l2: float,
+    output_activation: str,
+    batch_norm: bool,
+    seed: int,
+) -> Any:
+    """A plain convolutional network: 3x3 ``same`` convolutions, max-pooling after those in ``pools``.
+
+    Without ``batch_norm`` (the small CNN): ``Conv2D(relu)``, and after each
+    pooling ``Dropout(conv_dropout)``. With it (VGG): ``Conv2D`` ->
+    ``BatchNormalization`` -> ReLU, then pooling or ``Dropout(conv_dropout)``
+    (Liu & Deng's pattern), and ``Dropout(dropout)`` after the last block.
+    Then ``Flatten`` -> per dense width ``Dense(relu)`` (+ batch norm) +
+    ``Dropout(dropout)`` -> the output layer. Kernels are named ``conv_{i}``,
+    ``dense_{i}`` and ``output``.
+    """
+    from .tf_runtime import import_tf
+
+    _, keras, _ = import_tf()
+    input_shape = tuple(int(d) for d in input_shape)
+    if len(input_shape) not in (2, 3):
+        raise InputError(f"{name}: inputs must be images (h, w) or (h, w, channels), got {input_shape}")
+    widths, dense_widths = tuple(int(w) for w in widths), tuple(int(w) for w in dense_widths)
+    if not widths or min(widths + dense_widths + (int(n_classes),)) < 1:
+        raise InputError(f"{name}: widths, dense widths and n_classes must be positive, got {widths}, {dense_widths}")
+    for rate, what in ((dropout, "dropout"), (conv_dropout, "conv_dropout")):
+        if not 0.0 <= rate < 1.0:
+            raise InputError(f"{what} must be in [0, 1), got {rate}")
+    regularizer = _regularizer(keras, l1, l2)
+    layers: list[Any] = [keras.Input(shape=input_shape, name="image")]
+    if len(input_shape) == 2:
+        layers.append(keras.layers.Reshape((*input_shape, 1), name="channel"))
+    for i, channels in enumerate(widths):
+        kernel_seed = _layer_seed(seed, "kernel", i)
+        if batch_norm:
+            layers += [
+                _conv(keras, channels, f"conv_{i}", kernel_seed, regularizer, None),
+                keras.layers.BatchNormalization(name=f"conv_bn_{i}"),
+                keras.layers.ReLU(name=f"conv_relu_{i}"),
+            ]
+        else:
+            layers.append(_conv(keras, channels, f"conv_{i}", kernel_seed, regularizer, "relu"))
+        pooled = i in pools
+        if pooled:
+            layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
+        # Dropout after the pooled convolutions (small CNN), or after the others (VGG).
+        if conv_dropout > 0 and (not pooled if batch_norm else pooled):
+            layers.append(
+                keras.layers.Dropout(conv_dropout, seed=_layer_seed(seed, "conv_dropout", i), name=f"conv_dropout_{i}")
+            )
+    if batch_norm and dropout > 0:
+        layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", "conv"), name="dropout_conv"))
+    layers.append(keras.layers.Flatten(name="flatten"))
+    for j, units in enumerate(dense_widths):
+        kernel_seed = _layer_seed(seed, "kernel", len(widths) + j)
+        layers.append(_dense(keras, units, "linear" if batch_norm else "relu", f"dense_{j}", kernel_seed, regularizer))
+        if batch_norm:
+            layers += [keras.layers.BatchNormalization(name=f"dense_bn_{j}"), keras.layers.ReLU(name=f"dense_relu_{j}")]
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", j), name=f"dropout_{j}"))
+    out_seed = _layer_seed(seed, "kernel", len(widths) + len(dense_widths))
+    layers.append(_dense(keras, int(n_classes), output_activation, "output", out_seed, regularizer))
+    return keras.Sequential(layers, name=name)
+
+
+def build_small_cnn(
+    input_shape: Sequence[int] = (28, 28),
+    widths: Sequence[int] = (64, 64, 64),
+    dense_widths: Sequence[int] = (128,),
+    n_classes: int = 10,
+    dropout: float = 0.0,
+    conv_dropout: float = 0.0,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    output_activation: str = "softmax",
+    *,
+    seed: int,
+) -> Any:
+    """P2's small CNN (section 3, A.2): 3x3 convolutions of 64 channels, max-pooling 2x2 after every
+    one but the first, a dense layer of 128 and the output; dropout ``conv_dropout`` after each pooling
+    and ``dropout`` after the dense layer (P2: 0.25 and 0.5). See :func:`_cnn`."""
+    pools = tuple(range(1, len(tuple(widths))))
+    return _cnn(
+        "small_cnn",
+        input_shape,
+        widths,
+        pools,
+        dense_widths,
+        n_classes,
+        dropout,
+        conv_dropout,
+        l1,
+        l2,
+        output_activation,
+        batch_norm=False,
+        seed=seed,
+    )
+
+
+#: VGG-16's convolutions per block; each block ends with a 2x2 max-pooling.
+VGG16_BLOCKS = (2, 2, 3, 3, 3)
+
+
+def vgg_pools(n_convs: int) -> tuple[int, ...]:
+    """The convolutions (0-based) after which VGG-16 pools, for its 13 convolutions (or fewer: a prefix)."""
+    ends = [sum(VGG16_BLOCKS[: b + 1]) - 1 for b in range(len(VGG16_BLOCKS))]
+    pools = tuple(e for e in ends if e < n_convs)
+    return pools if n_convs - 1 in pools else (*pools, n_convs - 1)
+
+
+def build_vgg(
+    input_shape: Sequence[int] = (32, 32, 3),
+    widths: Sequence[int] = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512),
+    dense_widths: Sequence[int] = (512,),
+    n_classes: int = 10,
+    dropout: float = 0.0,
+    conv_dropout: float = 0.0,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    output_activation: str = "softmax",
+    *,
+    seed: int,
+) -> Any:
+    """VGG-16 for CIFAR-10 as Liu & Deng (2015): VGG-16's 13 convolutions in blocks of 2, 2, 3, 3, 3
+    (``widths``: their channels; narrower for quick runs), batch norm after every convolution and
+    the dense layer of 512, dropout ``conv_dropout`` after every convolution not followed by pooling
+    (Liu & Deng: 0.4; 0.3 on the first) and ``dropout`` before and after the dense layer (0.5).
+    See :func:`_cnn`."""
+    widths = tuple(widths)
+    return _cnn(
+        "vgg",
+        input_shape,
+        widths,
+        vgg_pools(len(widths)),
+        dense_widths,
+        n_classes,
+        dropout,
+        conv_dropout,
+        l1,
+        l2,
+        output_activation,
+        batch_norm=True,
+        seed=seed,
+    )
+
+
+#: Builders by architecture name; each takes ``input_shape``, ``widths``, ``n_classes``,
+#: ``dropout``, ``l1``, ``l2``, ``output_activation`` and a keyword-only ``seed``; the CNNs
+#: also ``dense_widths`` and ``conv_dropout``.
+ARCHITECTURES: dict[str, Callable[..., Any]] = {"mlp": build_mlp, "small_cnn": build_small_cnn, "vgg": build_vgg}
+#: Architectures whose graph is the channel graph of their convolutions (P2 section 1.1).
+CONV_ARCHITECTURES = ("small_cnn", "vgg")
 
 
 def build_model(architecture: str, **kwargs: Any) -> Any:
-    """Build the named architecture (``"mlp"``) with ``kwargs`` (see its builder)."""
+    """Build the named architecture (:data:`ARCHITECTURES`) with ``kwargs`` (see its builder)."""
     try:
         builder = ARCHITECTURES[architecture]
     except KeyError:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .models import ARCHITECTURES, CONV_ARCHITECTURES
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,13 @@ class TrainConfig:
     ``PolynomialDecay(initial_sparsity, final_sparsity, power=pruning_power,
     frequency=pruning_frequency, begin_step=0, end_step=<all pruning steps>)``.
     ``shuffle=False`` keeps the data order every epoch (the memorization runs).
+
+    Convolutional architectures (:mod:`clusterability.models`) read ``widths``
+    as their convolutions' channels, ``dense_widths`` as the hidden dense
+    layers after them, ``dropout`` as the dense layers' rate and
+    ``conv_dropout`` as the convolutions' (P2: 0.25 and 0.5 for the small CNN);
+    ``augment`` switches on Liu & Deng's data augmentation (random rotations up
+    to 15 degrees, shifts up to 10 %, horizontal flips).
     """
 
     epochs: int = 20
@@ -42,6 +50,9 @@ class TrainConfig:
     architecture: str = "mlp"
     widths: tuple[int, ...] = (256, 256, 256, 256)
     n_classes: int = 10
+    dense_widths: tuple[int, ...] = ()
+    conv_dropout: float = 0.0
+    augment: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -56,6 +67,8 @@ class TrainConfig:
             ("pruning_power", self.pruning_power > 0, "positive"),
             ("pruning_frequency", self.pruning_frequency >= 1, "a positive integer"),
             ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            ("conv_dropout", 0 <= self.conv_dropout < 1, "in [0, 1)"),
+            ("dense_widths", all(w >= 1 for w in self.dense_widths), "a list of positive integers"),
             ("l1", self.l1 >= 0, "non-negative"),
             ("l2", self.l2 >= 0, "non-negative"),
             (
@@ -64,10 +77,16 @@ class TrainConfig:
                 "a non-empty list of positive integers",
             ),
             ("n_classes", self.n_classes >= 2, "an integer >= 2"),
+            ("architecture", self.architecture in ARCHITECTURES, f"one of {', '.join(ARCHITECTURES)}"),
         ]
         for key, ok, expected in checks:
             if not ok:
                 raise InputError(f"training config: {key} must be {expected}, got {getattr(self, key)!r}")
+        if self.architecture not in CONV_ARCHITECTURES and (self.dense_widths or self.conv_dropout):
+            raise InputError(
+                f"training config: dense_widths and conv_dropout are for convolutional networks "
+                f"({', '.join(CONV_ARCHITECTURES)}), not {self.architecture}"
+            )
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
@@ -79,10 +98,25 @@ class TrainConfig:
         return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (``widths`` as a list)."""
+        """JSON-ready fields (``widths`` as a list).
+
+        The CNN fields (:data:`CNN_FIELDS`) appear only when set, so that an
+        MLP's settings -- the parameters of its training job -- are what they
+        were before CNNs existed and its trained networks stay valid.
+        """
         out = asdict(self)
-        out["widths"] = list(self.widths)
+        for name in CNN_FIELDS:
+            if out[name] == _DEFAULTS[name]:
+                del out[name]
+        for name in ("widths", "dense_widths"):
+            if name in out:
+                out[name] = list(out[name])
         return out
+
+
+#: Fields only convolutional networks use (left out of :meth:`TrainConfig.to_dict` at their defaults).
+CNN_FIELDS = ("dense_widths", "conv_dropout", "augment")
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 def _coerce(key: str, value: Any, default: Any) -> Any:

@@ -9,6 +9,9 @@ weight sets are written in the :mod:`clusterability.weights` ``.npz`` format;
 the stripped Keras model and a metrics JSON are written beside them. Every file
 is written atomically.
 
+Networks with ``augment`` (P2's VGG) train on randomly augmented batches
+(:func:`augmented_batches`), drawn from seeds derived from the network's.
+
 Training is deterministic: the same data, config, seed and thread count give
 the same weights (TensorFlow op determinism, seeded initializers, dropout and
 shuffling; see :mod:`clusterability.tf_runtime`).
@@ -183,6 +186,71 @@ def _prunable(layer: Any, keras: Any) -> bool:
     return isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
 
 
+def model_arguments(
+    config: TrainConfig, input_shape: tuple[int, ...], n_outputs: int, regression: bool
+) -> dict[str, Any]:
+    """The keyword arguments of ``config.architecture``'s builder (all but the seed)."""
+    from .models import CONV_ARCHITECTURES
+
+    arguments: dict[str, Any] = {
+        "input_shape": input_shape,
+        "widths": config.widths,
+        "n_classes": n_outputs,
+        "output_activation": "linear" if regression else "softmax",
+        "dropout": config.dropout,
+        "l1": config.l1,
+        "l2": config.l2,
+    }
+    if config.architecture in CONV_ARCHITECTURES:
+        arguments.update(dense_widths=config.dense_widths, conv_dropout=config.conv_dropout)
+    return arguments
+
+
+#: Liu & Deng's augmentation (P2 A.2): rotations up to 15 degrees, shifts up to 10 %, horizontal flips.
+AUGMENTATION = {"rotation_degrees": 15.0, "shift": 0.1, "horizontal_flip": True}
+
+
+def augmented_batches(x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: int) -> Any:
+    """A ``tf.data`` pipeline of shuffled (``config.shuffle``), batched, randomly augmented training data.
+
+    The augmentation (:data:`AUGMENTATION`) are ``tf_keras`` preprocessing
+    layers applied to each batch, with seeds from ``seed``; pixels moved in
+    from outside the image repeat the nearest edge pixel (as Keras'
+    ``ImageDataGenerator``, which the original VGG code used).
+    """
+    from .tf_runtime import import_tf
+
+    tf, keras, _ = import_tf()
+    layers = keras.layers
+    augment = keras.Sequential(
+        [
+            layers.RandomRotation(
+                AUGMENTATION["rotation_degrees"] / 360.0,
+                fill_mode="nearest",
+                seed=derive_seed(seed, "rotation") % 2**31,
+            ),
+            layers.RandomTranslation(
+                AUGMENTATION["shift"],
+                AUGMENTATION["shift"],
+                fill_mode="nearest",
+                seed=derive_seed(seed, "shift") % 2**31,
+            ),
+            layers.RandomFlip("horizontal", seed=derive_seed(seed, "flip") % 2**31),
+        ],
+        name="augmentation",
+    )
+    gray = x.ndim == 3
+
+    def apply(images: Any, labels: Any) -> Any:
+        images = augment(images[..., None] if gray else images, training=True)
+        return (images[..., 0] if gray else images), labels
+
+    batches = tf.data.Dataset.from_tensor_slices((x, y))
+    if config.shuffle:
+        batches = batches.shuffle(len(x), seed=derive_seed(seed, "order") % 2**31, reshuffle_each_iteration=True)
+    return batches.batch(config.batch_size).map(apply).prefetch(2)
+
+
 def pruning_end_step(n_train: int, config: TrainConfig) -> int:
     """All pruning steps: ``prune_epochs * ceil(n_train / batch_size)``."""
     return config.prune_epochs * math.ceil(n_train / config.batch_size)
@@ -220,19 +288,27 @@ def train_and_prune(
     _, keras, tfmot = import_tf(threads=threads, seed=seeds["tensorflow"])
     model = build_model(
         config.architecture,
-        input_shape=x_train.shape[1:],
-        widths=config.widths,
-        n_classes=y_train.shape[1] if regression else config.n_classes,
-        output_activation="linear" if regression else "softmax",
-        dropout=config.dropout,
-        l1=config.l1,
-        l2=config.l2,
+        **model_arguments(config, x_train.shape[1:], y_train.shape[1] if regression else config.n_classes, regression),
         seed=seeds["model"],
     )
     _compile(model, keras, config, regression)
     clock.lap("setup")
-    fit = dict(batch_size=config.batch_size, shuffle=config.shuffle, verbose=0)
-    hist_train = model.fit(x_train, y_train, epochs=config.epochs, **fit) if config.epochs else None
+
+    def fit(net: Any, epochs: int, phase: str, callbacks: list[Any] = ()) -> Any:
+        if config.augment:  # a fresh, seeded pipeline per phase
+            batches = augmented_batches(x_train, y_train, config, derive_seed(seed, "augment", phase))
+            return net.fit(batches, epochs=epochs, callbacks=list(callbacks), verbose=0)
+        return net.fit(
+            x_train,
+            y_train,
+            epochs=epochs,
+            batch_size=config.batch_size,
+            shuffle=config.shuffle,
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+
+    hist_train = fit(model, config.epochs, "train") if config.epochs else None
     clock.lap("train")
 
     unpruned_eval = _evaluate(model, splits, regression)
@@ -261,13 +337,7 @@ def train_and_prune(
 
         pruning = keras.models.clone_model(model, clone_function=wrap)
         _compile(pruning, keras, config, regression)
-        hist_prune = pruning.fit(
-            x_train,
-            y_train,
-            epochs=config.prune_epochs,
-            callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
-            **fit,
-        )
+        hist_prune = fit(pruning, config.prune_epochs, "prune", [tfmot.sparsity.keras.UpdatePruningStep()])
         final_model = tfmot.sparsity.keras.strip_pruning(pruning)
         _compile(final_model, keras, config, regression)  # for evaluation only; not saved
     else:

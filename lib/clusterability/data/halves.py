@@ -1,19 +1,25 @@
-"""The 'halves' datasets of P2 section 2.1: two images shrunk to 28x14, side by side.
+"""P2's two-image datasets: 'halves' (section 2.1, for MLPs) and 'stack' (section 3.2, for CNNs).
 
-``same`` (MNIST-halves-same, Fashion-halves-same)
-    both halves show the same class; the label is that class.
-``diff`` (MNIST-halves-diff, Fashion-halves-diff)
-    the halves are independent random images; the label is the sum of their
+A *halves* image is two images shrunk to 28x14, side by side; a *stack* image
+is two full 28x28 images as the two channels of one ``(28, 28, 2)`` image
+(convolutions followed by pooling are nearly invariant to where in a channel
+something is, so the CNNs get the images in different channels). Either is
+
+
+``same`` (MNIST-halves-same, Fashion-stack-same, ...)
+    both images show the same class; the label is that class.
+``diff`` (MNIST-halves-diff, Fashion-stack-diff, ...)
+    the images are independent random images; the label is the sum of their
     classes modulo 10.
 
-Each split (train, val, test) of a halves dataset is built from the same split
-of a prepared source dataset and has as many images: image ``i`` of the
-source is the left half of image ``i``, and the right half is drawn, from
-``generator(seed, name, split)``, among the source split's images of the same
-class (``same``) or among all of them (``diff``). Halves are shrunk with the
-antialiased bilinear filter of :mod:`clusterability.data.prepare` (width 28 ->
-14) and rounded to uint8, so the result is a prepared 28x28 dataset that
-trains like MNIST.
+Each split (train, val, test) is built from the same split of a prepared
+source dataset and has as many images: image ``i`` of the source is the left
+half (the first channel) of image ``i``, and the right half (second channel)
+is drawn, from ``generator(seed, name, split)``, among the source split's
+images of the same class (``same``) or among all of them (``diff``). Halves
+are shrunk with the antialiased bilinear filter of
+:mod:`clusterability.data.prepare` (width 28 -> 14) and rounded to uint8, so
+a halves dataset is a prepared 28x28 dataset that trains like MNIST.
 """
 
 from __future__ import annotations
@@ -62,18 +68,35 @@ def halves_split(x: np.ndarray, y: np.ndarray, same: bool, rng: np.random.Genera
     return images, labels.astype(np.uint8)
 
 
-def make_halves(
+def stack_split(x: np.ndarray, y: np.ndarray, same: bool, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, 28, 28, 2)`` and labels of one split of a stack dataset made from ``(x, y)``."""
+    if x.ndim != 3 or x.shape[1:] != (SIDE, SIDE):
+        raise InputError(f"stack: source images must be (n, {SIDE}, {SIDE}), got {x.shape}")
+    second = partners(y, same, rng)
+    labels = y if same else (y.astype(np.int64) + y[second]) % N_CLASSES
+    return np.stack([x, x[second]], axis=-1), labels.astype(np.uint8)
+
+
+#: How the two images are combined: side by side, shrunk (``halves``), or as two channels (``stack``).
+LAYOUTS = {"halves": halves_split, "stack": stack_split}
+
+
+def make_paired(
     name: str,
     source: Prepared,
     out_path: str | os.PathLike[str],
     *,
     same: bool,
     seed: int,
+    layout: str = "halves",
 ) -> Path:
-    """Write the halves dataset ``name`` made from the prepared dataset ``source`` as a prepared ``.npz``."""
+    """Write the two-image dataset ``name`` (``layout``: halves or stack) made from the prepared
+    dataset ``source`` as a prepared ``.npz``."""
+    if layout not in LAYOUTS:
+        raise InputError(f"{name}: unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
-        x, y = halves_split(source[f"x_{split}"], source[f"y_{split}"], same, generator(seed, name, split))
+        x, y = LAYOUTS[layout](source[f"x_{split}"], source[f"y_{split}"], same, generator(seed, name, split))
         arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
     out_path = Path(out_path)
     write_npz(out_path, name=np.array(name), **arrays)

@@ -1,5 +1,8 @@
 """Turn raw datasets into one uniform format: uint8 28x28 grayscale train/val/test splits.
 
+A dataset can also be prepared *native*: at its own size and colours (CIFAR-10
+as 32x32 RGB, for P2's VGG), with the same splits as the 28x28 version.
+
 MNIST and Fashion-MNIST are used as they are. CIFAR-10 is converted to
 grayscale with the ITU-R 601 luma weights (0.299 R + 0.587 G + 0.114 B, as
 ``tf.image.rgb_to_grayscale``) and downsampled 32 -> 28 with anti-aliasing: a
@@ -9,7 +12,8 @@ rounded and clipped to uint8.
 
 Prepared file format (``.npz``, read with ``allow_pickle=False``)
 ----------------------------------------------------------------
-``x_train``, ``x_val``, ``x_test``: ``uint8 (n, 28, 28)``; ``y_train``,
+``x_train``, ``x_val``, ``x_test``: ``uint8 (n, 28, 28)`` (or ``(n, h, w, channels)``:
+a native dataset, P2's two-channel stack datasets); ``y_train``,
 ``y_val``, ``y_test``: ``uint8 (n,)`` with labels 0-9; ``name``: 0-d string
 array holding the dataset's registry name.
 
@@ -202,21 +206,28 @@ def prepare_dataset(
     seed: int,
     n_train: int | None = None,
     n_test: int | None = None,
+    *,
+    native: bool = False,
+    label: str | None = None,
 ) -> Path:
     """Write dataset ``name`` as a prepared ``.npz`` (see the module docstring) to ``out_path``.
 
     ``val_size`` training images become the validation set; ``n_train``/``n_test``
-    optionally subsample the rest (deterministic from ``seed``). Returns ``out_path``.
+    optionally subsample the rest (deterministic from ``seed``). ``native`` keeps
+    the images as stored (CIFAR-10: 32x32 RGB) instead of 28x28 grayscale; the
+    splits depend on ``seed`` only, so both versions hold the same images.
+    ``label`` is the name stored in the file (default: the dataset's). Returns ``out_path``.
     """
     source = get_source(name)
-    native = _read_native(source, raw_dir)
-    idx = split_indices(source.name, native["y_train"].size, native["y_test"].size, val_size, seed, n_train, n_test)
+    raw = _read_native(source, raw_dir)
+    idx = split_indices(source.name, raw["y_train"].size, raw["y_test"].size, val_size, seed, n_train, n_test)
     arrays: dict[str, np.ndarray] = {}
     for split, origin in (("train", "train"), ("val", "train"), ("test", "test")):
-        arrays[f"x_{split}"] = _to_gray28(source, native[f"x_{origin}"][idx[split]])
-        arrays[f"y_{split}"] = native[f"y_{origin}"][idx[split]]
+        images = raw[f"x_{origin}"][idx[split]]
+        arrays[f"x_{split}"] = np.ascontiguousarray(images) if native else _to_gray28(source, images)
+        arrays[f"y_{split}"] = raw[f"y_{origin}"][idx[split]]
     out_path = Path(out_path)
-    write_npz(out_path, name=np.array(source.name), **arrays)
+    write_npz(out_path, name=np.array(label or source.name), **arrays)
     return out_path
 
 
@@ -251,6 +262,7 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
     task = str(task_array)
     if task_array.shape != () or task not in TASKS:
         raise InputError(f"{path}: 'task' must be one of {', '.join(TASKS)}; prepare the dataset again")
+    shape = image_shape(str(path), arrays["x_train"]) if task == "classification" else ()
     for s in SPLITS:
         if task == "regression":
             _check_regression(str(path), arrays[f"x_{s}"], arrays[f"y_{s}"], s)
@@ -259,12 +271,27 @@ def load_prepared(path: str | os.PathLike[str]) -> Prepared:
             str(path),
             arrays[f"x_{s}"],
             arrays[f"y_{s}"],
-            (SIDE, SIDE),
+            shape,
             (f"x_{s}", f"y_{s}"),
             "prepare the dataset again",
         )
     extra = {"task": task} if task == "regression" else {}
     return Prepared(name=str(name), **arrays, **extra)  # type: ignore[typeddict-item]
+
+
+#: Channels a prepared image may have (gray, P2's two-image stacks, RGB, RGBA).
+MAX_CHANNELS = 4
+
+
+def image_shape(where: str, x: np.ndarray) -> tuple[int, ...]:
+    """The image shape of a prepared split, ``(h, w)`` or ``(h, w, channels)``; checked."""
+    shape = tuple(int(d) for d in x.shape[1:])
+    if len(shape) not in (2, 3) or min(shape, default=0) < 1 or (len(shape) == 3 and shape[2] > MAX_CHANNELS):
+        raise InputError(
+            f"{where}: x_train has shape {x.shape}; expected images (n, h, w) or (n, h, w, channels) "
+            f"with at most {MAX_CHANNELS} channels; prepare the dataset again"
+        )
+    return shape
 
 
 def _check_regression(where: str, x: np.ndarray, y: np.ndarray, split: str) -> None:

@@ -1,15 +1,16 @@
-"""Rule make_halves_dataset: two shrunk images side by side, of the same class or summed (P2 2.1)."""
+"""Rule make_paired_dataset: two images of a dataset side by side (halves, P2 2.1) or as two channels (stack, 3.2)."""
 
 from clusterability.jobs import script_job
 
 with script_job(snakemake):
-    from clusterability.data.halves import make_halves
+    from clusterability.data.halves import make_paired
     from clusterability.data.prepare import load_prepared
 
-    make_halves(
-        snakemake.wildcards.halves,
+    make_paired(
+        snakemake.wildcards.paired,
         load_prepared(snakemake.input.source),
         snakemake.output[0],
         same=snakemake.params.same,
         seed=snakemake.params.seed,
+        layout=snakemake.params.layout,
     )
