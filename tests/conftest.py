@@ -124,13 +124,14 @@ def env(lib_copy: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
-    """All of P1 and P2's MLP part (`snakemake paper1 paper2_mlp`) at the tiny scale on the synthetic mirror.
+    """All of P1 and P2's MLP and CNN parts (`snakemake paper1 paper2_mlp paper2_cnn`) at the tiny scale
+    on the synthetic mirror.
 
     Made once per session: test_workflow.py checks its tables, figures and
     reruns, test_report.py its report.
     """
-    from workflow_helpers import snakemake, tiny_config_args
+    from workflow_helpers import TINY_TARGETS, snakemake, tiny_config_args
 
     workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", "paper1", "paper2_mlp", env=env)
+    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env)
     return workdir

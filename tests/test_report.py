@@ -71,14 +71,14 @@ def _script_json(page: str, name: str):
 
 @pytest.mark.slow
 def test_report_has_every_result_with_its_caption(tiny_run: Path, env: dict[str, str], synthetic_mirror: Path) -> None:
-    """The report of the tiny `paper1 paper2_mlp` run: every table and figure of both, each with its caption."""
+    """The report of the tiny `paper1 paper2_mlp paper2_cnn` run: every table and figure, each with its caption."""
     report = tiny_run / "report.html"
-    targets = ("paper1", "paper2_mlp")
+    targets = ("paper1", "paper2_mlp", "paper2_cnn")
     snakemake(tiny_run, "--report", str(report), *tiny_config_args(synthetic_mirror), "--", *targets, env=env)
     built = {str(f.relative_to(tiny_run)) for f in (tiny_run / "results").glob("*.csv")}
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/p2").glob("*.csv")}
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/figures").rglob("*.*")}
-    assert set(RESULTS) <= built and len(built) == (28 + 17) + 2 * (13 + 6)
+    assert set(RESULTS) <= built and len(built) == (28 + 17 + 9) + 2 * (13 + 6 + 9)
 
     assert report.is_file()
     page = report.read_text()

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from clusterability.lesions import TYPES as LESION_TYPES
-from workflow_helpers import MIRROR, REPO, TABLE1_COLUMNS, planned_jobs, snakemake, tiny_config_args
+from workflow_helpers import MIRROR, REPO, TABLE1_COLUMNS, TINY_TARGETS, planned_jobs, snakemake, tiny_config_args
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +113,48 @@ def test_paper2_mlp_builds_every_target(tiny_run: Path) -> None:
         "lines_mnist",
         "lines_mnist_sep",
     ]
+
+
+P2_CNN_TABLES = ("p2/tableA8", "p2/tableA9", "p2/tableA10", "p2/tableA12", "p2/cnn_networks", "p2/vgg_networks")
+P2_CNN_TABLES += ("p2/stack_networks", "p2/cnn_init_networks", "p2/vgg_init_networks")
+P2_CNN_FIGURES = ("fig6_cnn_unpruned", "fig7_cnn_pruned", "figA4_cnn_plain_dropout", "fig8_vgg_unpruned")
+P2_CNN_FIGURES += ("fig9_vgg_pruned", "fig11_stack_samples", "fig12_stack", "figA2_cnn_init_ncuts")
+P2_CNN_FIGURES += ("figA3_vgg_init_ncuts",)
+
+
+def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
+    """`paper2_cnn` at tiny: small CNNs (8 channels), stack datasets and VGGs (4 channels) end to end."""
+    for name in P2_CNN_TABLES:
+        table = pd.read_csv(tiny_run / f"results/{name}.csv")
+        assert len(table) and table["k"].notna().all(), name
+    for name in P2_CNN_FIGURES:
+        for suffix in ("png", "pdf"):
+            assert (tiny_run / f"results/figures/p2/{name}.{suffix}").stat().st_size > 5000, name
+    # Tables A.8-A.10: the regimes before pruning, then after.
+    a8 = pd.read_csv(tiny_run / "results/p2/tableA8.csv")
+    assert list(zip(a8["regime"], a8["pruned"])) == [
+        (r, p) for p in (False, True) for r in ("plain", "dropout", "l1", "l2")
+    ]
+    assert (a8["k"] == 12).all() and (a8["n_shuffles"] == 4).all() and a8["ncut_mean"].between(0, 12).all()
+    a10 = pd.read_csv(tiny_run / "results/p2/tableA10.csv")
+    assert list(a10["regime"][:5]) == ["plain", "dropout", "l1", "l2", "dropout_l2"]
+    assert set(a10["dataset"]) == {"cifar10_rgb"} and a10["mean_dist_mean"].notna().all()
+    a12 = pd.read_csv(tiny_run / "results/p2/tableA12.csv")
+    assert set(a12["dataset"]) == {f"{d}_stack_{h}" for d in ("mnist", "fashion") for h in ("same", "diff")}
+    # The networks: the small CNN's 3 convolutions on 2-channel stacks, VGG's 13 on RGB with augmentation.
+    stack = _metrics(tiny_run, "mnist_stack_diff_cnn")
+    assert [s[:3] for s in stack["weight_shapes"][:3]] == [[3, 3, 2], [3, 3, 8], [3, 3, 8]]
+    vgg = _metrics(tiny_run, "cifar10_vgg_dropout_l2")
+    assert vgg["weight_shapes"][0] == [3, 3, 3, 4] and len(vgg["weight_shapes"]) == 13 + 2
+    assert vgg["config"]["augment"] is True and vgg["config"]["l2"] == 5e-4 and vgg["config"]["conv_dropout"] == 0.4
+    assert _metrics(tiny_run, "mnist_cnn_dropout")["config"]["conv_dropout"] == 0.25
+    assert _metrics(tiny_run, "mnist_cnn_plain")["config"].get("conv_dropout", 0) == 0
+    clustering = json.loads(
+        (tiny_run / "results/clustering/cifar10_vgg_plain/run0/pruned/k12/network.json").read_text()
+    )
+    assert len(clustering["labels"]) == 13 * 4  # one node per channel of the 13 convolutions
+    init = pd.read_csv(tiny_run / "results/p2/vgg_init_networks.csv")
+    assert list(init.columns) == ["family", "run", "seed", "k", "ncut", "degenerate", "clustering_seed"]
 
 
 def test_paper2_k_sweep_is_paper1s_clusterings(tiny_run: Path) -> None:
@@ -271,7 +313,7 @@ def test_jobs_log_to_their_rule_logs(tiny_run: Path) -> None:
 
 def test_nothing_reruns_when_nothing_changed(tiny_run: Path, env: dict[str, str], args, synthetic_mirror: Path) -> None:
     assert planned_jobs(tiny_run, *args(), env=env) == {}
-    assert planned_jobs(tiny_run, *tiny_config_args(synthetic_mirror), "--", "paper1", "paper2_mlp", env=env) == {}
+    assert planned_jobs(tiny_run, *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env) == {}
 
 
 def test_shuffle_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:

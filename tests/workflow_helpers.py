@@ -35,6 +35,10 @@ TABLE1_COLUMNS = (
 )
 
 
+#: What the session's tiny run (the ``tiny_run`` fixture) builds.
+TINY_TARGETS = ("paper1", "paper2_mlp", "paper2_cnn")
+
+
 def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
     """Arguments for the tiny scale reading raw data from ``mirror``.
 

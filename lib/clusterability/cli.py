@@ -1,8 +1,9 @@
 """Command-line interface: ``clusterability ncut WEIGHTS --k 4 --shuffles 320 ...``, ``clusterability draw``.
 
 ``ncut`` measures the clusterability of a user's own network from its weights
-(an ``.npz`` in the format of :mod:`clusterability.weights`, or a saved Keras
-model when TensorFlow is installed): the n-cut of its spectral clustering, the
+(an ``.npz`` in the format of :mod:`clusterability.weights`, a saved Keras
+model when TensorFlow is installed, a PyTorch state dict as ``.safetensors`` or
+``.pt``, or an ONNX model: :mod:`clusterability.network_files`): the n-cut of its spectral clustering, the
 n-cuts of its shuffles, the p-value and Z-score. ``draw WEIGHTS --k 4 -o
 net.png`` draws the network as layers of neurons coloured by cluster (P1
 figure 1), as PNG, PDF or SVG.
@@ -31,29 +32,12 @@ from .atomic import write_json
 from .errors import InputError
 from .graph import LayeredGraph, network_graph
 from .measure import Clustering, cluster_network, shuffle_ncuts
+from .network_files import read_network
 from .shuffles import SHUFFLE_METHODS
 from .spectral import SOLVERS
 from .statistics import summarize
 from .threads import limit_threads
-from .weights import NetworkWeights, load_weights
-
-_KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
-
-
-def read_network(path: Path) -> NetworkWeights:
-    """Weights from an ``.npz`` file or, with TensorFlow installed, a saved Keras model."""
-    if path.suffix in _KERAS_SUFFIXES:
-        if not path.is_file():
-            raise InputError(f"{path}: no such model file")
-        try:
-            from .keras_io import load_keras_model_weights
-        except ImportError as exc:  # TensorFlow not installed
-            raise InputError(
-                f"{path}: reading a Keras model needs TensorFlow ({exc}); "
-                "install clusterability[tf] or export the kernels to .npz"
-            ) from None
-        return load_keras_model_weights(path)
-    return load_weights(path)
+from .weights import NetworkWeights
 
 
 def check_output_path(path: Path, option: str = "--json") -> None:
@@ -99,6 +83,17 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give module names separated by commas")
+    return names
+
+
+_WEIGHTS_HELP = "weights .npz (kernel_0 ... kernel_{L-1}), Keras .keras/.h5, PyTorch .safetensors/.pt state dict, .onnx"
+_LAYERS_HELP = "PyTorch state dicts: the Linear/Conv2d modules in forward order, comma-separated (e.g. fc1,fc2)"
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), with exit status 2."""
 
@@ -111,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"clusterability {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ncut", help="n-cut of a network and of its shuffles")
-    p.add_argument("weights", type=Path, help="weights .npz (kernel_0 ... kernel_{L-1}) or Keras model")
+    p.add_argument("weights", type=Path, help=_WEIGHTS_HELP)
     p.add_argument("--k", type=_positive_int, default=4, help="number of clusters (default 4)")
     p.add_argument("--shuffles", type=_non_negative_int, default=320, help="number of shuffles (default 320)")
     p.add_argument("--shuffle-method", choices=SHUFFLE_METHODS, default="layer")
@@ -121,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm", choices=("l1", "l2"), default="l1", help="CNN kernel-slice norm")
     p.add_argument("--threads", type=_positive_int, default=1, help="BLAS/OpenMP threads (default 1)")
     p.add_argument("--json", type=Path, help="write the full result as JSON here")
+    p.add_argument("--layers", type=_names, help=_LAYERS_HELP)
     d = sub.add_parser("draw", help="draw the network's layers, neurons coloured by cluster (P1 figure 1)")
-    d.add_argument("weights", type=Path, help="weights .npz (kernel_0 ... kernel_{L-1}) or Keras model")
+    d.add_argument("weights", type=Path, help=_WEIGHTS_HELP)
     d.add_argument("-o", "--output", type=Path, required=True, help="image file: .png, .pdf or .svg")
     d.add_argument("--k", type=_positive_int, default=4, help="number of clusters (default 4)")
     d.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the clustering")
@@ -131,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--norm", choices=("l1", "l2"), default="l1", help="CNN kernel-slice norm")
     d.add_argument("--max-edges", type=_positive_int, default=20000, help="draw the heaviest edges only")
     d.add_argument("--threads", type=_positive_int, default=1, help="BLAS/OpenMP threads (default 1)")
+    d.add_argument("--layers", type=_names, help=_LAYERS_HELP)
     return parser
 
 
@@ -139,7 +136,7 @@ IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 
 def _clustered(args: argparse.Namespace) -> tuple[NetworkWeights, LayeredGraph, Clustering]:
     """The weights of ``args.weights``, their graph and its clustering (errors name the weights file)."""
-    weights = read_network(args.weights)
+    weights = read_network(args.weights, args.layers)
     try:
         graph = network_graph(weights, norm=args.norm)
         n_connected = int(np.count_nonzero(graph.scaled(graph.scale_exponent()).degrees() > 0))

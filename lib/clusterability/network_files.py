@@ -1,0 +1,62 @@
+"""Reading a user's network from any of the files it may come in, by suffix.
+
+=====================  ==========================================================
+``.npz``               the pipeline's own format (:mod:`clusterability.weights`)
+``.keras``, ``.h5``    a saved Keras model (needs TensorFlow: :mod:`clusterability.keras_io`)
+``.safetensors``       a PyTorch state dict (:mod:`clusterability.state_dict`; no torch)
+``.pt``, ``.pth``      ``torch.save(model.state_dict())`` (restricted unpickler; no torch)
+``.onnx``              an ONNX model (:mod:`clusterability.onnx_io`; no runtime)
+=====================  ==========================================================
+
+Every reader returns :class:`~clusterability.weights.NetworkWeights` or raises
+a one-line :class:`~clusterability.errors.InputError` naming the file (and the
+layer it cannot map).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import InputError
+from .weights import NetworkWeights, load_weights
+
+KERAS_SUFFIXES = (".keras", ".h5", ".hdf5")
+TORCH_SUFFIXES = (".pt", ".pth")
+#: Every suffix :func:`read_network` reads.
+SUFFIXES = (".npz", *KERAS_SUFFIXES, ".safetensors", *TORCH_SUFFIXES, ".onnx")
+
+
+def read_network(path: str | os.PathLike[str], layers: Sequence[str] | None = None) -> NetworkWeights:
+    """The weights of the network in ``path`` (format by suffix; see the module docstring).
+
+    ``layers`` gives a PyTorch state dict's layer modules in forward order
+    (needed for ``.safetensors`` files whose module names do not sort that way).
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if layers is not None and suffix not in (".safetensors", *TORCH_SUFFIXES):
+        raise InputError(f"{path}: a layer order (--layers) is for PyTorch state dicts (.safetensors, .pt) only")
+    if suffix in (".npz", "") or suffix not in SUFFIXES:
+        return load_weights(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such model file")
+    if suffix in KERAS_SUFFIXES:
+        try:
+            from .keras_io import load_keras_model_weights
+        except ImportError as exc:  # TensorFlow not installed
+            raise InputError(
+                f"{path}: reading a Keras model needs TensorFlow ({exc}); "
+                "install clusterability[tf] or export the kernels to .npz"
+            ) from None
+        return load_keras_model_weights(path)
+    if suffix == ".onnx":
+        from .onnx_io import weights_from_onnx
+
+        return weights_from_onnx(path)
+    from .state_dict import read_safetensors, read_torch_zip, weights_from_state_dict
+
+    if suffix == ".safetensors":
+        return weights_from_state_dict(read_safetensors(path), str(path), layers, ordered=False)
+    return weights_from_state_dict(read_torch_zip(path), str(path), layers, ordered=True)
