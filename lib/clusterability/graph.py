@@ -184,12 +184,7 @@ def cnn_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:
     for i in range(weights.n_layers):
         if not weights.is_conv(i):
             break
-        kernel = np.asarray(weights.kernels[i], dtype=np.float64)
-        bn = weights.batch_norms[i]
-        if bn is not None:
-            with np.errstate(over="ignore"):
-                kernel = kernel * bn.scale()[None, None, None, :]
-        conv.append(kernel)
+        conv.append(_folded(weights, i))
     if len(conv) < 2:
         raise InputError(
             f"{weights.source}: a CNN graph needs at least two convolution kernels "
@@ -205,8 +200,31 @@ def cnn_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:
     return LayeredGraph(blocks)
 
 
+def _folded(weights: NetworkWeights, i: int) -> np.ndarray:
+    """Kernel ``i`` in float64 with the batch norm on its outputs folded in."""
+    kernel = np.asarray(weights.kernels[i], dtype=np.float64)
+    bn = weights.batch_norms[i]
+    if bn is not None:
+        with np.errstate(over="ignore"):
+            kernel = kernel * bn.scale()[None, None, None, :]
+    return kernel
+
+
 def network_graph(weights: NetworkWeights, norm: str = "l1") -> LayeredGraph:
-    """The graph of a network: :func:`mlp_graph` or :func:`cnn_graph` by kernel shapes."""
+    """The graph of a network: :func:`mlp_graph` or :func:`cnn_graph` by kernel shapes, or for a
+    residual/branching network (``sources``) its :class:`~clusterability.dag_graph.DagGraph`
+    (the layered graph when its wiring is a chain after all)."""
+    if weights.is_dag:
+        from .dag_graph import DagGraph
+
+        blocks, sources = [], []
+        for i, kernel in enumerate(weights.kernels):
+            rows = weights.sources[i]
+            wired = () if rows is None else tuple((int(p), int(s)) for p, s in np.asarray(rows).tolist())
+            blocks.append(conv_slice_norms(_folded(weights, i), norm) if wired else np.zeros((0, kernel.shape[-1])))
+            sources.append(wired)
+        graph = DagGraph(tuple(k.shape[-1] for k in weights.kernels), tuple(blocks), tuple(sources))
+        return graph.as_layered() or graph
     if weights.kind == "mlp":
         return mlp_graph(weights.kernels)
     return cnn_graph(weights, norm)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dag_graph import DagGraph, solver_input
 from .graph import LayeredGraph
 from .ncut import Degeneracy, cluster_cut_terms, degeneracy_of
 from .seeds import seed_sequence
@@ -48,9 +49,12 @@ class Clustering:
         }
 
 
-def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10) -> Clustering:
+def cluster_network(
+    graph: LayeredGraph | DagGraph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10
+) -> Clustering:
     """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut."""
     rng = np.random.default_rng(seed_sequence(seed, "network"))
+    graph = solver_input(graph)
     labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init)
     terms, _ = cluster_cut_terms(graph, labels)
     sizes = np.bincount(labels[labels >= 0], minlength=k)
@@ -67,18 +71,25 @@ def cluster_network(graph: LayeredGraph, k: int, *, seed: int, solver: str = "fa
 
 
 def shuffle_ncut(
-    graph: LayeredGraph, k: int, *, seed: int, method: str, index: int, solver: str = "fast", n_init: int = 10
+    graph: LayeredGraph | DagGraph,
+    k: int,
+    *,
+    seed: int,
+    method: str,
+    index: int,
+    solver: str = "fast",
+    n_init: int = 10,
 ) -> float:
     """The n-cut of shuffle number ``index`` of ``graph`` (its own seed from ``(seed, method, index)``)."""
     shuffle_rng, cluster_rng = shuffle_rngs(seed, method, index)
-    shuffled = shuffle_graph(graph, method, shuffle_rng)
+    shuffled = solver_input(shuffle_graph(graph, method, shuffle_rng))
     labels = spectral_clusters(shuffled, k, seed=cluster_rng, solver=solver, n_init=n_init)
     terms, _ = cluster_cut_terms(shuffled, labels)
     return float(terms.sum())
 
 
 def shuffle_ncuts(
-    graph: LayeredGraph,
+    graph: LayeredGraph | DagGraph,
     k: int,
     *,
     seed: int,

@@ -32,8 +32,13 @@ def cluster_cut_terms(
     A cluster of zero volume contributes 0 (it has no edges to cut). Volumes
     are in the graph's own scale (``inf`` where that overflows float64).
     """
+    from .dag_graph import DagGraph, dag_cut_terms
+
     labels = np.asarray(labels)
-    if isinstance(adjacency, LayeredGraph):
+    if isinstance(adjacency, DagGraph):
+        exponent = adjacency.scale_exponent()
+        terms, volume = dag_cut_terms(adjacency.scaled(exponent), labels)
+    elif isinstance(adjacency, LayeredGraph):
         exponent = adjacency.scale_exponent()
         terms, volume = _layered_cut_terms(adjacency.scaled(exponent), labels)
     else:

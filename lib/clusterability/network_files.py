@@ -3,7 +3,9 @@
 =====================  ==========================================================
 ``.npz``               the pipeline's own format (:mod:`clusterability.weights`)
 ``.keras``, ``.h5``    a saved Keras model (needs TensorFlow: :mod:`clusterability.keras_io`)
-``.safetensors``       a PyTorch state dict (:mod:`clusterability.state_dict`; no torch)
+``.safetensors``       a PyTorch state dict (:mod:`clusterability.state_dict`; no torch);
+                       torchvision ResNets and Inception-V3 are wired by their names
+                       (:mod:`clusterability.imagenet`)
 ``.pt``, ``.pth``      ``torch.save(model.state_dict())`` (restricted unpickler; no torch)
 ``.onnx``              an ONNX model (:mod:`clusterability.onnx_io`; no runtime)
 =====================  ==========================================================
@@ -55,8 +57,12 @@ def read_network(path: str | os.PathLike[str], layers: Sequence[str] | None = No
         from .onnx_io import weights_from_onnx
 
         return weights_from_onnx(path)
+    from .imagenet import detect_torchvision, torchvision_weights
     from .state_dict import read_safetensors, read_torch_zip, weights_from_state_dict
 
-    if suffix == ".safetensors":
-        return weights_from_state_dict(read_safetensors(path), str(path), layers, ordered=False)
-    return weights_from_state_dict(read_torch_zip(path), str(path), layers, ordered=True)
+    ordered = suffix != ".safetensors"
+    state = read_torch_zip(path) if ordered else read_safetensors(path)
+    architecture = detect_torchvision(state) if layers is None else None
+    if architecture is not None:  # a torchvision ResNet or Inception-V3: wired by its names
+        return torchvision_weights(state, architecture, str(path))
+    return weights_from_state_dict(state, str(path), layers, ordered=ordered)

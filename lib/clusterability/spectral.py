@@ -20,7 +20,8 @@ Solvers
     side, e.g. 522 of 1,818 neurons for the 784-256x4-10 MLP), found with
     ARPACK (``eigsh``, ``which="LA"``). k-means is :func:`clusterability.kmeans.kmeans`.
     Graphs that are not layered, or too small for the shortcut, use
-    ``eigsh`` (or a dense ``eigh``) on ``M`` itself.
+    ``eigsh`` (or a dense ``eigh``) on ``M`` itself; a residual or branching
+    network's :class:`~clusterability.dag_graph.DagGraph` as a linear operator.
 
 Isolated nodes (degree 0) are left out of the clustering and get label -1.
 Every solver works on a copy of a graph with extreme weights scaled by a power
@@ -38,6 +39,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import eigsh
 
+from .dag_graph import DagGraph, dag_embedding
 from .errors import InputError
 from .graph import LayeredGraph, unit_scaled_adjacency
 from .kmeans import kmeans
@@ -49,7 +51,7 @@ _ARPACK_TOL = 1e-6  # relative accuracy of the eigenvalues from ARPACK
 
 
 def spectral_clusters(
-    graph: LayeredGraph | sp.spmatrix | np.ndarray,
+    graph: LayeredGraph | DagGraph | sp.spmatrix | np.ndarray,
     k: int,
     *,
     seed: int | np.random.Generator,
@@ -67,7 +69,7 @@ def spectral_clusters(
         raise InputError(f"k must be a positive number of clusters, got {k}")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     graph = _unit_scaled(graph)
-    degrees = graph.degrees() if isinstance(graph, LayeredGraph) else _adjacency_degrees(graph)
+    degrees = graph.degrees() if isinstance(graph, (LayeredGraph, DagGraph)) else _adjacency_degrees(graph)
     kept = degrees > 0
     n_kept = int(kept.sum())
     if n_kept < k:
@@ -86,6 +88,8 @@ def spectral_embedding(
 ) -> np.ndarray:
     """Rows of the k smallest eigenvectors of ``L_rw`` for the non-isolated nodes, in node order."""
     graph = _unit_scaled(graph)
+    if isinstance(graph, DagGraph):
+        return dag_embedding(graph, k, rng)
     if isinstance(graph, LayeredGraph):
         emb = _layered_embedding(graph, k, rng)
         if emb is not None:
@@ -104,7 +108,7 @@ def spectral_embedding(
 
 def _unit_scaled(graph: LayeredGraph | sp.spmatrix | np.ndarray) -> LayeredGraph | sp.spmatrix | np.ndarray:
     """``graph`` scaled by the power of 4 that brings its largest weight into ``[1/2, 2)``."""
-    if isinstance(graph, LayeredGraph):
+    if isinstance(graph, (LayeredGraph, DagGraph)):
         return graph.scaled(graph.scale_exponent())
     return unit_scaled_adjacency(graph)[0]
 
@@ -201,7 +205,7 @@ def _sklearn_labels(
 ) -> np.ndarray:
     from sklearn.cluster import SpectralClustering
 
-    adjacency = graph.adjacency() if isinstance(graph, LayeredGraph) else sp.csr_matrix(graph)
+    adjacency = graph.adjacency() if isinstance(graph, (LayeredGraph, DagGraph)) else sp.csr_matrix(graph)
     a = adjacency[kept][:, kept]
     if a.shape[0] <= k:
         a = a.toarray()  # scikit-learn's k >= n fallback (dense eigh) fails on sparse input

@@ -17,6 +17,14 @@ File format (``numpy.savez``; read with ``allow_pickle=False``)
     scalar ``epsilon``. ``bn_beta_{i}`` and ``bn_moving_mean_{i}`` may be
     stored too; the graph does not use them.
 
+``sources_{i}`` (optional; residual and branching CNNs)
+    An int array ``(m, 2)`` of ``(producer, start)`` rows: convolution ``i``
+    reads the sum/concatenation of the outputs of kernels ``producer < i``,
+    whose channels feed its input channels ``start ...``
+    (:mod:`clusterability.dag_graph`). A file with any ``sources_`` holds only
+    convolution kernels, and a kernel without ``sources_`` reads the network's
+    input. Consecutive kernels need not chain then.
+
 Nothing else in the file is read. All arrays must be finite.
 
 Kernel dtypes
@@ -73,6 +81,7 @@ class NetworkWeights:
     biases: tuple[np.ndarray | None, ...] = ()
     batch_norms: tuple[BatchNorm | None, ...] = ()
     source: str = field(default="<memory>", compare=False)
+    sources: tuple[np.ndarray | None, ...] = ()
 
     def __post_init__(self) -> None:
         n = len(self.kernels)
@@ -80,7 +89,14 @@ class NetworkWeights:
             object.__setattr__(self, "biases", (None,) * n)
         if not self.batch_norms:
             object.__setattr__(self, "batch_norms", (None,) * n)
-        validate_kernels(self.kernels, self.source)
+        if not self.sources:
+            object.__setattr__(self, "sources", (None,) * n)
+        if len(self.sources) != n:
+            raise InputError(f"{self.source}: sources do not match {n} kernels")
+        if self.is_dag:
+            validate_dag(self.kernels, self.sources, self.source)
+        else:
+            validate_kernels(self.kernels, self.source)
         object.__setattr__(self, "kernels", tuple(_float_kernel(k, i, self.source) for i, k in enumerate(self.kernels)))
         if len(self.biases) != n or len(self.batch_norms) != n:
             raise InputError(f"{self.source}: biases/batch norms do not match {n} kernels")
@@ -88,6 +104,11 @@ class NetworkWeights:
     @property
     def n_layers(self) -> int:
         return len(self.kernels)
+
+    @property
+    def is_dag(self) -> bool:
+        """Whether the convolutions are wired by ``sources`` (residual or branching) rather than a chain."""
+        return any(s is not None for s in self.sources)
 
     def is_conv(self, i: int) -> bool:
         """Whether layer ``i`` is a convolution (4-d kernel)."""
@@ -104,7 +125,7 @@ class NetworkWeights:
 
     def with_kernels(self, kernels: list[np.ndarray] | tuple[np.ndarray, ...]) -> NetworkWeights:
         """A copy with the kernels replaced (same shapes), extras kept."""
-        return NetworkWeights(tuple(kernels), self.biases, self.batch_norms, self.source)
+        return NetworkWeights(tuple(kernels), self.biases, self.batch_norms, self.source, self.sources)
 
 
 def _float_kernel(kernel: np.ndarray, i: int, source: str) -> np.ndarray:
@@ -150,6 +171,28 @@ def validate_kernels(kernels: tuple[np.ndarray, ...] | list[np.ndarray], source:
             )
 
 
+def validate_dag(kernels: tuple[np.ndarray, ...] | list[np.ndarray], sources: tuple, source: str) -> None:
+    """Raise :class:`InputError` unless ``kernels`` are convolutions that ``sources`` wire validly."""
+    for i, k in enumerate(kernels):
+        if k.ndim != 4:
+            raise InputError(f"{source}: kernel_{i} has shape {k.shape}; a wired (sources_) network holds convolutions")
+        if not np.issubdtype(k.dtype, np.number) or not np.all(np.isfinite(k)):
+            raise InputError(f"{source}: kernel_{i} must be finite numbers")
+        if sources[i] is None:
+            continue
+        rows = np.asarray(sources[i])
+        if rows.ndim != 2 or rows.shape[1] != 2 or not np.issubdtype(rows.dtype, np.integer):
+            raise InputError(f"{source}: sources_{i} must be an integer (m, 2) array of (producer, start) rows")
+        for producer, start in rows.tolist():
+            if not 0 <= producer < i:
+                raise InputError(f"{source}: sources_{i} names kernel_{producer}; producers must be earlier kernels")
+            if start < 0 or start + kernels[producer].shape[-1] > k.shape[2]:
+                raise InputError(
+                    f"{source}: sources_{i}: kernel_{producer}'s {kernels[producer].shape[-1]} channels from input "
+                    f"channel {start} do not fit kernel_{i}'s {k.shape[2]} input channels"
+                )
+
+
 def load_weights(path: str | os.PathLike[str]) -> NetworkWeights:
     """Read a network's weights from an ``.npz`` file (format in the module docstring)."""
     path = Path(path)
@@ -183,10 +226,12 @@ def weights_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>")
         missing = sorted(set(range(max(indices) + 1)) - set(indices))
         raise InputError(f"{source}: missing kernel_{missing[0]}; kernels must be numbered 0 ... L-1")
     kernels = tuple(np.asarray(arrays[f"kernel_{i}"]) for i in indices)
-    validate_kernels(kernels, source)
+    sources = tuple(arrays.get(f"sources_{i}") for i in indices)
+    if all(s is None for s in sources):
+        validate_kernels(kernels, source)
     biases = tuple(arrays.get(f"bias_{i}") for i in indices)
     batch_norms = tuple(_batch_norm(arrays, i, kernels[i], source) for i in indices)
-    return NetworkWeights(kernels, biases, batch_norms, source)
+    return NetworkWeights(kernels, biases, batch_norms, source, sources)
 
 
 def _batch_norm(arrays: dict[str, np.ndarray], i: int, kernel: np.ndarray, source: str) -> BatchNorm | None:
@@ -215,6 +260,8 @@ def weights_to_arrays(weights: NetworkWeights) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     for i, kernel in enumerate(weights.kernels):
         out[f"kernel_{i}"] = kernel
+        if weights.sources[i] is not None:
+            out[f"sources_{i}"] = np.asarray(weights.sources[i], dtype=np.int64)
         if weights.biases[i] is not None:
             out[f"bias_{i}"] = weights.biases[i]
         bn = weights.batch_norms[i]
