@@ -19,7 +19,7 @@ rule cluster_network:
     params:
         k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
-        n_init=CLUSTERING["n_init"],
+        n_init=n_init,
         seed=cluster_seed,
     script:
         "../workflow_scripts/cluster_network.py"
@@ -42,7 +42,7 @@ rule shuffle_chunk:
     params:
         k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
-        n_init=CLUSTERING["n_init"],
+        n_init=n_init,
         seed=cluster_seed,
         indices=chunk_range,
     script:

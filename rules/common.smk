@@ -28,6 +28,8 @@ FAMILIES = EXPERIMENTS.families
 TABLES = EXPERIMENTS.tables
 FIGURES = EXPERIMENTS.figures
 TRAINED = EXPERIMENTS.trained_families()
+PRETRAINED = EXPERIMENTS.pretrained_families()
+IMAGENET = CONFIG["imagenet"]
 LESION_SCOPES = EXPERIMENTS.lesion_scopes()
 
 
@@ -50,6 +52,8 @@ wildcard_constraints:
     prepared=_one_of(_datasets("real") + _datasets("native")),
     paired=_one_of(_datasets("halves") + _datasets("stack")),
     family=_one_of(TRAINED),
+    pretrained=_one_of(PRETRAINED),
+    architecture=_one_of({FAMILIES[f].pretrained for f in PRETRAINED}),
     run=r"\d+",
     stage="unpruned|pruned",
     k=r"\d+",
@@ -109,6 +113,18 @@ def lesion_seed(wildcards):
         wildcards.stage,
         int(wildcards.k),
     )
+
+
+def n_init(wildcards):
+    """k-means restarts of a family's clusterings: its own (ImageNet models: 100) or clustering.n_init."""
+    return FAMILIES[wildcards.family].n_init or CLUSTERING["n_init"]
+
+
+def pretrained_checkpoint(wildcards):
+    """The torchvision checkpoint an ImageNet family imports (none for random initialization)."""
+    if IMAGENET["checkpoints"] == "random":
+        return []
+    return f"resources/imagenet/{FAMILIES[wildcards.pretrained].pretrained}.pth"
 
 
 def train_params(wildcards):

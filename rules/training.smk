@@ -12,6 +12,8 @@ rule train_network:
         metrics="results/networks/{family}/run{run}/metrics.json",
     log:
         "logs/train_network/{family}/run{run}.log",
+    wildcard_constraints:
+        family=_one_of(set(TRAINED) - set(PRETRAINED)),
     conda:
         "../envs/tf.yaml"
     threads: train_res("threads")
@@ -23,3 +25,49 @@ rule train_network:
         seed=train_seed,
     script:
         "../workflow_scripts/train_network.py"
+
+
+# P2 3.1: ImageNet models are imported from torchvision's checkpoints, not trained.
+localrules:
+    fetch_imagenet_checkpoint,
+
+
+rule fetch_imagenet_checkpoint:
+    input:
+        lib=lib_inputs("fetch_imagenet_checkpoint.py"),
+    output:
+        "resources/imagenet/{architecture}.pth",
+    log:
+        "logs/fetch_imagenet_checkpoint/{architecture}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        mirror=IMAGENET["checkpoints"],
+    script:
+        "../workflow_scripts/fetch_imagenet_checkpoint.py"
+
+
+rule import_pretrained:
+    input:
+        checkpoint=pretrained_checkpoint,
+        lib=lib_inputs("import_pretrained.py"),
+    output:
+        weights="results/networks/{pretrained}/run0/weights_unpruned.npz",
+        metrics="results/networks/{pretrained}/run0/metrics.json",
+    log:
+        "logs/import_pretrained/{pretrained}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("cluster", "threads")
+    resources:
+        mem_mb=res("cluster", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        architecture=lambda wildcards: FAMILIES[wildcards.pretrained].pretrained,
+        seed=lambda wildcards: network_seed(wildcards.pretrained, 0),
+    script:
+        "../workflow_scripts/import_pretrained.py"

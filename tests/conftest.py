@@ -133,5 +133,5 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synt
     from workflow_helpers import TINY_TARGETS, snakemake, tiny_config_args
 
     workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env)
+    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env, timeout=2400)
     return workdir

@@ -174,3 +174,42 @@ def test_keras_applications_are_wired_like_torchvision() -> None:
         graph = network_graph(weights)
         assert weights.is_dag and graph.n_nodes == channels
         assert all(bn is not None for bn in weights.batch_norms)  # every convolution has its batch norm
+
+
+def test_fetch_checkpoint_checks_the_sha256_prefix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """torchvision checkpoints are downloaded (here: a fake opener) or copied from a folder, then checked
+    against the sha256 prefix in their file name; a mismatch leaves nothing behind."""
+    import hashlib
+    import io
+
+    from clusterability import imagenet
+
+    payload = b"a checkpoint"
+    prefix = hashlib.sha256(payload).hexdigest()[:8]
+    monkeypatch.setitem(imagenet.CHECKPOINTS, "resnet18", f"resnet18-{prefix}.pth")
+    urls = []
+
+    def opener(url: str):
+        urls.append(url)
+        return io.BytesIO(payload)
+
+    out = imagenet.fetch_checkpoint("resnet18", tmp_path / "a/resnet18.pth", opener=opener)
+    assert out.read_bytes() == payload and urls == [f"{imagenet.CHECKPOINT_URL}resnet18-{prefix}.pth"]
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    (mirror / "resnet18.pth").write_bytes(b"something else")
+    with pytest.raises(InputError, match=f"does not start with {prefix}"):
+        imagenet.fetch_checkpoint("resnet18", tmp_path / "b/resnet18.pth", mirror=mirror)
+    assert not (tmp_path / "b/resnet18.pth").exists()
+    with pytest.raises(InputError, match="holds neither"):
+        imagenet.fetch_checkpoint("resnet18", tmp_path / "c.pth", mirror=tmp_path / "b")
+
+
+def test_import_pretrained_writes_wired_weights(tmp_path: Path) -> None:
+    from clusterability.imagenet import import_pretrained
+
+    metrics = import_pretrained("inception_v3", None, 5, tmp_path / "w.npz", tmp_path / "m.json")
+    weights = load_weights(tmp_path / "w.npz")
+    assert weights.is_dag and network_graph(weights).n_nodes == 17216
+    assert metrics["checkpoint"] is None and metrics["unpruned"]["test_acc"] is None
+    assert len(metrics["sparsity"]["unpruned"]) == 94

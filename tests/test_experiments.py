@@ -98,7 +98,7 @@ def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     assert set(exp.tables["table1"].families) <= reused
     p1_networks = 6 * 10 + 200 + 6 * 10 + 14 * 10
     p2_new = 4 * 5 + 4 * 5 + 3 * 5  # L1/L2, halves, polynomial (test_p2_mlp_tables_reuse_p1_networks)
-    p2_cnn = (8 + 4 + 5) * 5 + 2 * 100  # small CNNs, stack CNNs, VGGs, initial CNNs and VGGs
+    p2_cnn = (8 + 4 + 5) * 5 + 2 * 100 + 6  # small CNNs, stack CNNs, VGGs, initial CNNs and VGGs, ImageNet models
     assert sum(exp.trained_families().values()) == p1_networks + p2_new + p2_cnn
 
 
@@ -217,7 +217,7 @@ def test_equal_settings_share_networks(config: dict) -> None:
 def test_scale_files_cap_runs_and_shuffles(config: dict, scale: str, runs: int, shuffles: int) -> None:
     cfg, exp = load_config(scaled(config, scale), SCHEMA)
     assert cfg["scale"] == scale
-    assert {f.runs for f in exp.families.values()} == {runs}
+    assert {f.runs for f in exp.families.values() if not f.pretrained} == {runs}  # ImageNet models: one each
     assert {t.shuffles for t in exp.tables.values()} == {shuffles, 0}  # 0: the tables without shuffles
     assert max(max(f.train.epochs, f.train.prune_epochs) for f in exp.families.values()) <= cfg["limits"]["epochs"]
     # The per-dataset dropout rate survives the overlay (dicts merge).
@@ -374,4 +374,8 @@ def test_p2_cnn_families_get_their_architecture_settings(config: dict) -> None:
     mlp = exp.families["mnist_dropout"].train.to_dict()
     assert not {"dense_widths", "conv_dropout", "augment"} & set(mlp)
     new = {f.network for t in exp.paper_targets("p2_cnn") if t in exp.tables for f, _ in exp.networks(t)}
-    assert {exp.families[f].architecture for f in new} == {"small_cnn", "vgg"}
+    assert {exp.families[f].architecture for f in new if not exp.families[f].pretrained} == {"small_cnn", "vgg"}
+    assert {exp.families[f].pretrained for f in new} - {""} == {
+        "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "inception_v3"
+    }  # fmt: skip
+    assert exp.families["imagenet_resnet50"].n_init == 100 and exp.families["mnist_cnn_plain"].n_init is None

@@ -112,17 +112,20 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
     # 5 VGGs per regime (5), each clustered before and after pruning with 50 shuffles (one chunk),
     # and 100 initial small CNNs and VGGs each, clustered once.
     cnn_trained = (8 + 4 + 5) * 5
+    # ... and Table A.11's 6 ImageNet models, fetched from torchvision and imported, 100 shuffles (2 chunks).
     paper2_cnn = {
         "paper2_cnn": 1,
         "fetch_dataset": 3,
         "prepare_dataset": 3,  # mnist, fashion_mnist and cifar10_rgb (32x32 RGB)
         "make_paired_dataset": 4,  # the stack datasets
         "train_network": cnn_trained + 200,
-        "cluster_network": 2 * cnn_trained + 200,
-        "shuffle_chunk": 2 * cnn_trained,
-        "gather_shuffles": 2 * cnn_trained,
-        "table": 9,  # A.8, A.9, A.10, A.12 and 5 per-network tables (2 of initial networks)
-        "figure": 9,  # 6, 7, 8, 9, 11, 12, A.2, A.3, A.4
+        "fetch_imagenet_checkpoint": 6,
+        "import_pretrained": 6,
+        "cluster_network": 2 * cnn_trained + 200 + 6,
+        "shuffle_chunk": 2 * cnn_trained + 6 * 2,
+        "gather_shuffles": 2 * cnn_trained + 6,
+        "table": 10,  # A.8-A.12 and 5 per-network tables (2 of initial networks)
+        "figure": 10,  # 6-12, A.2-A.4
     }
     assert planned_jobs(tmp_path, "--", "paper2_cnn") == paper2_cnn
     # Everything: P2 adds only its own networks and its k = 12 clusterings to P1's jobs.
@@ -130,10 +133,11 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
     assert everything.pop("all") == 1
     paper1.pop("paper1")
     added = {"make_synthetic_dataset": 1, "make_paired_dataset": 8, "train_network": p2_new + cnn_trained + 200}
-    added |= {"prepare_dataset": 1, "table": 17 + 9, "figure": 6 + 9}
+    added |= {"prepare_dataset": 1, "table": 17 + 10, "figure": 6 + 10}
+    added |= {"fetch_imagenet_checkpoint": 6, "import_pretrained": 6}
     added |= {
-        "cluster_network": p2_k12 + 2 * cnn_trained + 200,
-        "shuffle_chunk": p2_k12_shuffled + 2 * cnn_trained,
-        "gather_shuffles": p2_k12_shuffled + 2 * cnn_trained,
+        "cluster_network": p2_k12 + 2 * cnn_trained + 200 + 6,
+        "shuffle_chunk": p2_k12_shuffled + 2 * cnn_trained + 12,
+        "gather_shuffles": p2_k12_shuffled + 2 * cnn_trained + 6,
     }
     assert everything == {rule: paper1.get(rule, 0) + added.get(rule, 0) for rule in {*paper1, *added}}

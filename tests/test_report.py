@@ -78,7 +78,7 @@ def test_report_has_every_result_with_its_caption(tiny_run: Path, env: dict[str,
     built = {str(f.relative_to(tiny_run)) for f in (tiny_run / "results").glob("*.csv")}
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/p2").glob("*.csv")}
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/figures").rglob("*.*")}
-    assert set(RESULTS) <= built and len(built) == (28 + 17 + 9) + 2 * (13 + 6 + 9)
+    assert set(RESULTS) <= built and len(built) == (28 + 17 + 10) + 2 * (13 + 6 + 10)
 
     assert report.is_file()
     page = report.read_text()

@@ -116,10 +116,10 @@ def test_paper2_mlp_builds_every_target(tiny_run: Path) -> None:
 
 
 P2_CNN_TABLES = ("p2/tableA8", "p2/tableA9", "p2/tableA10", "p2/tableA12", "p2/cnn_networks", "p2/vgg_networks")
-P2_CNN_TABLES += ("p2/stack_networks", "p2/cnn_init_networks", "p2/vgg_init_networks")
+P2_CNN_TABLES += ("p2/stack_networks", "p2/cnn_init_networks", "p2/vgg_init_networks", "p2/tableA11")
 P2_CNN_FIGURES = ("fig6_cnn_unpruned", "fig7_cnn_pruned", "figA4_cnn_plain_dropout", "fig8_vgg_unpruned")
 P2_CNN_FIGURES += ("fig9_vgg_pruned", "fig11_stack_samples", "fig12_stack", "figA2_cnn_init_ncuts")
-P2_CNN_FIGURES += ("figA3_vgg_init_ncuts",)
+P2_CNN_FIGURES += ("figA3_vgg_init_ncuts", "fig10_imagenet")
 
 
 def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
@@ -155,6 +155,13 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
     assert len(clustering["labels"]) == 13 * 4  # one node per channel of the 13 convolutions
     init = pd.read_csv(tiny_run / "results/p2/vgg_init_networks.csv")
     assert list(init.columns) == ["family", "run", "seed", "k", "ncut", "degenerate", "clustering_seed"]
+    # Table A.11: the six ImageNet models (tiny: randomly initialized), their residual/branching graphs.
+    a11 = pd.read_csv(tiny_run / "results/p2/tableA11.csv")
+    assert list(a11["architecture"]) == ["vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "inception_v3"]
+    assert (a11["n_shuffles"] == 4).all() and a11["ncut"].between(0, 12).all()
+    resnet = json.loads((tiny_run / "results/clustering/imagenet_resnet50/run0/unpruned/k12/network.json").read_text())
+    assert len(resnet["labels"]) == 26560  # one node per channel of ResNet-50's 53 convolutions
+    assert _metrics(tiny_run, "imagenet_resnet50")["checkpoint"] is None  # random initialization at tiny
 
 
 def test_paper2_k_sweep_is_paper1s_clusterings(tiny_run: Path) -> None:

@@ -173,6 +173,8 @@ class Family:
     runs: int
     seed_names: tuple[str, ...]
     train: TrainConfig
+    pretrained: str = ""  # an ImageNet architecture (P2 3.1): imported, not trained (``train`` is empty)
+    n_init: int | None = None  # k-means restarts of this family's clusterings (None: clustering.n_init)
 
     @property
     def dropout(self) -> bool:
@@ -318,8 +320,12 @@ class Experiments:
                     scopes[key] = max(scopes.get(key, scope), scope, key=order)
         return scopes
 
+    def pretrained_families(self) -> list[str]:
+        """Families of imported ImageNet models (P2 3.1), which are not trained."""
+        return [f.name for f in self.families.values() if f.pretrained]
+
     def trained_families(self) -> dict[str, int]:
-        """Families whose networks are trained (``network == name``), with their number of runs."""
+        """Families whose networks are made (trained, or imported if pretrained), with their number of runs."""
         runs: dict[str, int] = {}
         for family in self.families.values():
             runs[family.network] = max(runs.get(family.network, 0), family.runs)
@@ -450,6 +456,30 @@ def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] 
     by_seed: dict[tuple[str, ...], str] = {}
     for name, entry in config["families"].items():
         where = f"families.{name}"
+        n_init = entry.get("clustering", {}).get("n_init")
+        if "pretrained" in entry:
+            from .imagenet import TORCHVISION
+
+            if entry["pretrained"] not in TORCHVISION or "dataset" in entry or "training" in entry:
+                raise InputError(
+                    f"config: {where}: a pretrained family names one of {', '.join(TORCHVISION)} "
+                    "and no dataset or training"
+                )
+            families[name] = Family(
+                name=name,
+                network=name,
+                dataset="imagenet",
+                architecture=entry["pretrained"],
+                regime="pretrained",
+                runs=1,
+                seed_names=("pretrained", entry["pretrained"]),
+                train=TrainConfig(epochs=0, prune_epochs=0),
+                pretrained=entry["pretrained"],
+                n_init=n_init,
+            )
+            continue
+        if "dataset" not in entry:
+            raise InputError(f"config: {where}: give its `dataset` (or `pretrained` for an ImageNet model)")
         regime_name = entry.get("regime", "plain")
         if regime_name not in config["regimes"]:
             raise InputError(
@@ -492,6 +522,7 @@ def resolve_families(config: Mapping[str, Any], datasets: Mapping[str, Dataset] 
             runs=_cap(entry["runs"], limits.get("runs")),
             seed_names=seed_names,
             train=train,
+            n_init=n_init,
         )
     return families
 

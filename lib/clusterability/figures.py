@@ -122,8 +122,8 @@ def plot_clusterability(frame: pd.DataFrame, shuffles: pd.DataFrame | None = Non
     Absolute clusterability is the height (lower: more clusterable); relative
     clusterability is the distance below the diagonal, where a network is as
     clusterable as its shuffles. Each point is labelled with its one-sided
-    p-value; colour = regime and/or dataset (whichever vary), marker = before
-    or after pruning when the rows have both.
+    p-value; colour = regime and/or dataset (whichever vary; else the
+    architecture), marker = before or after pruning when the rows have both.
     """
     import seaborn as sns
 
@@ -132,8 +132,10 @@ def plot_clusterability(frame: pd.DataFrame, shuffles: pd.DataFrame | None = Non
     parts = []
     if frame["regime"].nunique() > 1:
         parts.append(frame["regime"].map(lambda r: REGIME_LABELS.get(r, r)))
-    if frame["dataset"].nunique() > 1 or not parts:
+    if frame["dataset"].nunique() > 1 or (not parts and frame.get("architecture", frame["dataset"]).nunique() < 2):
         parts.append(frame["dataset"].map(_label))
+    if not parts:  # one dataset and regime, several networks (P2 figure 10: the ImageNet models)
+        parts.append(frame["architecture"].map(_label))
     frame["condition"] = parts[0] if len(parts) == 1 else parts[1] + ", " + parts[0]
     frame["pruning"] = np.where(frame["stage"] == "pruned", "pruned", "before pruning")
     fig, ax = plt.subplots(figsize=(6.4, 4.8))

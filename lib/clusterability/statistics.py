@@ -36,8 +36,9 @@ def z_score(ncut: float, shuffle_ncuts: np.ndarray) -> float:
     if s.size < 2:
         return float("nan")
     sd = s.std(ddof=1)
-    if sd == 0:
-        return float("nan") if ncut == s.mean() else float(np.sign(ncut - s.mean()) * np.inf)
+    if sd == 0:  # equal up to rounding (the same partition summed in another order) counts as equal
+        equal = abs(ncut - s.mean()) <= 1e-12 * max(1.0, abs(float(s.mean())))
+        return float("nan") if equal else float(np.sign(ncut - s.mean()) * np.inf)
     return float((ncut - s.mean()) / sd)
 
 
