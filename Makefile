@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp run test lint bench readme-results clean
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn run test lint bench readme-results clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ paper1: install
 paper2_mlp: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2_mlp
 
+paper2_cnn: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2_cnn
+
 # Any target: make run TARGET=results/tableA1.csv SCALE=quick
 run: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- $(TARGET)
@@ -57,6 +60,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_ncut.py
 	$(VENV)/bin/python benchmarks/bench_kmeans.py
 	$(VENV)/bin/python benchmarks/bench_training.py
+	$(VENV)/bin/python benchmarks/bench_imagenet.py
 
 # Regenerate docs/results.md and the README results block: run RESULTS_SCALE (default quick) on this machine and write the tables
 # with the commit, scale, machine and date they came from.

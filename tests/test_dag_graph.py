@@ -213,3 +213,14 @@ def test_import_pretrained_writes_wired_weights(tmp_path: Path) -> None:
     assert weights.is_dag and network_graph(weights).n_nodes == 17216
     assert metrics["checkpoint"] is None and metrics["unpruned"]["test_acc"] is None
     assert len(metrics["sparsity"]["unpruned"]) == 94
+
+
+def test_cli_measures_a_residual_network_and_refuses_to_draw_it(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from clusterability.cli import main
+
+    weights, _, _ = _residual_weights()
+    save_weights(tmp_path / "res.npz", weights)
+    assert main(["ncut", str(tmp_path / "res.npz"), "--k", "3", "--shuffles", "3"]) == 0
+    assert "cnn with layers [4, 4, 4, 6, 2, 5]" in capsys.readouterr().out
+    assert main(["draw", str(tmp_path / "res.npz"), "-o", str(tmp_path / "x.png"), "--k", "3"]) == 2
+    assert "residual or branching" in capsys.readouterr().err and not (tmp_path / "x.png").exists()

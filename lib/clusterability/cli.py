@@ -155,6 +155,8 @@ def run_draw(args: argparse.Namespace) -> str:
     from .figures import draw_network, save_figure
 
     weights, graph, clustering = _clustered(args)
+    if not isinstance(graph, LayeredGraph):
+        raise InputError(f"{args.weights}: draw shows chains of layers; this network is residual or branching")
     fig = draw_network(graph.blocks, clustering.labels, max_edges=args.max_edges)
     title = f"{args.weights.name}: k = {clustering.k}, n-cut {clustering.ncut:.4f}"
     save_figure(fig, [args.output], title)
