@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -132,6 +133,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synt
     """
     from workflow_helpers import TINY_TARGETS, snakemake, tiny_config_args
 
+    reuse = os.environ.get("CLUSTERABILITY_TINY_RUN")  # a finished run's folder, to iterate on its tests
+    if reuse:
+        return Path(reuse)
     workdir = tmp_path_factory.mktemp("tiny")
     snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env, timeout=2400)
     return workdir

@@ -63,7 +63,7 @@ def test_paper1_builds_every_target(tiny_run: Path) -> None:
         for suffix in ("png", "pdf"):
             assert (tiny_run / f"results/figures/{name}.{suffix}").stat().st_size > 5000, name
     trained = {p.parent.parent.name for p in (tiny_run / "results/networks").glob("*/run*/metrics.json")}
-    assert trained == P1_FAMILIES | P2_MLP_FAMILIES and len(P1_FAMILIES) == 27
+    assert trained == P1_FAMILIES | P2_MLP_FAMILIES | P2_CNN_FAMILIES and len(P1_FAMILIES) == 27
 
 
 # P2's MLP part (`paper2_mlp`): its tables and figures, and the only networks it adds to P1's.
@@ -115,6 +115,11 @@ def test_paper2_mlp_builds_every_target(tiny_run: Path) -> None:
     ]
 
 
+P2_CNN_FAMILIES = {f"{d}_cnn_{r}" for d in ("mnist", "fashion_mnist") for r in ("plain", "dropout", "l1", "l2")}
+P2_CNN_FAMILIES |= {f"{d}_stack_{h}_cnn" for d in ("mnist", "fashion") for h in ("same", "diff")}
+P2_CNN_FAMILIES |= {f"cifar10_vgg_{r}" for r in ("plain", "dropout", "l1", "l2", "dropout_l2")}
+P2_CNN_FAMILIES |= {"cnn_init", "vgg_init"}
+P2_CNN_FAMILIES |= {f"imagenet_{m}" for m in ("vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "inception_v3")}
 P2_CNN_TABLES = ("p2/tableA8", "p2/tableA9", "p2/tableA10", "p2/tableA12", "p2/cnn_networks", "p2/vgg_networks")
 P2_CNN_TABLES += ("p2/stack_networks", "p2/cnn_init_networks", "p2/vgg_init_networks", "p2/tableA11")
 P2_CNN_FIGURES = ("fig6_cnn_unpruned", "fig7_cnn_pruned", "figA4_cnn_plain_dropout", "fig8_vgg_unpruned")
