@@ -33,6 +33,12 @@ class TrainConfig:
     ``conv_dropout`` as the convolutions' (P2: 0.25 and 0.5 for the small CNN);
     ``augment`` switches on Liu & Deng's data augmentation (random rotations up
     to 15 degrees, shifts up to 10 %, horizontal flips).
+
+    P2 section 4: ``init_tags > 0`` initializes clusterably with that many tags
+    and factor ``init_beta`` (:mod:`clusterability.clusterable_init`);
+    ``regularizer_weight > 0`` adds the clusterability regularizer on
+    eigenvalues 2..``regularizer_k`` with Algorithm 2's normalization after
+    every step (:mod:`clusterability.regularizer`; MLPs only).
     """
 
     epochs: int = 20
@@ -53,6 +59,10 @@ class TrainConfig:
     dense_widths: tuple[int, ...] = ()
     conv_dropout: float = 0.0
     augment: bool = False
+    init_tags: int = 0
+    init_beta: float = 1.0
+    regularizer_weight: float = 0.0
+    regularizer_k: int = 4
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -78,6 +88,10 @@ class TrainConfig:
             ),
             ("n_classes", self.n_classes >= 2, "an integer >= 2"),
             ("architecture", self.architecture in ARCHITECTURES, f"one of {', '.join(ARCHITECTURES)}"),
+            ("init_tags", self.init_tags >= 0, "a non-negative integer (0: the usual initialization)"),
+            ("init_beta", 0 < self.init_beta <= 1, "in (0, 1]"),
+            ("regularizer_weight", self.regularizer_weight >= 0, "non-negative"),
+            ("regularizer_k", self.regularizer_k >= 2, "an integer >= 2 (eigenvalues 2..k)"),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -86,6 +100,11 @@ class TrainConfig:
             raise InputError(
                 f"training config: dense_widths and conv_dropout are for convolutional networks "
                 f"({', '.join(CONV_ARCHITECTURES)}), not {self.architecture}"
+            )
+        if self.regularizer_weight and self.architecture != "mlp":
+            raise InputError(
+                f"training config: the clusterability regularizer (regularizer_weight) is for MLPs, "
+                f"not {self.architecture}"
             )
 
     @classmethod
@@ -100,12 +119,12 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (``widths`` as a list).
 
-        The CNN fields (:data:`CNN_FIELDS`) appear only when set, so that an
-        MLP's settings -- the parameters of its training job -- are what they
-        were before CNNs existed and its trained networks stay valid.
+        The fields added after P1 (:data:`OPTIONAL_FIELDS`: CNNs, P2 section 4)
+        appear only when set, so that an MLP's settings -- the parameters of its
+        training job -- are what they were before and its trained networks stay valid.
         """
         out = asdict(self)
-        for name in CNN_FIELDS:
+        for name in OPTIONAL_FIELDS:
             if out[name] == _DEFAULTS[name]:
                 del out[name]
         for name in ("widths", "dense_widths"):
@@ -114,8 +133,10 @@ class TrainConfig:
         return out
 
 
-#: Fields only convolutional networks use (left out of :meth:`TrainConfig.to_dict` at their defaults).
+#: Fields only convolutional networks use.
 CNN_FIELDS = ("dense_widths", "conv_dropout", "augment")
+#: Fields left out of :meth:`TrainConfig.to_dict` at their defaults (CNNs, clusterability promotion).
+OPTIONAL_FIELDS = CNN_FIELDS + ("init_tags", "init_beta", "regularizer_weight", "regularizer_k")
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 

@@ -251,6 +251,24 @@ def augmented_batches(x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: i
     return batches.batch(config.batch_size).map(apply).prefetch(2)
 
 
+def clusterable_init(model: Any, keras: Any, config: TrainConfig, seed: int) -> list[np.ndarray]:
+    """Initialize ``model``'s kernels between hidden layers clusterably (P2 4.2); return the tags.
+
+    See :mod:`clusterability.clusterable_init` for which kernels change.
+    """
+    from .clusterable_init import clusterable_kernels, hidden_chain
+
+    layers = [layer for layer in model.layers if _prunable(layer, keras)]
+    n_conv = sum(isinstance(layer, keras.layers.Conv2D) for layer in layers)
+    chain = [layers[i] for i in hidden_chain(config.architecture, len(layers), n_conv)]
+    kernels, tags = clusterable_kernels(
+        [layer.kernel.numpy() for layer in chain], config.init_tags, config.init_beta, np.random.default_rng(seed)
+    )
+    for layer, kernel in zip(chain, kernels):
+        layer.kernel.assign(kernel)
+    return tags
+
+
 def pruning_end_step(n_train: int, config: TrainConfig) -> int:
     """All pruning steps: ``prune_epochs * ceil(n_train / batch_size)``."""
     return config.prune_epochs * math.ceil(n_train / config.batch_size)
@@ -285,16 +303,31 @@ def train_and_prune(
 
     clock = _Clock()
     seeds = {"tensorflow": derive_seed(seed, "tensorflow"), "model": derive_seed(seed, "model")}
-    _, keras, tfmot = import_tf(threads=threads, seed=seeds["tensorflow"])
+    tf, keras, tfmot = import_tf(threads=threads, seed=seeds["tensorflow"])
     model = build_model(
         config.architecture,
         **model_arguments(config, x_train.shape[1:], y_train.shape[1] if regression else config.n_classes, regression),
         seed=seeds["model"],
     )
+    if config.init_tags:
+        tags = clusterable_init(model, keras, config, derive_seed(seed, "clusterable_init"))
     _compile(model, keras, config, regression)
     clock.lap("setup")
+    eigenvalue_sums: dict[str, list[float]] = {}
 
     def fit(net: Any, epochs: int, phase: str, callbacks: list[Any] = ()) -> Any:
+        if config.regularizer_weight:
+            from .regularizer import attach_regularizer
+
+            regularizer = attach_regularizer(tf, keras, net, config.regularizer_weight, config.regularizer_k)
+            callbacks = [*callbacks, regularizer]
+            try:
+                return _fit(net, epochs, phase, callbacks)
+            finally:
+                eigenvalue_sums[phase] = regularizer.eigenvalue_sums
+        return _fit(net, epochs, phase, callbacks)
+
+    def _fit(net: Any, epochs: int, phase: str, callbacks: list[Any]) -> Any:
         if config.augment:  # a fresh, seeded pipeline per phase
             batches = augmented_batches(x_train, y_train, config, derive_seed(seed, "augment", phase))
             return net.fit(batches, epochs=epochs, callbacks=list(callbacks), verbose=0)
@@ -390,6 +423,9 @@ def train_and_prune(
             ),
         },
         "epochs_run": {"train": config.epochs, "prune": config.prune_epochs},
+        **({"clusterable_init_tag_counts": [np.bincount(t).tolist() for t in tags]} if config.init_tags else {}),
+        # lambda_2 + ... + lambda_k at each epoch's first batch and at the end of each phase.
+        **({"regularizer_eigenvalue_sums": eigenvalue_sums} if config.regularizer_weight else {}),
         "history": {"train": _history(hist_train), "prune": _history(hist_prune)},
         "wall_seconds": clock.laps(),
         "device": device_summary(),

@@ -1,0 +1,228 @@
+"""The clusterability regularizer (P2 section 4.1, appendices A.9 and A.10).
+
+The loss gets ``weight * (lambda_2 + ... + lambda_k)``, the sum of eigenvalues 2
+to k (P2: k = 4, weight 0.1) of the normalized Laplacian ``L_sym = I - D^-1/2 A D^-1/2``
+of the MLP's graph (:mod:`clusterability.graph`: every neuron a node, inputs and
+outputs included, ``|w|`` as edge weights). Low eigenvalues mean a graph that
+splits into ``k`` loosely connected parts (the Cheeger inequalities).
+
+Gradient
+    For a symmetric matrix with distinct eigenvalues, ``d lambda_i = u_i^T dL u_i``
+    (Magnus 1985; P2 A.9). So each step computes the eigenvectors ``u_2..u_k`` of
+    the current weights outside the gradient (:func:`laplacian_eigenpairs`, NumPy,
+    through the bipartite shortcut of :mod:`clusterability.spectral`), and the
+    penalty is written as ``sum_i u_i^T L_sym(W) u_i`` with the ``u_i`` held
+    constant (:func:`eigenvalue_penalty`): its value is the eigenvalue sum and
+    its gradient, by automatic differentiation of a few tensor products per
+    layer, is the eigenvalues' gradient, degrees' dependence on ``W`` included.
+    No loop over weights or neurons (the original's Python double loop made it
+    usable only on a 3x64 network).
+
+Normalization (Algorithm 2)
+    A ReLU neuron's inputs can be scaled by ``c > 0`` and its outputs by ``1/c``
+    without changing the function, and the regularizer would exploit that. After
+    every step each hidden neuron's input weights and bias are scaled to norm
+    ``sqrt(2)`` and its output weights inversely (:func:`normalize_input_norms`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import scipy.linalg
+
+from .errors import InputError
+
+#: Norm of every hidden neuron's input weights and bias after a step (P2 A.10; He initialization's).
+INPUT_NORM = float(np.sqrt(2.0))
+
+
+def _layer_sizes(kernels: Sequence[np.ndarray]) -> list[int]:
+    for i in range(1, len(kernels)):
+        if kernels[i].shape[0] != kernels[i - 1].shape[1]:
+            raise InputError(
+                f"regularizer: kernel {i} takes {kernels[i].shape[0]} inputs, "
+                f"but kernel {i - 1} has {kernels[i - 1].shape[1]} outputs"
+            )
+    return [kernels[0].shape[0]] + [k.shape[1] for k in kernels]
+
+
+def _inv_sqrt_degrees(blocks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """``D^-1/2`` per layer of the graph with these ``|W|`` blocks; 0 for isolated nodes."""
+    degrees = []
+    for layer in range(len(blocks) + 1):
+        d = np.zeros(blocks[layer].shape[0] if layer < len(blocks) else blocks[-1].shape[1])
+        if layer < len(blocks):
+            d += blocks[layer].sum(axis=1)
+        if layer > 0:
+            d += blocks[layer - 1].sum(axis=0)
+        degrees.append(d)
+    return [np.where(d > 0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 0.0) for d in degrees]
+
+
+def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` smallest eigenvalues of ``L_sym`` of an MLP's graph and their unit eigenvectors.
+
+    ``kernels`` are the dense kernels ``(in, out)`` in layer order. Returns the
+    eigenvalues (ascending, shape ``(k,)``) and the eigenvectors as columns of
+    an ``(n_neurons, k)`` array in node order (inputs first); isolated neurons
+    (all weights zero) are not part of the graph and have zero rows.
+
+    The graph is bipartite (even against odd layers), so ``D^-1/2 A D^-1/2 =
+    [[0, B], [B^T, 0]]`` and its top eigenpairs are ``sigma_i`` and ``[u; v] / sqrt(2)``
+    from the top singular triplets of ``B``, found by a dense ``eigh`` of the
+    Gram matrix over the smaller side; ``lambda_i = 1 - sigma_i``. Deterministic.
+    """
+    sizes = _layer_sizes(kernels)
+    blocks = [np.abs(np.asarray(w, dtype=np.float64)) for w in kernels]
+    inv_sqrt = _inv_sqrt_degrees(blocks)
+    n_kept = int(sum(np.count_nonzero(s) for s in inv_sqrt))
+    if not 1 <= k <= n_kept // 2:
+        raise InputError(f"regularizer: k={k} eigenvalues need a graph of at least {2 * k} connected neurons")
+    normalized = [inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :] for l, b in enumerate(blocks)]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    sides = [list(range(0, len(sizes), 2)), list(range(1, len(sizes), 2))]
+    side_offsets = [{l: sum(sizes[m] for m in side if m < l) for l in side} for side in sides]
+    b = np.zeros((sum(sizes[l] for l in sides[0]), sum(sizes[l] for l in sides[1])))
+    for l, block in enumerate(normalized):
+        even, odd = (l, l + 1) if l % 2 == 0 else (l + 1, l)
+        rows = slice(side_offsets[0][even], side_offsets[0][even] + sizes[even])
+        cols = slice(side_offsets[1][odd], side_offsets[1][odd] + sizes[odd])
+        b[rows, cols] = block if l % 2 == 0 else block.T
+    transpose = b.shape[0] < b.shape[1]
+    if transpose:  # the Gram matrix over the smaller side
+        b = b.T
+    n_small = b.shape[1]
+    gram = b.T @ b
+    values, v = scipy.linalg.eigh(gram, subset_by_index=[n_small - k, n_small - 1])
+    sigma = np.sqrt(np.clip(values[::-1], 0.0, None))
+    v = v[:, ::-1]
+    if sigma[-1] < 1e-9:
+        raise InputError(f"regularizer: the graph has fewer than k={k} non-zero singular values; use a smaller k")
+    u = (b @ v) / sigma
+    parts = (v, u) if transpose else (u, v)  # the even layers' and the odd layers' halves
+    vectors = np.zeros((int(offsets[-1]), k))
+    for side, part in enumerate(parts):
+        for l in sides[side]:
+            start = side_offsets[side][l]
+            vectors[offsets[l] : offsets[l + 1]] = part[start : start + sizes[l]]
+    vectors[np.concatenate(inv_sqrt) == 0] = 0.0  # isolated nodes (rounding in eigh leaves ~1e-16)
+    return 1.0 - sigma, vectors / np.sqrt(2.0)
+
+
+def eigenvalue_sum(kernels: Sequence[np.ndarray], k: int) -> float:
+    """``lambda_2 + ... + lambda_k`` of ``L_sym`` of an MLP's graph (the regularizer's term)."""
+    return float(np.sum(laplacian_eigenpairs(kernels, k)[0][1:]))
+
+
+def eigenvalue_penalty(tf: Any, kernels: Sequence[Any], vectors: Any, sizes: Sequence[int]) -> Any:
+    """``sum_i u_i^T L_sym(W) u_i`` as a TensorFlow scalar, differentiable in the ``kernels``.
+
+    ``vectors`` holds the ``u_i`` as columns (node order, constant); with the
+    eigenvectors of the current weights the value is the sum of their
+    eigenvalues and the gradient that sum's gradient. ``u^T L_sym u = |u|^2 -
+    2 sum_layers y_l^T |W_l| y_(l+1)`` with ``y = D^-1/2 u``: a few products per layer.
+    """
+    blocks = [tf.abs(w) for w in kernels]
+    dtype = blocks[0].dtype
+    vectors = tf.stop_gradient(tf.cast(vectors, dtype))
+    offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    y = []
+    for layer in range(len(sizes)):
+        d = tf.zeros([sizes[layer]], dtype=dtype)
+        if layer < len(blocks):
+            d += tf.reduce_sum(blocks[layer], axis=1)
+        if layer > 0:
+            d += tf.reduce_sum(blocks[layer - 1], axis=0)
+        connected = d > 0
+        inv_sqrt = tf.where(connected, tf.math.rsqrt(tf.where(connected, d, tf.ones_like(d))), tf.zeros_like(d))
+        y.append(vectors[offsets[layer] : offsets[layer + 1]] * inv_sqrt[:, None])
+    cross = tf.add_n([tf.reduce_sum(y[l] * tf.matmul(b, y[l + 1])) for l, b in enumerate(blocks)])
+    return tf.reduce_sum(tf.square(vectors)) - 2.0 * cross
+
+
+def normalize_input_norms(
+    kernels: Sequence[np.ndarray], biases: Sequence[np.ndarray]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """P2's Algorithm 2: every hidden neuron's input weights and bias to norm ``sqrt(2)``.
+
+    For hidden layer ``i`` (the outputs of ``kernels[i]``, all but the last
+    kernel's), ``x`` = the norm of a neuron's column of ``kernels[i]`` and its
+    bias; where ``x != 0`` those are multiplied by ``sqrt(2) / x``, and the
+    neuron's row of ``kernels[i + 1]`` by ``x / sqrt(2)`` (so that a ReLU network
+    computes the same function). Returns new arrays of the input dtypes.
+    """
+    dtypes = [(np.asarray(k).dtype, np.asarray(b).dtype) for k, b in zip(kernels, biases)]
+    kernels = [np.array(k, dtype=np.float64) for k in kernels]
+    biases = [np.array(b, dtype=np.float64) for b in biases]
+    for i in range(len(kernels) - 1):
+        x = np.sqrt(np.sum(kernels[i] ** 2, axis=0) + biases[i] ** 2)
+        scale = np.where(x != 0, INPUT_NORM / np.where(x != 0, x, 1.0), 1.0)
+        kernels[i] *= scale[None, :]
+        biases[i] *= scale
+        kernels[i + 1] *= (x / INPUT_NORM)[:, None]
+    return [k.astype(dk) for k, (dk, _) in zip(kernels, dtypes)], [b.astype(db) for b, (_, db) in zip(biases, dtypes)]
+
+
+def _dense_variables(model: Any, keras: Any) -> list[tuple[Any, Any, Any]]:
+    """(kernel, bias, pruning mask or None) of every Dense layer of ``model``, in layer order."""
+    out = []
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)  # a tfmot pruning wrapper holds the layer
+        if isinstance(inner, keras.layers.Dense):
+            if inner.bias is None:
+                raise InputError(f"regularizer: layer {inner.name!r} has no bias (Algorithm 2 needs one)")
+            masks = {id(w): m for w, m, _ in getattr(layer, "pruning_vars", [])}
+            out.append((inner.kernel, inner.bias, masks.get(id(inner.kernel))))
+    return out
+
+
+def attach_regularizer(tf: Any, keras: Any, model: Any, weight: float, k: int) -> Any:
+    """Add the regularizer to ``model``'s loss; return the Keras callback that drives it.
+
+    Before every batch the callback computes ``u_2..u_k`` of the current
+    (masked, when pruning) weights into a variable that the added loss
+    ``weight * eigenvalue_penalty(...)`` reads; after every batch it applies
+    Algorithm 2. Its ``eigenvalue_sums`` lists ``lambda_2 + ... + lambda_k`` at
+    the first batch of each epoch and after the last one.
+    """
+    variables = _dense_variables(model, keras)
+    sizes = [int(variables[0][0].shape[0])] + [int(kernel.shape[1]) for kernel, _, _ in variables]
+    vectors = tf.Variable(tf.zeros([sum(sizes), k - 1], dtype=variables[0][0].dtype), trainable=False)
+
+    def masked(kernel: Any, mask: Any) -> Any:
+        return kernel if mask is None else kernel * mask
+
+    model.add_loss(lambda: weight * eigenvalue_penalty(tf, [masked(w, m) for w, _, m in variables], vectors, sizes))
+
+    def current() -> list[np.ndarray]:
+        return [w.numpy() if m is None else w.numpy() * m.numpy() for w, _, m in variables]
+
+    class Regularizer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.eigenvalue_sums: list[float] = []
+            self._first = True
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self._first = True
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            values, eigenvectors = laplacian_eigenpairs(current(), k)
+            vectors.assign(eigenvectors[:, 1:].astype(vectors.dtype.as_numpy_dtype))
+            if self._first:
+                self.eigenvalue_sums.append(float(values[1:].sum()))
+                self._first = False
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            kernels, biases = normalize_input_norms(current(), [b.numpy() for _, b, _ in variables])
+            for (w, b, _), kernel, bias in zip(variables, kernels, biases):
+                w.assign(kernel)
+                b.assign(bias)
+
+        def on_train_end(self, logs: Any = None) -> None:
+            self.eigenvalue_sums.append(eigenvalue_sum(current(), k))
+
+    return Regularizer()
