@@ -56,8 +56,10 @@ P1_FAMILIES |= {f"{d}_sep_{r}" for d in ("lines_mnist", "lines_cifar10", "mnist_
 def test_paper1_builds_every_target(tiny_run: Path) -> None:
     for name in P1_TABLES:
         table = pd.read_csv(tiny_run / f"results/{name}.csv")
-        # A dependency graph may have no edge (test_lesion_tables checks it); every other table has rows.
-        assert len(table) or name == "lesion_dependencies", name
+        # Table A.19 (pairs of important sub-modules in different layers) and the dependency graph may be
+        # empty at tiny scale, depending on the CPU's numerics: test_lesion_tables checks them against
+        # lesion_pairs, which has every pair. Every other table has rows.
+        assert len(table) or name in ("tableA19", "lesion_dependencies"), name
         assert {"family", "dataset"} & set(table.columns), name
     for name in P1_FIGURES:
         for suffix in ("png", "pdf"):
