@@ -31,7 +31,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from .errors import InputError
 
@@ -49,19 +48,6 @@ def _layer_sizes(kernels: Sequence[np.ndarray]) -> list[int]:
     return [kernels[0].shape[0]] + [k.shape[1] for k in kernels]
 
 
-def _inv_sqrt_degrees(blocks: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """``D^-1/2`` per layer of the graph with these ``|W|`` blocks; 0 for isolated nodes."""
-    degrees = []
-    for layer in range(len(blocks) + 1):
-        d = np.zeros(blocks[layer].shape[0] if layer < len(blocks) else blocks[-1].shape[1])
-        if layer < len(blocks):
-            d += blocks[layer].sum(axis=1)
-        if layer > 0:
-            d += blocks[layer - 1].sum(axis=0)
-        degrees.append(d)
-    return [np.where(d > 0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 0.0) for d in degrees]
-
-
 def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` smallest eigenvalues of ``L_sym`` of an MLP's graph and their unit eigenvectors.
 
@@ -70,46 +56,25 @@ def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndar
     an ``(n_neurons, k)`` array in node order (inputs first); isolated neurons
     (all weights zero) are not part of the graph and have zero rows.
 
-    The graph is bipartite (even against odd layers), so ``D^-1/2 A D^-1/2 =
-    [[0, B], [B^T, 0]]`` and its top eigenpairs are ``sigma_i`` and ``[u; v] / sqrt(2)``
-    from the top singular triplets of ``B``, found by a dense ``eigh`` of the
-    Gram matrix over the smaller side; ``lambda_i = 1 - sigma_i``. Deterministic.
+    ``L_sym = I - M``, so these are ``1 - s`` for the top eigenpairs ``s`` of
+    the normalized adjacency ``M``, from the bipartite shortcut of
+    :func:`clusterability.spectral.bipartite_eigenpairs` in float64 with a dense
+    ``eigh``: exact and deterministic.
     """
-    sizes = _layer_sizes(kernels)
-    blocks = [np.abs(np.asarray(w, dtype=np.float64)) for w in kernels]
-    inv_sqrt = _inv_sqrt_degrees(blocks)
-    n_kept = int(sum(np.count_nonzero(s) for s in inv_sqrt))
+    from .graph import LayeredGraph
+    from .spectral import bipartite_eigenpairs
+
+    _layer_sizes(kernels)
+    graph = LayeredGraph(tuple(np.abs(np.asarray(w, dtype=np.float64)) for w in kernels))
+    n_kept = int(sum(np.count_nonzero(d) for d in graph.layer_degrees()))
     if not 1 <= k <= n_kept // 2:
         raise InputError(f"regularizer: k={k} eigenvalues need a graph of at least {2 * k} connected neurons")
-    normalized = [inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :] for l, b in enumerate(blocks)]
-    offsets = np.concatenate([[0], np.cumsum(sizes)])
-    sides = [list(range(0, len(sizes), 2)), list(range(1, len(sizes), 2))]
-    side_offsets = [{l: sum(sizes[m] for m in side if m < l) for l in side} for side in sides]
-    b = np.zeros((sum(sizes[l] for l in sides[0]), sum(sizes[l] for l in sides[1])))
-    for l, block in enumerate(normalized):
-        even, odd = (l, l + 1) if l % 2 == 0 else (l + 1, l)
-        rows = slice(side_offsets[0][even], side_offsets[0][even] + sizes[even])
-        cols = slice(side_offsets[1][odd], side_offsets[1][odd] + sizes[odd])
-        b[rows, cols] = block if l % 2 == 0 else block.T
-    transpose = b.shape[0] < b.shape[1]
-    if transpose:  # the Gram matrix over the smaller side
-        b = b.T
-    n_small = b.shape[1]
-    gram = b.T @ b
-    values, v = scipy.linalg.eigh(gram, subset_by_index=[n_small - k, n_small - 1])
-    sigma = np.sqrt(np.clip(values[::-1], 0.0, None))
-    v = v[:, ::-1]
-    if sigma[-1] < 1e-9:
+    pairs = bipartite_eigenpairs(graph, k, eigensolver="dense", gram_dtype=np.float64)
+    if pairs is None:
         raise InputError(f"regularizer: the graph has fewer than k={k} non-zero singular values; use a smaller k")
-    u = (b @ v) / sigma
-    parts = (v, u) if transpose else (u, v)  # the even layers' and the odd layers' halves
-    vectors = np.zeros((int(offsets[-1]), k))
-    for side, part in enumerate(parts):
-        for l in sides[side]:
-            start = side_offsets[side][l]
-            vectors[offsets[l] : offsets[l + 1]] = part[start : start + sizes[l]]
-    vectors[np.concatenate(inv_sqrt) == 0] = 0.0  # isolated nodes (rounding in eigh leaves ~1e-16)
-    return 1.0 - sigma, vectors / np.sqrt(2.0)
+    sigma, parts, _ = pairs  # ascending: the smallest eigenvalues of L_sym last
+    vectors = np.concatenate(parts)[:, ::-1] / np.sqrt(2.0)
+    return 1.0 - sigma[::-1], vectors
 
 
 def eigenvalue_sum(kernels: Sequence[np.ndarray], k: int) -> float:

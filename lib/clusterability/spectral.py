@@ -129,30 +129,42 @@ def _top_eigenvectors(m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Genera
     return vecs
 
 
-def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) -> np.ndarray | None:
-    """The embedding through the bipartite shortcut, or None where it does not apply.
+def bipartite_eigenpairs(
+    graph: LayeredGraph,
+    k: int,
+    *,
+    eigensolver: str = "arpack",
+    gram_dtype: type = _GRAM_DTYPE,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None:
+    """The k largest eigenvalues of ``M = D^-1/2 A D^-1/2`` of a layered graph and their eigenvectors.
 
-    Isolated nodes stay in place in the normalized blocks as zero rows and
-    columns (their ``D^-1/2`` is set to 0), so the blocks and their products
-    keep the full layer sizes. The Gram matrix is then restricted to the
-    non-isolated nodes of the small side (``np.ix_``) before ``eigsh``, its
-    eigenvectors are scattered back into full-size vectors, and the rows of
-    isolated nodes are dropped from the embedding at the end (boolean masks).
+    The graph is bipartite (even against odd layers), so ``M = [[0, B], [B^T, 0]]``
+    and its top eigenpairs are the top singular triplets ``B v = s u`` of ``B``:
+    eigenvalue ``s``, eigenvector ``[u; v] / sqrt(2)``. ``v`` comes from the
+    top eigenvectors of the Gram matrix ``B^T B`` over the smaller side, built
+    block by block (each layer of the other side couples its two neighbours)
+    in ``gram_dtype`` and restricted to non-isolated nodes, with ARPACK
+    (``eigensolver="arpack"``, started from ``rng``) or a dense ``eigh``
+    (``"dense"``: exact, deterministic); ``u = B v / s``.
+
+    Returns ``(s, parts, inv_sqrt)``: ``s`` ascending, ``parts[l]`` the
+    ``(layer_sizes[l], k)`` rows of ``sqrt(2)`` times the eigenvectors for
+    layer ``l`` (zero for isolated nodes), ``inv_sqrt[l]`` that layer's
+    ``D^-1/2`` (0 for isolated nodes). None when fewer than k singular values
+    are above 1e-6 (then ``u = B v / s`` is undefined).
     """
     degrees = graph.layer_degrees()
     kept = [d > 0 for d in degrees]
     inv_sqrt = [np.where(m, 1.0 / np.sqrt(np.where(m, d, 1.0)), 0.0) for d, m in zip(degrees, kept)]
     # Normalized blocks D^-1/2 |W| D^-1/2 between adjacent layers.
     norm = [
-        (inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :]).astype(_GRAM_DTYPE) for l, b in enumerate(graph.blocks)
+        (inv_sqrt[l][:, None] * b * inv_sqrt[l + 1][None, :]).astype(gram_dtype) for l, b in enumerate(graph.blocks)
     ]
-    sizes = [b.shape[0] for b in graph.blocks] + [graph.blocks[-1].shape[1]]
+    sizes = list(graph.layer_sizes)
     n_layers = len(sizes)
     kept_sizes = [int(m.sum()) for m in kept]
-    side_sizes = [sum(kept_sizes[0::2]), sum(kept_sizes[1::2])]
-    small = int(np.argmin(side_sizes))  # parity of the side whose Gram matrix we form
-    if side_sizes[small] < max(_DENSE_LIMIT, 2 * k + 2):
-        return None  # tiny graph: the generic dense route is exact and cheap
+    small = int(np.argmin([sum(kept_sizes[0::2]), sum(kept_sizes[1::2])]))  # the side whose Gram matrix we form
     small_layers = list(range(small, n_layers, 2))
     big_layers = list(range(1 - small, n_layers, 2))
     offset = dict(zip(small_layers, np.concatenate([[0], np.cumsum([sizes[l] for l in small_layers])])))
@@ -176,14 +188,21 @@ def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) ->
                     gram[offset[t] : offset[t] + sizes[t], offset[s] : offset[s] + sizes[s]] += prod.T
     small_kept = np.concatenate([kept[l] for l in small_layers])
     gram = gram[np.ix_(small_kept, small_kept)]
-    v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
-    vals, v_kept = eigsh(gram, k=k, which="LA", v0=v0, tol=_ARPACK_TOL)
+    if not 1 <= k <= gram.shape[0]:
+        return None
+    if eigensolver == "dense":
+        n = gram.shape[0]
+        vals, v_kept = scipy.linalg.eigh(gram, subset_by_index=[n - k, n - 1])
+    else:
+        rng = np.random.default_rng(0) if rng is None else rng
+        v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
+        vals, v_kept = eigsh(gram, k=k, which="LA", v0=v0, tol=_ARPACK_TOL)
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
-        return None  # zero singular values: the shortcut cannot give u = B v / s
+        return None
     v = np.zeros((n_small, k))
     v[small_kept] = v_kept
-    parts = {}
+    parts: dict[int, np.ndarray] = {}
     for sml in small_layers:
         parts[sml] = v[offset[sml] : offset[sml] + sizes[sml]]
     for big in big_layers:
@@ -192,7 +211,27 @@ def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) ->
             if 0 <= s < n_layers:
                 acc += block(big, s) @ parts[s]
         parts[big] = acc / sigma
-    return np.concatenate([(parts[l] * inv_sqrt[l][:, None])[kept[l]] for l in range(n_layers)])
+        parts[big][~kept[big]] = 0.0
+    return sigma, [parts[l] for l in range(n_layers)], inv_sqrt
+
+
+def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) -> np.ndarray | None:
+    """The embedding through the bipartite shortcut (:func:`bipartite_eigenpairs`), or None where it does not apply.
+
+    Isolated nodes stay in place in the normalized blocks as zero rows and
+    columns (their ``D^-1/2`` is set to 0), so the blocks and their products
+    keep the full layer sizes; their rows are dropped from the embedding at
+    the end.
+    """
+    sizes = graph.layer_sizes
+    kept_sizes = [int(np.count_nonzero(d)) for d in graph.layer_degrees()]
+    if min(sum(kept_sizes[0::2]), sum(kept_sizes[1::2])) < max(_DENSE_LIMIT, 2 * k + 2):
+        return None  # tiny graph: the generic dense route is exact and cheap
+    pairs = bipartite_eigenpairs(graph, k, rng=rng)
+    if pairs is None:
+        return None  # zero singular values: the shortcut cannot give u = B v / s
+    _, parts, inv_sqrt = pairs
+    return np.concatenate([(parts[l] * inv_sqrt[l][:, None])[inv_sqrt[l] > 0] for l in range(len(sizes))])
 
 
 def _sklearn_labels(
