@@ -51,6 +51,7 @@ wildcard_constraints:
     mixture=_one_of(_datasets("mixture")),
     prepared=_one_of(_datasets("real") + _datasets("native")),
     paired=_one_of(_datasets("halves") + _datasets("stack")),
+    resized=_one_of(_datasets("resized")),
     family=_one_of(TRAINED),
     pretrained=_one_of(PRETRAINED),
     architecture=_one_of({FAMILIES[f].pretrained for f in PRETRAINED}),
@@ -149,6 +150,10 @@ def raw_folder(wildcards):
 
 def paired_source(wildcards):
     return f"results/data/{DATASETS[wildcards.paired].of[0]}.npz"
+
+
+def resized_source(wildcards):
+    return f"results/data/{DATASETS[wildcards.resized].of[0]}.npz"
 
 
 def family_dataset(wildcards):

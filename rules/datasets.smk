@@ -1,7 +1,7 @@
 # Stage 1: raw datasets (md5-verified), prepared 28x28 uint8 datasets (or native ones:
 # CIFAR-10 as 32x32 RGB for VGG), and the datasets drawn from a seed (LINES, random,
-# polynomial), mixed from two others, or made of two images of one (halves, P2 2.1;
-# stack, P2 3.2).
+# polynomial), mixed from two others, made of two images of one (halves, P2 2.1;
+# stack, P2 3.2) or downsampled from one (MNIST at 7x7, P2 4.1).
 
 
 # Downloads run where Snakemake runs (e.g. a cluster's login node): compute nodes often
@@ -120,3 +120,23 @@ rule make_paired_dataset:
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.paired),
     script:
         "../workflow_scripts/make_paired_dataset.py"
+
+
+rule resize_dataset:
+    input:
+        source=resized_source,
+        lib=lib_inputs("resize_dataset.py"),
+    output:
+        "results/data/{resized}.npz",
+    log:
+        "logs/resize_dataset/{resized}.log",
+    conda:
+        "../envs/core.yaml"
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    params:
+        side=lambda wildcards: DATASETS[wildcards.resized].side,
+    script:
+        "../workflow_scripts/resize_dataset.py"

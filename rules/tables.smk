@@ -83,6 +83,12 @@ rule paper2_cnn:
         paper_targets("p2_cnn"),
 
 
+rule paper2_promote:
+    input:
+        paper_targets("p2_promote"),
+
+
+# Every part of P2: paper2_mlp, paper2_cnn and paper2_promote.
 rule paper2:
     input:
         paper_targets("p2"),

@@ -17,6 +17,7 @@ from clusterability.data import (
     read_cifar10_bin,
     read_idx,
     resize_antialiased,
+    resize_prepared,
     split_indices,
 )
 from clusterability.errors import InputError
@@ -297,3 +298,28 @@ def test_load_prepared_rejects_too_many_channels(tmp_path: Path) -> None:
     np.savez(tmp_path / "p.npz", **arrays)
     with pytest.raises(InputError, match="at most 4 channels"):
         load_prepared(tmp_path / "p.npz")
+
+
+def test_resized_dataset_averages_blocks_and_keeps_splits(tmp_path: Path) -> None:
+    """P2 4.1's 7x7 MNIST: each pixel a (triangle-weighted) mean of its 4x4 neighbourhood, labels untouched."""
+    rng = np.random.default_rng(0)
+    arrays = _valid_arrays()
+    for s in ("train", "val", "test"):
+        arrays[f"x_{s}"] = rng.integers(0, 256, size=arrays[f"x_{s}"].shape, dtype=np.uint8)
+    arrays["x_train"][0] = 0
+    arrays["x_train"][0, 8:12, 12:16] = 255  # one bright 4x4 block: output pixel (2, 3) and its neighbours
+    np.savez(tmp_path / "mnist.npz", **arrays)
+    source = load_prepared(tmp_path / "mnist.npz")
+    resize_prepared(source, tmp_path / "small.npz", side=7, label="mnist_7x7")
+    small = load_prepared(tmp_path / "small.npz")
+    assert small["name"] == "mnist_7x7"
+    for s in ("train", "val", "test"):
+        assert small[f"x_{s}"].shape == (len(arrays[f"y_{s}"]), 7, 7) and small[f"x_{s}"].dtype == np.uint8
+        np.testing.assert_array_equal(small[f"y_{s}"], arrays[f"y_{s}"])
+        expected = resize_antialiased(arrays[f"x_{s}"].astype(np.float64), 7)
+        assert np.abs(small[f"x_{s}"].astype(float) - expected).max() <= 0.5
+    block = small["x_train"][0]
+    assert block.argmax() == 2 * 7 + 3 and block[2, 3] > 2 * block[2, 2] > 0 and block[0, 0] == 0
+    assert block.sum() * 16 == pytest.approx(255 * 16, rel=0.02)  # the block's brightness is kept
+    with pytest.raises(InputError, match="side must be between 1 and its image side 28"):
+        resize_prepared(source, tmp_path / "x.npz", side=30)

@@ -99,7 +99,8 @@ def test_k_sweeps_reuse_table1_networks(config: dict) -> None:
     p1_networks = 6 * 10 + 200 + 6 * 10 + 14 * 10
     p2_new = 4 * 5 + 4 * 5 + 3 * 5  # L1/L2, halves, polynomial (test_p2_mlp_tables_reuse_p1_networks)
     p2_cnn = (8 + 4 + 5) * 5 + 2 * 100 + 6  # small CNNs, stack CNNs, VGGs, initial CNNs and VGGs, ImageNet models
-    assert sum(exp.trained_families().values()) == p1_networks + p2_new + p2_cnn
+    p2_promote = 5 * 5 + 2 * 10 + 3 * 3  # clusterable init (MLP, CNN, VGG), 7x7 regularizer, weight sweep
+    assert sum(exp.trained_families().values()) == p1_networks + p2_new + p2_cnn + p2_promote
 
 
 def test_p2_mlp_tables_reuse_p1_networks(config: dict) -> None:
@@ -292,6 +293,14 @@ def _del(path: str):
         (_set("tables.p2/tableA5.order", "run"), "key tables.p2/tableA5.order: 'run' is not one of"),
         (_del("figures.p2/fig4_halves_samples.datasets"), "plot dataset_samples draws datasets; give `datasets:`"),
         (_set("figures.p2/fig4_halves_samples.datasets", ["svhn"]), "fig4_halves_samples.datasets: unknown dataset"),
+        (_set("datasets.resized.mnist_7x7.of", "lines"), "resized.mnist_7x7.of: 'lines' is not a real dataset"),
+        (_set("datasets.resized.mnist_7x7.side", 0), "key datasets.resized.mnist_7x7.side: 0 is less than"),
+        (_set("regimes.clusterable_init.clusterable_init.beta", 1.5), "clusterable_init.beta: 1.5 is greater than"),
+        (_set("regimes.regularized.regularizer.k", 1), "key regimes.regularized.regularizer.k: 1 is less than"),
+        (
+            _set("families.mnist_cnn_plain.regime", "regularized"),
+            "families.mnist_cnn_plain: training config: the clusterability regularizer (regularizer_weight) is for",
+        ),
         # Values the schema admits but a training run cannot take stop here too, before any job.
         (_set("training.pruning.initial_sparsity", 0.95), "final_sparsity must be in [initial_sparsity, 1)"),
         (_set("training.pruning.final_sparsity", 1), "key training.pruning.final_sparsity: 1 is greater than"),
@@ -339,7 +348,8 @@ def test_provenance_follows_imports_without_importing() -> None:
     assert "training.py" not in files and "tf_runtime.py" not in files
     train = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/train_network.py")}
     assert {"training.py", "tf_runtime.py", "models.py", "jobs.py", "keras_io.py", "train_config.py"} <= train
-    assert "spectral.py" not in train
+    assert "spectral.py" not in train and "kmeans.py" not in train  # the regularizer needs only bipartite.py
+    assert "bipartite.py" in train
     cluster = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/shuffle_chunk.py")}
     assert "spectral.py" in cluster and "training.py" not in cluster
 
@@ -379,3 +389,54 @@ def test_p2_cnn_families_get_their_architecture_settings(config: dict) -> None:
         "vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "inception_v3"
     }  # fmt: skip
     assert exp.families["imagenet_resnet50"].n_init == 100 and exp.families["mnist_cnn_plain"].n_init is None
+
+
+def test_p2_promotion_entries(config: dict) -> None:
+    """P2 section 4 as data: clusterable-init regimes (beta 0.6 MLP, 0.8 CNN), the regularizer, 7x7 MNIST."""
+    _, exp = load_config(config, SCHEMA)
+    for name, beta in (("mnist_clusterable_init", 0.6), ("mnist_cnn_clusterable_init", 0.8)):
+        train = exp.families[name].train
+        assert (train.init_tags, train.init_beta, exp.families[name].runs) == (10, beta, 5)
+    vgg = exp.families["cifar10_vgg_clusterable_init"]
+    assert vgg.train.init_beta == 0.8 and vgg.train.augment and vgg.train.dropout == 0  # the control VGG's settings
+    small = exp.families["mnist_7x7_regularized"]
+    assert exp.datasets["mnist_7x7"].kind == "resized" and exp.datasets["mnist_7x7"].side == 7
+    assert small.train.widths == (64, 64, 64) and (small.train.epochs, small.train.prune_epochs) == (10, 10)
+    assert (small.train.regularizer_weight, small.train.regularizer_k, small.runs) == (0.1, 4, 10)
+    assert exp.families["mnist_7x7_plain"].train.regularizer_weight == 0
+    weights = [exp.families[f].train.regularizer_weight for f in exp.tables["p2/regularizer_sweep"].families]
+    assert weights == [0, 0.01, 0.1, 1.0]
+    # The comparisons reuse the plain families' networks: only the promoted ones are new.
+    p2 = {
+        (f.network, run)
+        for part in ("p1", "p2_mlp", "p2_cnn")
+        for t in exp.paper_targets(part)
+        if t in exp.tables
+        for f, run in exp.networks(t)
+    }
+    promote = {(f.network, r) for t in exp.paper_targets("p2_promote") if t in exp.tables for f, r in exp.networks(t)}
+    assert {f for f, _ in promote - p2} == {
+        "mnist_clusterable_init",
+        "fashion_mnist_clusterable_init",
+        "mnist_cnn_clusterable_init",
+        "fashion_mnist_cnn_clusterable_init",
+        "cifar10_vgg_clusterable_init",
+        "mnist_7x7_plain",
+        "mnist_7x7_regularized",
+        "mnist_regularized_0p01",
+        "mnist_regularized",
+        "mnist_regularized_1",
+    }
+    assert len(promote - p2) == 5 * 5 + 2 * 10 + 3 * 3
+    # Optional columns appear only where named; P2 Table 1 names the regularizer's weight.
+    assert "regularizer_weight" in exp.tables["p2/table1"].columns
+    assert "regularizer_weight" not in exp.tables["table1_networks"].columns
+    assert set(exp.paper_targets("p2_promote")) == {
+        *(f"p2/tableA{i}" for i in (13, 14, 15)),
+        "p2/table1",
+        "p2/regularizer_sweep",
+        *(f"p2/clusterable_init_{a}_networks" for a in ("mlp", "cnn", "vgg")),
+        "p2/regularizer_networks",
+        *(f"p2/fig{i}_clusterable_init_{a}" for i, a in ((13, "mlp"), (14, "cnn"), (15, "vgg"))),
+        "p2/figA5_regularizer",
+    }

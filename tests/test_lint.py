@@ -128,6 +128,25 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "figure": 10,  # 6-12, A.2-A.4
     }
     assert planned_jobs(tmp_path, "--", "paper2_cnn") == paper2_cnn
+    # P2 section 4: 5 clusterably initialized networks per MLP, small-CNN and VGG family (5 families),
+    # 10 each of the 7x7 MLPs with and without the regularizer, 3 per weight of the regularizer sweep;
+    # compared with the first 5 runs of the plain MLPs, small CNNs and VGGs (the sweep's weight 0 is
+    # mnist_plain's first 3). Every one clustered before and after pruning with 50 shuffles (one chunk).
+    promote_new = 5 * 5 + 2 * 10 + 3 * 3
+    promote_networks = promote_new + 5 * 5
+    paper2_promote = {
+        "paper2_promote": 1,
+        "fetch_dataset": 3,
+        "prepare_dataset": 3,  # mnist, fashion_mnist and cifar10_rgb
+        "resize_dataset": 1,  # mnist_7x7
+        "train_network": promote_networks,
+        "cluster_network": 2 * promote_networks,
+        "shuffle_chunk": 2 * promote_networks,
+        "gather_shuffles": 2 * promote_networks,
+        "table": 9,  # A.13-A.15, Table 1, the weight sweep and 4 per-network tables
+        "figure": 4,  # 13-15, A.5
+    }
+    assert planned_jobs(tmp_path, "--", "paper2_promote") == paper2_promote
     # Everything: P2 adds only its own networks and its k = 12 clusterings to P1's jobs.
     everything = planned_jobs(tmp_path)
     assert everything.pop("all") == 1
@@ -140,4 +159,9 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "shuffle_chunk": p2_k12_shuffled + 2 * cnn_trained + 12,
         "gather_shuffles": p2_k12_shuffled + 2 * cnn_trained + 6,
     }
+    # ... and section 4 only its new networks: the plain ones it compares with are clustered at k = 12 already.
+    added["train_network"] += promote_new
+    added |= {"resize_dataset": 1, "table": added["table"] + 9, "figure": added["figure"] + 4}
+    for rule in ("cluster_network", "shuffle_chunk", "gather_shuffles"):
+        added[rule] += 2 * promote_new
     assert everything == {rule: paper1.get(rule, 0) + added.get(rule, 0) for rule in {*paper1, *added}}

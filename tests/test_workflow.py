@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -65,7 +66,7 @@ def test_paper1_builds_every_target(tiny_run: Path) -> None:
         for suffix in ("png", "pdf"):
             assert (tiny_run / f"results/figures/{name}.{suffix}").stat().st_size > 5000, name
     trained = {p.parent.parent.name for p in (tiny_run / "results/networks").glob("*/run*/metrics.json")}
-    assert trained == P1_FAMILIES | P2_MLP_FAMILIES | P2_CNN_FAMILIES and len(P1_FAMILIES) == 27
+    assert trained == P1_FAMILIES | P2_MLP_FAMILIES | P2_CNN_FAMILIES | P2_PROMOTE_FAMILIES and len(P1_FAMILIES) == 27
 
 
 # P2's MLP part (`paper2_mlp`): its tables and figures, and the only networks it adds to P1's.
@@ -169,6 +170,67 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
     resnet = json.loads((tiny_run / "results/clustering/imagenet_resnet50/run0/unpruned/k12/network.json").read_text())
     assert len(resnet["labels"]) == 26560  # one node per channel of ResNet-50's 53 convolutions
     assert _metrics(tiny_run, "imagenet_resnet50")["checkpoint"] is None  # random initialization at tiny
+
+
+P2_PROMOTE_FAMILIES = {f"{d}_clusterable_init" for d in ("mnist", "fashion_mnist", "mnist_cnn", "fashion_mnist_cnn")}
+P2_PROMOTE_FAMILIES |= {"cifar10_vgg_clusterable_init", "mnist_7x7_plain", "mnist_7x7_regularized"}
+P2_PROMOTE_FAMILIES |= {"mnist_regularized_0p01", "mnist_regularized", "mnist_regularized_1"}
+P2_PROMOTE_TABLES = ("p2/tableA13", "p2/tableA14", "p2/tableA15", "p2/table1", "p2/regularizer_sweep")
+P2_PROMOTE_TABLES += tuple(f"p2/clusterable_init_{a}_networks" for a in ("mlp", "cnn", "vgg"))
+P2_PROMOTE_TABLES += ("p2/regularizer_networks",)
+P2_PROMOTE_FIGURES = ("fig13_clusterable_init_mlp", "fig14_clusterable_init_cnn", "fig15_clusterable_init_vgg")
+P2_PROMOTE_FIGURES += ("figA5_regularizer",)
+
+
+def test_paper2_promote_builds_every_target(tiny_run: Path) -> None:
+    """`paper2_promote` at tiny: clusterable initialization and the clusterability regularizer end to end."""
+    for name in P2_PROMOTE_TABLES:
+        table = pd.read_csv(tiny_run / f"results/{name}.csv")
+        assert (
+            len(table)
+            and (table["k"] == 12).all()
+            and table["ncut_mean" if "ncut_mean" in table else "ncut"].between(0, 12).all()
+        ), name
+    for name in P2_PROMOTE_FIGURES:
+        for suffix in ("png", "pdf"):
+            assert (tiny_run / f"results/figures/p2/{name}.{suffix}").stat().st_size > 5000, name
+    # Tables A.13-A.15: each dataset before and after pruning, beta 0.6 for MLPs and 0.8 for CNNs and VGGs.
+    for name, datasets, beta in (
+        ("tableA13", ["mnist", "fashion_mnist"], 0.6),
+        ("tableA14", ["mnist", "fashion_mnist"], 0.8),
+        ("tableA15", ["cifar10_rgb"], 0.8),
+    ):
+        table = pd.read_csv(tiny_run / f"results/p2/{name}.csv")
+        assert list(zip(table["dataset"], table["pruned"])) == [(d, p) for d in datasets for p in (False, True)]
+        assert (table["init_beta"] == beta).all() and table["mean_dist_mean"].notna().all(), name
+    figure13 = pd.read_csv(tiny_run / "results/p2/clusterable_init_mlp_networks.csv")
+    assert list(figure13["init_beta"].unique()) == [1.0, 0.6] and set(figure13["stage"]) == {"unpruned", "pruned"}
+    tags = _metrics(tiny_run, "mnist_cnn_clusterable_init")["clusterable_init_tag_counts"]
+    assert tags == [[1] * 8 + [0] * 2] * 3  # 8 channels a layer at tiny: 8 of the 10 tags once each
+    # P2 Table 1: the 3x64 MLP on 7x7 MNIST, without and with the regularizer, before and after pruning.
+    table1 = pd.read_csv(tiny_run / "results/p2/table1.csv")
+    assert list(zip(table1["regime"], table1["pruned"], table1["regularizer_weight"])) == [
+        ("plain", False, 0.0),
+        ("plain", True, 0.0),
+        ("regularized", False, 0.1),
+        ("regularized", True, 0.1),
+    ]
+    small = json.loads((tiny_run / "results/networks/mnist_7x7_regularized/run0/metrics.json").read_text())
+    assert small["input_shape"] == [7, 7] and small["weight_shapes"] == [[49, 64], [64, 64], [64, 64], [64, 10]]
+    sums = small["regularizer_eigenvalue_sums"]
+    assert len(sums["train"]) == small["epochs_run"]["train"] + 1 and all(0 <= v <= 3 for v in sums["prune"])
+    from clusterability.regularizer import INPUT_NORM
+    from clusterability.weights import load_weights
+
+    weights = load_weights(tiny_run / "results/networks/mnist_7x7_regularized/run0/weights_unpruned.npz")
+    for kernel, bias in zip(weights.kernels[:-1], weights.biases[:-1]):  # Algorithm 2 after the last step
+        np.testing.assert_allclose(np.sqrt((kernel**2).sum(axis=0) + bias**2), INPUT_NORM, rtol=1e-4)
+    # The weight sweep on the 784-256x4-10 MLP: P1's plain networks are weight 0.
+    sweep = pd.read_csv(tiny_run / "results/p2/regularizer_sweep.csv")
+    assert list(zip(sweep["pruned"], sweep["regularizer_weight"])) == [
+        (p, w) for p in (False, True) for w in (0.0, 0.01, 0.1, 1.0)
+    ]
+    assert sweep["test_acc"].between(0, 1).all() and sweep["mean_dist_mean"].notna().all()
 
 
 def test_paper2_k_sweep_is_paper1s_clusterings(tiny_run: Path) -> None:

@@ -36,7 +36,7 @@ TABLE1_COLUMNS = (
 
 
 #: What the session's tiny run (the ``tiny_run`` fixture) builds.
-TINY_TARGETS = ("paper1", "paper2_mlp", "paper2_cnn")
+TINY_TARGETS = ("paper1", "paper2_mlp", "paper2_cnn", "paper2_promote")
 
 
 def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:

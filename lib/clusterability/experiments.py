@@ -44,11 +44,15 @@ LESION_SCOPES = ("single", "important", "all")
 
 #: Columns that say which networks a row is about.
 LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stage", "pruned")
+#: How P2 section 4 trained a network (from its metrics): the clusterability regularizer's weight
+#: (0: none) and the clusterable initialization's beta (1: none). In a table only when named.
+PROMOTION_COLUMNS = ("regularizer_weight", "init_beta")
 #: A network's accuracies, losses (regularization included) and, for regression, errors (means in a summary).
 METRIC_COLUMNS = ("train_acc", "val_acc", "test_acc", "train_loss", "test_loss", "train_mse", "test_mse")
 #: Columns of a ``summary`` table (one row per family and stage), in their default order.
 SUMMARY_COLUMNS = (
     *LABEL_COLUMNS,
+    *PROMOTION_COLUMNS,
     "n_networks",
     "prop_sig",
     *METRIC_COLUMNS,
@@ -73,6 +77,7 @@ SUMMARY_COLUMNS = (
 #: Columns of a ``networks`` table (one row per network and stage), in their default order.
 NETWORK_COLUMNS = (
     *LABEL_COLUMNS,
+    *PROMOTION_COLUMNS,
     "run",
     "seed",
     *METRIC_COLUMNS,
@@ -111,6 +116,8 @@ COLUMNS = {
 }
 #: Columns of regression networks only (P2's polynomial MLPs): in a table only when named.
 REGRESSION_COLUMNS = {"train_mse", "test_mse"}
+#: Columns left out of a table's default columns (its entry names them when it wants them).
+OPTIONAL_COLUMNS = REGRESSION_COLUMNS | set(PROMOTION_COLUMNS)
 #: Columns that need the clustering of the networks just before pruning.
 UNPRUNED_COLUMNS = {"unpruned_ncut_mean", "unpruned_ncut_std", "unpruned_init_prop_sig"}
 #: Columns that need a table's ``init_family`` (the freshly initialized networks).
@@ -136,16 +143,18 @@ _LAYER_COLUMNS = {
 @dataclass(frozen=True)
 class Dataset:
     """A dataset the families can train on: ``real`` (fetched, 28x28 gray), ``native`` (a real one at
-    its own size and colours: CIFAR-10 for VGG), ``synthetic`` (drawn), a ``mixture`` of two, or two
-    images of one, as ``halves`` (P2 2.1) or ``stack`` (two channels, P2 3.2)."""
+    its own size and colours: CIFAR-10 for VGG), ``synthetic`` (drawn), a ``mixture`` of two, two
+    images of one, as ``halves`` (P2 2.1) or ``stack`` (two channels, P2 3.2), or a real one
+    ``resized`` to ``side`` x ``side`` (P2 4.1: MNIST at 7x7)."""
 
     name: str
-    kind: str  # real | native | synthetic | mixture | halves | stack
+    kind: str  # real | native | synthetic | mixture | halves | stack | resized
     generator: str = ""  # synthetic: lines | random | polynomial
     sizes: tuple[int, int, int] = (0, 0, 0)  # synthetic: train, val, test images
-    of: tuple[str, ...] = ()  # mixture: the two datasets mixed; native, halves, stack: the real dataset used
+    of: tuple[str, ...] = ()  # mixture: the two datasets mixed; native, halves, stack, resized: the real one used
     separate: bool = False  # mixture: classes 0-4 from the first, 5-9 from the second
     same: bool = False  # halves, stack: both images of the same class (else label = sum of classes mod 10)
+    side: int = 0  # resized: the images' new side
 
     @property
     def source(self) -> str:
@@ -350,7 +359,7 @@ def _cap(value: int, limit: int | None) -> int:
 
 
 def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
-    """The real datasets, and the synthetic ones, mixtures and halves that ``datasets:`` declares."""
+    """The real datasets, and the synthetic, mixed, paired, native and resized ones that ``datasets:`` declares."""
     from .data.sources import dataset_names
 
     section = config["datasets"]
@@ -383,14 +392,17 @@ def resolve_datasets(config: Mapping[str, Any]) -> dict[str, Dataset]:
         if entry["of"] not in real:
             raise InputError(f"{where}.of: {entry['of']!r} is not a real dataset; choose one of {', '.join(real)}")
         datasets[name] = Dataset(name, "native", of=(entry["of"],))
-    for kind in PAIRED_KINDS:
+    for kind in (*PAIRED_KINDS, "resized"):
         for name, entry in section.get(kind, {}).items():
             where = f"config: datasets.{kind}.{name}"
             if name in datasets:
                 raise InputError(f"{where}: {name!r} is already a dataset; rename it")
             if entry["of"] not in real:
                 raise InputError(f"{where}.of: {entry['of']!r} is not a real dataset; choose one of {', '.join(real)}")
-            datasets[name] = Dataset(name, kind, of=(entry["of"],), same=entry["same"])
+            if kind == "resized":
+                datasets[name] = Dataset(name, kind, of=(entry["of"],), side=entry["side"])
+            else:
+                datasets[name] = Dataset(name, kind, of=(entry["of"],), same=entry["same"])
     return datasets
 
 
@@ -408,7 +420,8 @@ def training_settings(
 
     Precedence, lowest first: ``training``, ``training.per_architecture[architecture]``,
     ``training.per_dataset[dataset]``, the ``regime`` (``dropout: true`` uses the
-    resolved dropout rates; ``l1``, ``l2`` weights), the family's own
+    resolved dropout rates; ``l1``, ``l2`` weights; ``clusterable_init`` and
+    ``regularizer``: P2 section 4), the family's own
     ``overrides``. ``dropout`` (and, for CNNs, ``conv_dropout``) in ``training``
     are the rates that regimes with dropout use.
     """
@@ -442,6 +455,11 @@ def training_settings(
     for key in ("dense_widths", "augment"):
         if key in base:
             settings[key] = base[key]
+    if "clusterable_init" in regime:  # P2 4.2
+        settings.update(init_tags=regime["clusterable_init"]["tags"], init_beta=regime["clusterable_init"]["beta"])
+    if "regularizer" in regime:  # P2 4.1
+        settings["regularizer_weight"] = regime["regularizer"]["weight"]
+        settings["regularizer_k"] = regime["regularizer"].get("k", 4)
     if dropout and "conv_dropout" in base:
         settings["conv_dropout"] = base["conv_dropout"]
     return settings
@@ -557,7 +575,7 @@ def resolve_tables(config: Mapping[str, Any], families: Mapping[str, Family]) ->
         unknown = [f for f in entry["families"] if f not in families]
         if unknown:
             raise InputError(f"config: {where}.families: unknown family {unknown[0]!r}; define it under `families:`")
-        columns = tuple(entry.get("columns", [c for c in COLUMNS[analysis] if c not in REGRESSION_COLUMNS]))
+        columns = tuple(entry.get("columns", [c for c in COLUMNS[analysis] if c not in OPTIONAL_COLUMNS]))
         bad = [c for c in columns if c not in COLUMNS[analysis]]
         if bad:
             raise InputError(

@@ -113,7 +113,16 @@ def plot_ncut_vs_accuracy(frame: pd.DataFrame, shuffles: pd.DataFrame | None = N
     return grid.figure
 
 
-REGIME_LABELS = {"plain": "None", "dropout": "Dropout", "l1": "L1", "l2": "L2"}
+REGIME_LABELS = {
+    "plain": "None",
+    "dropout": "Dropout",
+    "l1": "L1",
+    "l2": "L2",
+    "dropout_l2": "Dropout & L2",
+    "clusterable_init": "Clusterable init.",
+    "clusterable_init_cnn": "Clusterable init.",
+    "regularized": "Clust. reg.",
+}
 
 
 def plot_clusterability(frame: pd.DataFrame, shuffles: pd.DataFrame | None = None) -> Any:

@@ -10,7 +10,7 @@ Gradient
     For a symmetric matrix with distinct eigenvalues, ``d lambda_i = u_i^T dL u_i``
     (Magnus 1985; P2 A.9). So each step computes the eigenvectors ``u_2..u_k`` of
     the current weights outside the gradient (:func:`laplacian_eigenpairs`, NumPy,
-    through the bipartite shortcut of :mod:`clusterability.spectral`), and the
+    through the bipartite shortcut of :mod:`clusterability.bipartite`), and the
     penalty is written as ``sum_i u_i^T L_sym(W) u_i`` with the ``u_i`` held
     constant (:func:`eigenvalue_penalty`): its value is the eigenvalue sum and
     its gradient, by automatic differentiation of a few tensor products per
@@ -58,11 +58,11 @@ def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndar
 
     ``L_sym = I - M``, so these are ``1 - s`` for the top eigenpairs ``s`` of
     the normalized adjacency ``M``, from the bipartite shortcut of
-    :func:`clusterability.spectral.bipartite_eigenpairs` in float64 with a dense
+    :func:`clusterability.bipartite.bipartite_eigenpairs` in float64 with a dense
     ``eigh``: exact and deterministic.
     """
+    from .bipartite import bipartite_eigenpairs
     from .graph import LayeredGraph
-    from .spectral import bipartite_eigenpairs
 
     _layer_sizes(kernels)
     graph = LayeredGraph(tuple(np.abs(np.asarray(w, dtype=np.float64)) for w in kernels))

@@ -9,6 +9,8 @@ and stage; :func:`summary` aggregates those into one row per family and stage
 analysis and the columns of a table entry.
 
 Summary columns (the names of :data:`clusterability.experiments.SUMMARY_COLUMNS`):
+``regularizer_weight``/``init_beta`` = how the family was trained (P2 section 4; see
+:func:`promotion_settings`);
 ``prop_sig`` = fraction of the row's networks lower than all their shuffles;
 ``train_acc``/``val_acc``/``test_acc`` = means over networks; ``ncut_mean``/``ncut_std``
 = sample mean and sd of the networks' n-cuts; ``dist_ncut_mean``/``dist_ncut_std``
@@ -35,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .experiments import COLUMNS, LESION_ANALYSES, METRIC_COLUMNS
+from .experiments import COLUMNS, LESION_ANALYSES, METRIC_COLUMNS, PROMOTION_COLUMNS
 from .statistics import cohens_d
 
 DATASET_LABELS = {
@@ -56,6 +58,7 @@ DATASET_LABELS = {
     "fashion_halves_same": "Fashion-halves-same",
     "fashion_halves_diff": "Fashion-halves-diff",
     "polynomial": "Polynomial regression",
+    "mnist_7x7": "MNIST 7x7",
 }
 _LABELS = ("family", "dataset", "architecture", "regime", "dropout")
 
@@ -81,10 +84,12 @@ def network_rows(
     dists: dict[tuple[str, str, str], list[np.ndarray]] = {}
     for rec in records:
         metrics = _read(rec["metrics"])  # (records with role "init" come in as rows too; see build_table)
+        promotion = promotion_settings(metrics.get("config", {}))
         for stage, paths in rec["stages"].items():
             network = _read(paths["network"])
             row: dict[str, Any] = {key: rec[key] for key in _LABELS}
             row.update(
+                **promotion,
                 role=rec.get("role", "row"),
                 stage=stage,
                 pruned=stage == "pruned",
@@ -109,6 +114,18 @@ def network_rows(
                 row["cohens_d"] = cohens_d(by_method["layer"], by_method["layer_nonzero"])
             rows.append(row)
     return pd.DataFrame(rows), dists
+
+
+def promotion_settings(config: Mapping[str, Any]) -> dict[str, float]:
+    """The :data:`~clusterability.experiments.PROMOTION_COLUMNS` of a network's training config (metrics.json).
+
+    ``regularizer_weight`` is 0 without the regularizer and ``init_beta`` 1
+    without clusterable initialization (the factor of every weight).
+    """
+    return {
+        "regularizer_weight": float(config.get("regularizer_weight", 0.0)),
+        "init_beta": float(config.get("init_beta", 1.0)) if config.get("init_tags") else 1.0,
+    }
 
 
 def _mean(values: pd.Series) -> float:
@@ -146,7 +163,7 @@ def summary(
     for family, stage in pairs:
         unpruned = networks[(networks["family"] == family) & (networks["stage"] == "unpruned")]
         group = networks[(networks["family"] == family) & (networks["stage"] == stage)]
-        row: dict[str, Any] = {key: group[key].iloc[0] for key in _LABELS}
+        row: dict[str, Any] = {key: group[key].iloc[0] for key in (*_LABELS, *PROMOTION_COLUMNS)}
         row.update(
             stage=stage,
             pruned=stage == "pruned",

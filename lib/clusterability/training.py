@@ -41,6 +41,11 @@ Metrics JSON (one object)
     ``end_step``, ``steps_per_epoch``, ``last_mask_update_step`` and the
     schedule's ``target_sparsity_at_last_update`` (``final_sparsity`` when
     ``end_step`` is a multiple of ``pruning_frequency``).
+``clusterable_init_tag_counts`` (clusterable initialization only, P2 4.2)
+    Per hidden layer of the tagged chain, how many neurons got each tag.
+``regularizer_eigenvalue_sums`` (the clusterability regularizer only, P2 4.1)
+    ``{train, prune}``: ``lambda_2 + ... + lambda_k`` of ``L_sym`` at each
+    epoch's first batch and at the end of the phase.
 ``epochs_run`` ({train, prune}), ``history`` ({train, prune}: Keras' per-epoch
 ``loss``/``accuracy``), ``wall_seconds`` ({setup, train, prune, evaluate,
 total}: the fixed costs of importing TensorFlow and building the model, and of
@@ -423,7 +428,11 @@ def train_and_prune(
             ),
         },
         "epochs_run": {"train": config.epochs, "prune": config.prune_epochs},
-        **({"clusterable_init_tag_counts": [np.bincount(t).tolist() for t in tags]} if config.init_tags else {}),
+        **(
+            {"clusterable_init_tag_counts": [np.bincount(t, minlength=config.init_tags).tolist() for t in tags]}
+            if config.init_tags
+            else {}
+        ),
         # lambda_2 + ... + lambda_k at each epoch's first batch and at the end of each phase.
         **({"regularizer_eigenvalue_sums": eigenvalue_sums} if config.regularizer_weight else {}),
         "history": {"train": _history(hist_train), "prune": _history(hist_prune)},

@@ -15,6 +15,7 @@ from .prepare import (
     load_raw,
     prepare_dataset,
     resize_antialiased,
+    resize_prepared,
     split_indices,
 )
 from .sources import SOURCES, DatasetSource, canonical_name, dataset_names, get_source
@@ -36,6 +37,7 @@ __all__ = [
     "read_cifar10_bin",
     "read_idx",
     "resize_antialiased",
+    "resize_prepared",
     "split_indices",
     "verify_md5",
 ]

@@ -1,7 +1,9 @@
 """Turn raw datasets into one uniform format: uint8 28x28 grayscale train/val/test splits.
 
 A dataset can also be prepared *native*: at its own size and colours (CIFAR-10
-as 32x32 RGB, for P2's VGG), with the same splits as the 28x28 version.
+as 32x32 RGB, for P2's VGG), with the same splits as the 28x28 version, or
+*resized* from a prepared one (:func:`resize_prepared`: MNIST at 7x7 for P2's
+clusterability regularizer, section 4.1), the same images downsampled.
 
 MNIST and Fashion-MNIST are used as they are. CIFAR-10 is converted to
 grayscale with the ITU-R 601 luma weights (0.299 R + 0.587 G + 0.114 B, as
@@ -82,6 +84,36 @@ def resize_antialiased(images: np.ndarray, side: int = SIDE) -> np.ndarray:
     rows = antialias_matrix(images.shape[1], side)
     cols = antialias_matrix(images.shape[2], side)
     return rows @ images @ cols.T  # the separable resampling, batched over all images
+
+
+def resize_prepared(source: Prepared, out_path: str | os.PathLike[str], side: int, label: str | None = None) -> Path:
+    """Write ``source``'s images downsampled to ``side x side`` (antialiased) with the same splits and labels.
+
+    P2 section 4.1 trains its regularized MLPs on MNIST "downsampled to 7x7":
+    28 -> 7 averages each output pixel over a triangle of half-width 4 input
+    pixels (:func:`antialias_matrix`). ``label`` is the name stored in the file.
+    """
+    if source.get("task", "classification") != "classification":
+        raise InputError(f"resizing {source['name']}: only image datasets can be resized")
+    if not 1 <= side <= min(source["x_train"].shape[1:3]):
+        raise InputError(
+            f"resizing {source['name']}: side must be between 1 and its image side "
+            f"{min(source['x_train'].shape[1:3])}, got {side}"
+        )
+    arrays: dict[str, np.ndarray] = {}
+    for split in SPLITS:
+        x = source[f"x_{split}"]
+        if x.ndim != 3:
+            raise InputError(f"resizing {source['name']}: only single-channel (n, h, w) images, got {x.shape}")
+        out = np.empty((len(x), side, side), dtype=np.uint8)
+        for start in range(0, len(x), _CHUNK):  # bounds the float64 memory
+            small = resize_antialiased(x[start : start + _CHUNK].astype(np.float64), side)
+            out[start : start + _CHUNK] = np.clip(np.rint(small), 0, 255).astype(np.uint8)
+        arrays[f"x_{split}"] = out
+        arrays[f"y_{split}"] = source[f"y_{split}"]
+    out_path = Path(out_path)
+    write_npz(out_path, name=np.array(label or f"{source['name']}_{side}x{side}"), **arrays)
+    return out_path
 
 
 def cifar_to_gray28(images: np.ndarray) -> np.ndarray:
