@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp paper2_cnn run test lint bench readme-results clean
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 run test lint bench readme-results clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ paper2_mlp: install
 paper2_cnn: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2_cnn
 
+paper2_promote: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2_promote
+
+paper2: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2
+
 # Any target: make run TARGET=results/tableA1.csv SCALE=quick
 run: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- $(TARGET)
@@ -61,6 +67,7 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_kmeans.py
 	$(VENV)/bin/python benchmarks/bench_training.py
 	$(VENV)/bin/python benchmarks/bench_imagenet.py
+	$(VENV)/bin/python benchmarks/bench_regularizer.py
 
 # Regenerate docs/results.md and the README results block: run RESULTS_SCALE (default quick) on this machine and write the tables
 # with the commit, scale, machine and date they came from.

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Sequence
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +101,7 @@ def synthetic_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mirror(tmp_path_factory.mktemp("synthetic_mirror"))
 
 
-# -- the tiny paper1 run shared by the workflow tests --------------------------
+# -- the tiny run of both papers, shared by the workflow tests -----------------
 
 
 @pytest.fixture(scope="session")
@@ -123,19 +124,97 @@ def env(lib_copy: Path) -> dict[str, str]:
     return {"PYTHONPATH": str(lib_copy)}
 
 
+TINY_RUN_TIMEOUT_S = 3000
+
+
+class _Background:
+    """The tiny run, started when the session starts and awaited by the tests that read it.
+
+    Its Snakemake invocations (one per paper part, in one working directory:
+    each later part reuses what the earlier ones built) run one after the
+    other in a thread while the tests that do not need them run, so the two
+    share the machine's cores. Separate invocations also keep each Snakemake
+    scheduler small: its own bookkeeping grows faster than linearly with the
+    jobs of one DAG.
+    """
+
+    def __init__(self, workdir: Path, commands: list[list[str]], env: dict[str, str]) -> None:
+        import threading
+
+        self.workdir = workdir
+        self.error: str | None = None
+        self._proc: subprocess.Popen | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, args=(commands, env), name="tiny-run", daemon=True)
+        self._thread.start()
+
+    def _run(self, commands: list[list[str]], env: dict[str, str]) -> None:
+        for i, cmd in enumerate(commands):
+            log = self.workdir / f"tiny_run_{i}.log"
+            with open(log, "w") as out:
+                self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+                code = self._proc.wait()
+            if code != 0 and not self._stopped:
+                self.error = f"{' '.join(cmd[-1:])} failed ({code}):\n{log.read_text()[-4000:]}"
+                return
+
+    def result(self) -> Path:
+        self._thread.join(TINY_RUN_TIMEOUT_S)
+        if self._thread.is_alive():
+            raise TimeoutError(f"the tiny run did not finish in {TINY_RUN_TIMEOUT_S} s")
+        if self.error is not None:
+            raise AssertionError(f"the tiny run failed: {self.error}")
+        return self.workdir
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._thread.join(60)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that read the tiny run go last, so the others run while it is being built."""
+    needs = [item for item in items if "tiny_run" in getattr(item, "fixturenames", ())]
+    others = [item for item in items if "tiny_run" not in getattr(item, "fixturenames", ())]
+    items[:] = others + needs
+    config.stash[_NEEDS_TINY_RUN] = bool(needs)
+
+
+_NEEDS_TINY_RUN = pytest.StashKey[bool]()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _tiny_run_in_background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Background | None]:
+    """Start the tiny run at the start of the session if a selected test reads it (see ``tiny_run``)."""
+    if os.environ.get("CLUSTERABILITY_TINY_RUN") or not request.config.stash.get(_NEEDS_TINY_RUN, False):
+        yield None
+        return
+    from workflow_helpers import TINY_TARGETS, snakemake_command, tiny_config_args
+
+    mirror = request.getfixturevalue("synthetic_mirror")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **request.getfixturevalue("env"))
+    workdir = tmp_path_factory.mktemp("tiny")
+    config = tiny_config_args(mirror)
+    commands = [snakemake_command(workdir, "--cores", "2", *config, "--", target) for target in TINY_TARGETS]
+    background = _Background(workdir, commands, env)
+    yield background
+    background.stop()
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory: pytest.TempPathFactory, env: dict[str, str], synthetic_mirror: Path) -> Path:
-    """All of P1 and P2's MLP and CNN parts (`snakemake paper1 paper2_mlp paper2_cnn`) at the tiny scale
+def tiny_run(_tiny_run_in_background: _Background | None) -> Path:
+    """All of P1 and P2 (`snakemake paper1`, `paper2_mlp`, `paper2_cnn`, `paper2_promote`) at the tiny scale
     on the synthetic mirror.
 
-    Made once per session: test_workflow.py checks its tables, figures and
-    reruns, test_report.py its report.
+    Made once per session, in the background from its start: test_workflow.py
+    checks its tables, figures and reruns, test_report.py its report,
+    test_operations.py and test_slurm_workflow.py compare their own runs with it.
     """
-    from workflow_helpers import TINY_TARGETS, snakemake, tiny_config_args
-
     reuse = os.environ.get("CLUSTERABILITY_TINY_RUN")  # a finished run's folder, to iterate on its tests
     if reuse:
         return Path(reuse)
-    workdir = tmp_path_factory.mktemp("tiny")
-    snakemake(workdir, "--cores", "2", *tiny_config_args(synthetic_mirror), "--", *TINY_TARGETS, env=env, timeout=2400)
-    return workdir
+    assert _tiny_run_in_background is not None, "pytest_collection_modifyitems saw no test that reads tiny_run"
+    return _tiny_run_in_background.result()

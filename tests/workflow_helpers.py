@@ -53,11 +53,16 @@ def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
     return ["--configfile", str(TINY), "--config", *args]
 
 
+def snakemake_command(workdir: Path, *args: str) -> list[str]:
+    """The command line of Snakemake on the repository's workflow with ``workdir`` as working directory."""
+    return [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+
+
 def snakemake(
     workdir: Path, *args: str, check: bool = True, timeout: int = 900, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:
     """Run Snakemake on the repository's workflow with ``workdir`` as working directory."""
-    cmd = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    cmd = snakemake_command(workdir, *args)
     env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
