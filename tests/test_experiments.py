@@ -134,10 +134,13 @@ def test_p2_mlp_tables_reuse_p1_networks(config: dict) -> None:
 
 
 def test_paper_parts(config: dict) -> None:
-    """``paper2`` is every part of P2; ``paper2_mlp`` its MLP tables and figures; no P1 target in them."""
+    """``paper2`` is every part of P2 (MLPs, CNNs, section 4); ``paper2_mlp`` its MLP tables and figures; no P1
+    target in them."""
     _, exp = load_config(config, SCHEMA)
     mlp = exp.paper_targets("p2_mlp")
-    assert set(mlp) <= set(exp.paper_targets("p2")) and "p2/tableA5" in mlp and "p2/fig4_halves_samples" in mlp
+    parts = [exp.paper_targets(part) for part in ("p2_mlp", "p2_cnn", "p2_promote")]
+    assert sorted(exp.paper_targets("p2")) == sorted(name for part in parts for name in part)
+    assert "p2/tableA5" in mlp and "p2/fig4_halves_samples" in mlp
     assert not set(mlp) & set(exp.paper_targets("p1"))
     assert all(name.startswith("p2/") for name in exp.paper_targets("p2"))
 

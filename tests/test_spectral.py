@@ -224,3 +224,28 @@ def test_argument_validation() -> None:
         spectral_clusters(g, 2, seed=0, solver="lobpcg")
     with pytest.raises(InputError):
         spectral_clusters(g, 0, seed=0)
+
+
+def test_bipartite_eigenpairs_arpack_and_dense_agree() -> None:
+    """The shortcut shared by the fast solver (ARPACK) and the regularizer (dense eigh): the same eigenpairs of M."""
+    from clusterability.bipartite import bipartite_eigenpairs
+
+    kernels = build_glorot_mlp((60, 40, 30, 20, 10), seed=3)
+    kernels[1][:, 5] = 0  # neuron 5 of layer 2 loses its inputs ...
+    kernels[2][5, :] = 0  # ... and its outputs: isolated
+    graph = mlp_graph(kernels)
+    dense = bipartite_eigenpairs(graph, 5, eigensolver="dense", gram_dtype=np.float64)
+    arpack = bipartite_eigenpairs(graph, 5, eigensolver="arpack", gram_dtype=np.float64, rng=np.random.default_rng(0))
+    m = graph.adjacency().toarray()
+    d = m.sum(axis=1)
+    keep = d > 0
+    m = m[np.ix_(keep, keep)] / np.sqrt(np.outer(d[keep], d[keep]))
+    top = np.linalg.eigvalsh(m)[-5:]
+    for sigma, parts, _ in (dense, arpack):
+        np.testing.assert_allclose(sigma, top, rtol=1e-6)  # ascending, like the solvers
+        vectors = np.concatenate(parts) / np.sqrt(2)
+        assert np.all(vectors[~keep] == 0) and not keep[60 + 40 + 5]
+        np.testing.assert_allclose(vectors.T @ vectors, np.eye(5), atol=1e-6)
+        np.testing.assert_allclose(m @ vectors[keep], vectors[keep] * sigma, atol=1e-6)
+    with pytest.raises(ValueError, match="eigensolver"):
+        bipartite_eigenpairs(graph, 5, eigensolver="lobpcg")

@@ -49,6 +49,8 @@ def bipartite_eigenpairs(
     ``D^-1/2`` (0 for isolated nodes). None when fewer than k singular values
     are above 1e-6 (then ``u = B v / s`` is undefined).
     """
+    if eigensolver not in ("arpack", "dense"):
+        raise ValueError(f"eigensolver must be 'arpack' or 'dense', got {eigensolver!r}")
     degrees = graph.layer_degrees()
     kept = [d > 0 for d in degrees]
     inv_sqrt = [np.where(m, 1.0 / np.sqrt(np.where(m, d, 1.0)), 0.0) for d, m in zip(degrees, kept)]
