@@ -426,9 +426,9 @@ def test_p2_promotion_entries(config: dict) -> None:
         "cifar10_vgg_clusterable_init",
         "mnist_7x7_plain",
         "mnist_7x7_regularized",
-        "mnist_regularized_0p01",
-        "mnist_regularized",
-        "mnist_regularized_1",
+        "mnist_projected_0p01",
+        "mnist_projected_0p1",
+        "mnist_projected_1",
     }
     assert len(promote - p2) == 5 * 5 + 2 * 10 + 3 * 3
     # Optional columns appear only where named; P2 Table 1 names the regularizer's weight.

@@ -161,6 +161,22 @@ def test_normalization_is_algorithm_2_and_keeps_the_function() -> None:
     np.testing.assert_array_equal(new_b[-1], biases[-1])  # the output layer is not normalized
 
 
+def test_projection_keeps_the_next_layer_and_bounds_every_layer() -> None:
+    """normalization="projection": the input norms are sqrt(2) as in Algorithm 2, the next layer is untouched."""
+    rng = np.random.default_rng(10)
+    kernels = _mlp([10, 16, 16, 4], seed=11)
+    biases = [rng.normal(size=k.shape[1]) for k in kernels]
+    projected, projected_biases = normalize_input_norms(kernels, biases, "projection")
+    compensated, _ = normalize_input_norms(kernels, biases)
+    for w, b in zip(projected[:-1], projected_biases[:-1]):
+        np.testing.assert_allclose(np.sqrt((w**2).sum(axis=0) + b**2), INPUT_NORM)
+    np.testing.assert_allclose(projected[0], compensated[0])  # the first layer alike: nothing before it rescales
+    np.testing.assert_array_equal(projected[-1], kernels[-1])  # the output layer keeps its weights
+    assert not np.allclose(compensated[-1], kernels[-1])  # Algorithm 2 moves the scale into it
+    with pytest.raises(InputError, match="normalization must be one of algorithm2, projection"):
+        normalize_input_norms(kernels, biases, "batch")
+
+
 def test_train_config_fields_of_section_4() -> None:
     assert "init_tags" not in TrainConfig().to_dict() and "regularizer_weight" not in TrainConfig().to_dict()
     assert TrainConfig(regularizer_weight=0.1).to_dict()["regularizer_weight"] == 0.1
@@ -168,6 +184,29 @@ def test_train_config_fields_of_section_4() -> None:
         TrainConfig(architecture="small_cnn", widths=(8,), regularizer_weight=0.1)
     with pytest.raises(InputError, match="init_beta"):
         TrainConfig(init_tags=10, init_beta=0.0)
+    assert "regularizer_normalization" not in TrainConfig(regularizer_weight=0.1).to_dict()
+    config = TrainConfig(regularizer_weight=0.1, regularizer_normalization="projection")
+    assert config.to_dict()["regularizer_normalization"] == "projection"
+    with pytest.raises(InputError, match="regularizer_normalization must be algorithm2"):
+        TrainConfig(regularizer_weight=0.1, regularizer_normalization="batch")
+
+
+@pytest.mark.tf
+def test_weights_that_are_no_longer_finite_stop_training_with_one_line() -> None:
+    pytest.importorskip("tensorflow_model_optimization")
+    from clusterability.models import build_model
+    from clusterability.regularizer import attach_regularizer
+    from clusterability.tf_runtime import import_tf
+
+    tf, keras, _ = import_tf(threads=1, seed=0)
+    model = build_model("mlp", input_shape=(3, 3), widths=(8, 8), n_classes=4, seed=0)
+    callback = attach_regularizer(tf, keras, model, 0.1, 3)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_begin(0)  # finite: eigenvectors computed, the output scale recorded
+    assert callback.eigenvalue_sums and callback.output_scales
+    model.layers[-1].kernel.assign(np.full(model.layers[-1].kernel.shape, np.inf, dtype=np.float32))
+    with pytest.raises(InputError, match="no longer finite after 0 steps .* try normalization: projection"):
+        callback.on_train_batch_begin(1)
 
 
 @pytest.mark.tf

@@ -174,7 +174,7 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
 
 P2_PROMOTE_FAMILIES = {f"{d}_clusterable_init" for d in ("mnist", "fashion_mnist", "mnist_cnn", "fashion_mnist_cnn")}
 P2_PROMOTE_FAMILIES |= {"cifar10_vgg_clusterable_init", "mnist_7x7_plain", "mnist_7x7_regularized"}
-P2_PROMOTE_FAMILIES |= {"mnist_regularized_0p01", "mnist_regularized", "mnist_regularized_1"}
+P2_PROMOTE_FAMILIES |= {"mnist_projected_0p01", "mnist_projected_0p1", "mnist_projected_1"}
 P2_PROMOTE_TABLES = ("p2/tableA13", "p2/tableA14", "p2/tableA15", "p2/table1", "p2/regularizer_sweep")
 P2_PROMOTE_TABLES += tuple(f"p2/clusterable_init_{a}_networks" for a in ("mlp", "cnn", "vgg"))
 P2_PROMOTE_TABLES += ("p2/regularizer_networks",)

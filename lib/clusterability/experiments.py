@@ -460,6 +460,7 @@ def training_settings(
     if "regularizer" in regime:  # P2 4.1
         settings["regularizer_weight"] = regime["regularizer"]["weight"]
         settings["regularizer_k"] = regime["regularizer"].get("k", 4)
+        settings["regularizer_normalization"] = regime["regularizer"].get("normalization", "algorithm2")
     if dropout and "conv_dropout" in base:
         settings["conv_dropout"] = base["conv_dropout"]
     return settings

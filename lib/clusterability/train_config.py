@@ -38,7 +38,8 @@ class TrainConfig:
     and factor ``init_beta`` (:mod:`clusterability.clusterable_init`);
     ``regularizer_weight > 0`` adds the clusterability regularizer on
     eigenvalues 2..``regularizer_k`` with Algorithm 2's normalization after
-    every step (:mod:`clusterability.regularizer`; MLPs only).
+    every step (``regularizer_normalization="projection"``: without the next
+    layer's compensation; :mod:`clusterability.regularizer`; MLPs only).
     """
 
     epochs: int = 20
@@ -63,6 +64,7 @@ class TrainConfig:
     init_beta: float = 1.0
     regularizer_weight: float = 0.0
     regularizer_k: int = 4
+    regularizer_normalization: str = "algorithm2"
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -92,6 +94,11 @@ class TrainConfig:
             ("init_beta", 0 < self.init_beta <= 1, "in (0, 1]"),
             ("regularizer_weight", self.regularizer_weight >= 0, "non-negative"),
             ("regularizer_k", self.regularizer_k >= 2, "an integer >= 2 (eigenvalues 2..k)"),
+            (
+                "regularizer_normalization",
+                self.regularizer_normalization in ("algorithm2", "projection"),
+                "algorithm2 (P2's, the next layer compensates) or projection",
+            ),
         ]
         for key, ok, expected in checks:
             if not ok:
@@ -136,7 +143,13 @@ class TrainConfig:
 #: Fields only convolutional networks use.
 CNN_FIELDS = ("dense_widths", "conv_dropout", "augment")
 #: Fields left out of :meth:`TrainConfig.to_dict` at their defaults (CNNs, clusterability promotion).
-OPTIONAL_FIELDS = CNN_FIELDS + ("init_tags", "init_beta", "regularizer_weight", "regularizer_k")
+OPTIONAL_FIELDS = CNN_FIELDS + (
+    "init_tags",
+    "init_beta",
+    "regularizer_weight",
+    "regularizer_k",
+    "regularizer_normalization",
+)
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 

@@ -43,9 +43,10 @@ Metrics JSON (one object)
     ``end_step`` is a multiple of ``pruning_frequency``).
 ``clusterable_init_tag_counts`` (clusterable initialization only, P2 4.2)
     Per hidden layer of the tagged chain, how many neurons got each tag.
-``regularizer_eigenvalue_sums`` (the clusterability regularizer only, P2 4.1)
-    ``{train, prune}``: ``lambda_2 + ... + lambda_k`` of ``L_sym`` at each
-    epoch's first batch and at the end of the phase.
+``regularizer_eigenvalue_sums``, ``regularizer_output_scales`` (the clusterability regularizer only, P2 4.1)
+    ``{train, prune}``: ``lambda_2 + ... + lambda_k`` of ``L_sym``, and the
+    output layer's largest ``|w|``, at each epoch's first batch and at the end
+    of the phase.
 ``epochs_run`` ({train, prune}), ``history`` ({train, prune}: Keras' per-epoch
 ``loss``/``accuracy``), ``wall_seconds`` ({setup, train, prune, evaluate,
 total}: the fixed costs of importing TensorFlow and building the model, and of
@@ -319,17 +320,21 @@ def train_and_prune(
     _compile(model, keras, config, regression)
     clock.lap("setup")
     eigenvalue_sums: dict[str, list[float]] = {}
+    output_scales: dict[str, list[float]] = {}
 
     def fit(net: Any, epochs: int, phase: str, callbacks: list[Any] = ()) -> Any:
         if config.regularizer_weight:
             from .regularizer import attach_regularizer
 
-            regularizer = attach_regularizer(tf, keras, net, config.regularizer_weight, config.regularizer_k)
+            regularizer = attach_regularizer(
+                tf, keras, net, config.regularizer_weight, config.regularizer_k, config.regularizer_normalization
+            )
             callbacks = [*callbacks, regularizer]
             try:
                 return _fit(net, epochs, phase, callbacks)
             finally:
                 eigenvalue_sums[phase] = regularizer.eigenvalue_sums
+                output_scales[phase] = regularizer.output_scales
         return _fit(net, epochs, phase, callbacks)
 
     def _fit(net: Any, epochs: int, phase: str, callbacks: list[Any]) -> Any:
@@ -434,7 +439,11 @@ def train_and_prune(
             else {}
         ),
         # lambda_2 + ... + lambda_k at each epoch's first batch and at the end of each phase.
-        **({"regularizer_eigenvalue_sums": eigenvalue_sums} if config.regularizer_weight else {}),
+        **(
+            {"regularizer_eigenvalue_sums": eigenvalue_sums, "regularizer_output_scales": output_scales}
+            if config.regularizer_weight
+            else {}
+        ),
         "history": {"train": _history(hist_train), "prune": _history(hist_prune)},
         "wall_seconds": clock.laps(),
         "device": device_summary(),
