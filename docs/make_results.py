@@ -130,7 +130,13 @@ def provenance(record: dict[str, object], workdir: Path) -> str:
         f"{' --files ' + ' '.join(files) if files else ''}` at commit "
         f"`{record['commit']}`, scale **{record['scale']}**, on {record['machine']} (TensorFlow numerics "
         f"fingerprint `{fingerprint}`), {record['date']}; `snakemake {built}` took "
-        f"{float(record['seconds']) / 60:.1f} min with `--cores {record['cores']}`."
+        f"{float(record['seconds']) / 60:.1f} min with `--cores {record['cores']}`"
+        + (
+            " (it resumed an interrupted run in the same folder: the time is the resumed part's; the per-job "
+            "times below are every job's)."
+            if record.get("resumed")
+            else "."
+        )
     )
 
 
@@ -337,6 +343,7 @@ def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         cmd += ["--configfile", str(REPO / "config" / "scales" / f"{args.scale}.yaml")]
     if args.mirror:
         cmd += ["--config", f"datasets={json.dumps({'mirror': str(Path(args.mirror).resolve())})}"]
+    resumed = any((workdir / "results" / "networks").glob("*/*/metrics.json"))
     started = time.perf_counter()
     subprocess.run([*cmd, "--", *(args.files or [args.target])], check=True)
     record = {
@@ -346,6 +353,7 @@ def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "files": args.files or [],
         "commit": commit,
         "seconds": time.perf_counter() - started,
+        "resumed": resumed,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": _machine(),
     }
