@@ -102,10 +102,11 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
         "make_paired_dataset": 4,
         "train_network": p2_trainings,
         "cluster_network": p2_ksweep + p2_k12,
-        "shuffle_chunk": p2_ksweep * 5 + p2_k12_shuffled,
-        "gather_shuffles": p2_ksweep + p2_k12_shuffled,
-        "table": 17,
-        "figure": 6,
+        # ... and the layer_nonzero shuffles of figure A.6's 20 pruned networks (plain and dropout)
+        "shuffle_chunk": p2_ksweep * 5 + p2_k12_shuffled + 20,
+        "gather_shuffles": p2_ksweep + p2_k12_shuffled + 20,
+        "table": 18,
+        "figure": 8,
     }
     assert planned_jobs(tmp_path, "--", "paper2_mlp") == paper2_mlp
     # P2's CNN part: 5 small CNNs per regime and dataset (8 families), per stack dataset (4) and
@@ -152,12 +153,12 @@ def test_paper_scale_dag(tmp_path: Path) -> None:
     assert everything.pop("all") == 1
     paper1.pop("paper1")
     added = {"make_synthetic_dataset": 1, "make_paired_dataset": 8, "train_network": p2_new + cnn_trained + 200}
-    added |= {"prepare_dataset": 1, "table": 17 + 10, "figure": 6 + 10}
+    added |= {"prepare_dataset": 1, "table": 18 + 10, "figure": 8 + 10}
     added |= {"fetch_imagenet_checkpoint": 6, "import_pretrained": 6}
     added |= {
         "cluster_network": p2_k12 + 2 * cnn_trained + 200 + 6,
-        "shuffle_chunk": p2_k12_shuffled + 2 * cnn_trained + 12,
-        "gather_shuffles": p2_k12_shuffled + 2 * cnn_trained + 6,
+        "shuffle_chunk": p2_k12_shuffled + 20 + 2 * cnn_trained + 12,
+        "gather_shuffles": p2_k12_shuffled + 20 + 2 * cnn_trained + 6,
     }
     # ... and section 4 only its new networks: the plain ones it compares with are clustered at k = 12 already.
     added["train_network"] += promote_new

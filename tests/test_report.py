@@ -84,7 +84,7 @@ def test_report_has_every_result_with_its_caption(tiny_run: Path, env: dict[str,
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/p2").glob("*.csv")}
     built |= {str(f.relative_to(tiny_run)) for f in (tiny_run / "results/figures").rglob("*.*")}
     # P1, then P2 by part: MLPs, CNNs, section 4 (tables, then figures as PNG and PDF).
-    assert set(RESULTS) <= built and len(built) == (28 + 17 + 10 + 9) + 2 * (13 + 6 + 10 + 4)
+    assert set(RESULTS) <= built and len(built) == (28 + 18 + 10 + 9) + 2 * (13 + 8 + 10 + 4)
 
     assert report.is_file()
     page = report.read_text()

@@ -72,8 +72,9 @@ def test_paper1_builds_every_target(tiny_run: Path) -> None:
 # P2's MLP part (`paper2_mlp`): its tables and figures, and the only networks it adds to P1's.
 P2_MLP_TABLES = tuple(f"p2/tableA{i}" for i in (*range(1, 8), *range(16, 22)))
 P2_MLP_TABLES += ("p2/mlp_networks", "p2/halves_networks", "p2/polynomial_networks", "p2/init_networks")
-P2_MLP_FIGURES = ("fig2_regularization_unpruned", "fig3_regularization_pruned", "fig4_halves_samples")
-P2_MLP_FIGURES += ("fig5_halves", "figA1_init_ncuts", "figA7_polynomial")
+P2_MLP_TABLES += ("p2/topology_networks",)
+P2_MLP_FIGURES = ("fig1_network", "fig2_regularization_unpruned", "fig3_regularization_pruned")
+P2_MLP_FIGURES += ("fig4_halves_samples", "fig5_halves", "figA1_init_ncuts", "figA6_topology", "figA7_polynomial")
 P2_MLP_FAMILIES = {f"{d}_{r}" for d in ("mnist", "fashion_mnist") for r in ("l1", "l2")}
 P2_MLP_FAMILIES |= {f"{d}_halves_{h}_plain" for d in ("mnist", "fashion") for h in ("same", "diff")}
 P2_MLP_FAMILIES |= {f"polynomial_{r}" for r in ("plain", "l1", "l2")}
@@ -110,6 +111,14 @@ def test_paper2_mlp_builds_every_target(tiny_run: Path) -> None:
     # The random-dataset tables compare with the same networks before pruning.
     a16 = pd.read_csv(tiny_run / "results/p2/tableA16.csv")
     assert a16["unpruned_ncut_mean"].notna().all() and list(a16["dropout"]) == [False, True]
+    # Figure A.6: the pruned MLPs at k = 12 against both shuffles, the same clusterings as Tables A.5/A.6.
+    topology = pd.read_csv(tiny_run / "results/p2/topology_networks.csv")
+    assert set(topology["family"]) == {f"{d}_{r}" for d in ("mnist", "fashion_mnist") for r in ("plain", "dropout")}
+    assert (topology["k"] == 12).all() and (topology["layer_nonzero_n_shuffles"] == topology["n_shuffles"]).all()
+    assert topology[["shuffle_mean", "layer_nonzero_shuffle_mean", "cohens_d"]].notna().all().all()
+    mlp = pd.read_csv(tiny_run / "results/p2/mlp_networks.csv").set_index(["family", "run", "stage"])["ncut"]
+    for row in topology.itertuples():
+        assert row.ncut == mlp[(row.family, row.run, row.stage)] and row.stage == "pruned"
     assert list(pd.read_csv(tiny_run / "results/p2/tableA20.csv")["dataset"]) == [
         "mnist",
         "lines",
