@@ -28,7 +28,7 @@ Normalization (Algorithm 2)
     neuron's weights), and Algorithm 2 passes that growth on to the next layer:
     on P2's 3x64 MLP the output weights stay bounded, but on the 784-256x4-10
     MLP they grow about twelvefold every 300 steps and overflow float32 after
-    some 8,000 steps. ``normalization="projection"`` scales the input norms back
+    6,000 to 8,500 steps (two seeds measured). ``normalization="projection"`` scales the input norms back
     without compensating in the next layer, which keeps every layer bounded.
 """
 
