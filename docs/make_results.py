@@ -229,37 +229,25 @@ def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
     print(f"wrote docs/results_p2_mlp.md ({len(tables)} tables) and the P2 block of README.md ({where})")
 
 
-def _against_paper(table: pd.DataFrame, key: str, paper: dict) -> str:
-    """A P2 summary table beside the paper's numbers (n-cut, dist. n-cuts, significant, accuracies)."""
+def _against_paper(table: pd.DataFrame, key: str, paper: dict | None = None, label: str | None = None) -> str:
+    """A P2 summary table (n-cut, dist. n-cuts, significant, accuracies), beside the paper's numbers if given."""
+    quote = "| paper: n-cut, dist. n-cuts, sig., train, test |" if paper is not None else "|"
     lines = [
-        "| " + key + " | pruned | networks | n-cut | dist. n-cuts | prop. sig. | train acc. | test acc. "
-        "| paper: n-cut, dist. n-cuts, sig., train, test |",
-        "| --- | --- | ---: | --- | --- | ---: | ---: | ---: | --- |",
+        f"| {label or key} | pruned | networks | n-cut | dist. n-cuts | prop. sig. | train acc. | test acc. {quote}",
+        "| --- | --- | ---: | --- | --- | ---: | ---: | ---: |" + (" --- |" if paper is not None else ""),
     ]
     for _, r in table.iterrows():
         ncut = f"{r.ncut_mean:.3f} ± {r.ncut_std:.3f}" if pd.notna(r.ncut_std) else f"{r.ncut_mean:.3f}"
-        p = paper.get((r[key], bool(r.pruned)))
-        quoted = f"{p[0]}, {p[1]} ± {p[2]}, {p[3]}, {p[4]}, {p[5]}" if p else ""
-        lines.append(
-            f"| {NAMES.get(r[key], r[key])} | {'yes' if r.pruned else 'no'} | {r.n_networks} | {ncut} "
+        name = f"{r[key]:g}" if isinstance(r[key], float) else NAMES.get(r[key], r[key])
+        line = (
+            f"| {name} | {'yes' if r.pruned else 'no'} | {r.n_networks} | {ncut} "
             f"| {r.mean_dist_mean:.3f} ± {r.mean_dist_std:.3f} | {r.prop_sig:.2g} | {r.train_acc:.3f} "
-            f"| {r.test_acc:.3f} | {quoted} |"
+            f"| {r.test_acc:.3f} |"
         )
-    return "\n".join(lines)
-
-
-def _sweep_table(table: pd.DataFrame) -> str:
-    """The regularizer weight sweep: n-cut, the shuffles' mean and the accuracies per weight and stage."""
-    lines = [
-        "| weight | pruned | networks | n-cut | dist. n-cuts | prop. sig. | train acc. | test acc. |",
-        "| ---: | --- | ---: | --- | --- | ---: | ---: | ---: |",
-    ]
-    for _, r in table.iterrows():
-        lines.append(
-            f"| {r.regularizer_weight:g} | {'yes' if r.pruned else 'no'} | {r.n_networks} "
-            f"| {r.ncut_mean:.3f} ± {r.ncut_std:.3f} | {r.mean_dist_mean:.3f} ± {r.mean_dist_std:.3f} "
-            f"| {r.prop_sig:.2g} | {r.train_acc:.3f} | {r.test_acc:.3f} |"
-        )
+        if paper is not None:
+            p = paper.get((r[key], bool(r.pruned)))
+            line += f" {p[0]}, {p[1]} ± {p[2]}, {p[3]}, {p[4]}, {p[5]} |" if p else " |"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -300,7 +288,7 @@ def write_p2_promote(record: dict[str, object], workdir: Path) -> None:
             "The regularizer (input norms projected) on the 784-256×4-10 MLP on MNIST, by weight (not in P2; "
             "weight 0 is `mnist_plain`):",
             "",
-            _sweep_table(pd.read_csv(sweep)),
+            _against_paper(pd.read_csv(sweep), "regularizer_weight", label="weight"),
             "",
         ]
     readme = REPO / "README.md"

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .train_config import NORMALIZATIONS
 
 #: Norm of every hidden neuron's input weights and bias after a step (P2 A.10; He initialization's).
 INPUT_NORM = float(np.sqrt(2.0))
@@ -115,9 +116,12 @@ def eigenvalue_penalty(tf: Any, kernels: Sequence[Any], vectors: Any, sizes: Seq
     return tf.reduce_sum(tf.square(vectors)) - 2.0 * cross
 
 
-#: How the input norms are held at ``sqrt(2)`` after each step: P2's Algorithm 2 (the next layer
-#: compensates, the function is kept) or a projection (the next layer is left alone).
-NORMALIZATIONS = ("algorithm2", "projection")
+def check_normalization(normalization: str) -> None:
+    """Raise an :class:`InputError` naming the choices unless ``normalization`` is one of :data:`NORMALIZATIONS`."""
+    if normalization not in NORMALIZATIONS:
+        raise InputError(
+            f"regularizer: normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}"
+        )
 
 
 def normalize_input_norms(
@@ -138,10 +142,7 @@ def normalize_input_norms(
     and so, layer by layer, into the output layer; on wide layers (the
     784-256x4-10 MLP) that growth compounds until the output weights overflow.
     """
-    if normalization not in NORMALIZATIONS:
-        raise InputError(
-            f"regularizer: normalization must be one of {', '.join(NORMALIZATIONS)}, got {normalization!r}"
-        )
+    check_normalization(normalization)
     dtypes = [(np.asarray(k).dtype, np.asarray(b).dtype) for k, b in zip(kernels, biases)]
     kernels = [np.array(k, dtype=np.float64) for k in kernels]
     biases = [np.array(b, dtype=np.float64) for b in biases]
@@ -194,7 +195,7 @@ def attach_regularizer(
     def current() -> list[np.ndarray]:
         return [w.numpy() if m is None else w.numpy() * m.numpy() for w, _, m in variables]
 
-    normalize_input_norms([], [], normalization)  # an unknown normalization fails here, before training
+    check_normalization(normalization)  # before training, not after its first step
 
     class Regularizer(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -212,7 +213,8 @@ def attach_regularizer(
             if not all(np.all(np.isfinite(w)) for w in kernels):
                 raise InputError(
                     f"regularizer: the weights are no longer finite after {self._steps} steps (the output layer's "
-                    f"largest |w| was {self.output_scales[-1]:.3g} at the start of the epoch); with normalization "
+                    f"largest |w| was {self.output_scales[-1] if self.output_scales else float('nan'):.3g} at the "
+                    f"start of the epoch); with normalization "
                     f"{normalization} that is the growth of the input norms piling up in the output layer: "
                     "try normalization: projection, or a smaller weight"
                 )

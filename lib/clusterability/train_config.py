@@ -16,6 +16,10 @@ import numpy as np
 from .errors import InputError
 from .models import ARCHITECTURES, CONV_ARCHITECTURES
 
+#: How the regularizer holds the input norms at ``sqrt(2)`` after each step: P2's Algorithm 2 (the
+#: next layer compensates, the function is kept) or a projection (the next layer is left alone).
+NORMALIZATIONS = ("algorithm2", "projection")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -96,7 +100,7 @@ class TrainConfig:
             ("regularizer_k", self.regularizer_k >= 2, "an integer >= 2 (eigenvalues 2..k)"),
             (
                 "regularizer_normalization",
-                self.regularizer_normalization in ("algorithm2", "projection"),
+                self.regularizer_normalization in NORMALIZATIONS,
                 "algorithm2 (P2's, the next layer compensates) or projection",
             ),
         ]
