@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
-from scipy.sparse.linalg import eigsh
 
+from .eigensolver import top_eigenpairs
 from .graph import LayeredGraph
 
 GRAM_DTYPE = np.float32  # default precision of the Gram-matrix products (the clustering's)
@@ -40,7 +40,8 @@ def bipartite_eigenpairs(
     top eigenvectors of the Gram matrix ``B^T B`` over the smaller side, built
     block by block (each layer of the other side couples its two neighbours)
     in ``gram_dtype`` and restricted to non-isolated nodes, with ARPACK
-    (``eigensolver="arpack"``, started from ``rng``) or a dense ``eigh``
+    (``eigensolver="arpack"``, started from ``rng``, within a bounded number of
+    products: :mod:`clusterability.eigensolver`) or a dense ``eigh``
     (``"dense"``: exact, deterministic); ``u = B v / s``.
 
     Returns ``(s, parts, inv_sqrt)``: ``s`` ascending, ``parts[l]`` the
@@ -93,7 +94,7 @@ def bipartite_eigenpairs(
     else:
         rng = np.random.default_rng(0) if rng is None else rng
         v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
-        vals, v_kept = eigsh(gram, k=k, which="LA", v0=v0, tol=ARPACK_TOL)
+        vals, v_kept = top_eigenpairs(gram, k, v0=v0, tol=ARPACK_TOL, dense=lambda: gram)
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
         return None

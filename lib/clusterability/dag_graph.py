@@ -169,8 +169,11 @@ class DagGraph:
 
 def dag_embedding(graph: DagGraph, k: int, rng: np.random.Generator, tol: float = 1e-8) -> np.ndarray:
     """Rows of the k smallest eigenvectors of ``L_rw`` for the non-isolated nodes (spectral clustering's
-    embedding), from ``eigsh`` on ``M = D^-1/2 A D^-1/2`` as a linear operator over :meth:`DagGraph.matmat`."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    embedding), from ``eigsh`` on ``M = D^-1/2 A D^-1/2`` as a linear operator over :meth:`DagGraph.matmat`,
+    within :mod:`clusterability.eigensolver`'s budget of products."""
+    from scipy.sparse.linalg import LinearOperator
+
+    from .eigensolver import top_eigenpairs
 
     degrees = graph.degrees()
     kept = degrees > 0
@@ -184,7 +187,7 @@ def dag_embedding(graph: DagGraph, k: int, rng: np.random.Generator, tol: float 
     n = graph.n_nodes
     operator = LinearOperator((n, n), matvec=product, matmat=product, dtype=np.float64)
     v0 = rng.uniform(0.5, 1.5, size=n) * kept
-    _, vecs = eigsh(operator, k=k, which="LA", v0=v0, tol=tol)
+    _, vecs = top_eigenpairs(operator, k, v0=v0, tol=tol, dense=lambda: product(np.eye(n)), what="the channel graph")
     return (vecs * inv_sqrt[:, None])[kept]
 
 

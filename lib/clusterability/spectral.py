@@ -37,10 +37,10 @@ import warnings
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.linalg import eigsh
 
 from .bipartite import bipartite_eigenpairs
 from .dag_graph import DagGraph, dag_embedding
+from .eigensolver import DENSE_FALLBACK_LIMIT, top_eigenpairs
 from .errors import InputError
 from .graph import LayeredGraph, unit_scaled_adjacency
 from .kmeans import kmeans
@@ -124,7 +124,7 @@ def _top_eigenvectors(m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Genera
         _, vecs = scipy.linalg.eigh(dense, subset_by_index=[n - k, n - 1])
         return vecs
     v0 = rng.uniform(0.5, 1.5, size=n)
-    _, vecs = eigsh(m, k=k, which="LA", v0=v0, tol=1e-10)
+    _, vecs = top_eigenpairs(m, k, v0=v0, tol=1e-10, dense=lambda: m.toarray() if sp.issparse(m) else np.asarray(m))
     return vecs
 
 
@@ -138,8 +138,11 @@ def _layered_embedding(graph: LayeredGraph, k: int, rng: np.random.Generator) ->
     """
     sizes = graph.layer_sizes
     kept_sizes = [int(np.count_nonzero(d)) for d in graph.layer_degrees()]
-    if min(sum(kept_sizes[0::2]), sum(kept_sizes[1::2])) < max(_DENSE_LIMIT, 2 * k + 2):
+    smaller_side = min(sum(kept_sizes[0::2]), sum(kept_sizes[1::2]))
+    if smaller_side < max(_DENSE_LIMIT, 2 * k + 2):
         return None  # tiny graph: the generic dense route is exact and cheap
+    if smaller_side > DENSE_FALLBACK_LIMIT:
+        return None  # the dense Gram matrix would be larger than the sparse graph (e.g. a long chain of small layers)
     pairs = bipartite_eigenpairs(graph, k, rng=rng)
     if pairs is None:
         return None  # zero singular values: the shortcut cannot give u = B v / s
