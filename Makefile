@@ -21,7 +21,8 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 run test lint bench readme-results clean
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test lint bench \
+	readme-results clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,21 @@ paper2_promote: install
 
 paper2: install
 	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- paper2
+
+# results/scorecard.{csv,md}: every number of the papers (config/papers/) against the tables built here, at SCALE.
+scorecard: install
+	$(SNAKEMAKE) --cores $(CORES) $(SCALE_ARGS) $(MIRROR_CONFIG) -- scorecard
+
+# One network per family at the papers' settings (config/scales/fidelity.yaml: about 2 hours on 2 cores), then
+# the scorecard. fidelity_gpu: the same for P2's CNNs, VGGs and ImageNet models (docs/reproducibility.md, "GPU rows").
+FIDELITY_ARGS = --configfile config/scales/fidelity.yaml
+fidelity: install
+	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- fidelity
+	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- scorecard
+
+fidelity_gpu: install
+	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- fidelity_gpu
+	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- scorecard
 
 # Any target: make run TARGET=results/tableA1.csv SCALE=quick
 run: install

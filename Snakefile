@@ -18,6 +18,7 @@ include: "rules/training.smk"
 include: "rules/clustering.smk"
 include: "rules/lesions.smk"
 include: "rules/tables.smk"
+include: "rules/scorecard.smk"
 
 
 rule all:
