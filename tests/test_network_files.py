@@ -187,8 +187,11 @@ def test_pt_written_by_real_torch(tmp_path: Path) -> None:
 # --- ONNX ----------------------------------------------------------------------------------
 
 
-def _onnx_model(path: Path, extra_nodes=(), extra_inits=()) -> dict[str, np.ndarray]:
-    """Conv -> BatchNormalization -> Relu -> Conv -> Relu -> Flatten -> Gemm(transB=1), built with onnx.helper."""
+def _onnx_model(path: Path, extra_nodes=(), extra_inits=(), flatten_input="r2") -> dict[str, np.ndarray]:
+    """Conv -> BatchNormalization -> Relu -> Conv -> Relu -> Flatten -> Gemm(transB=1), built with onnx.helper.
+
+    ``extra_nodes`` go before the Flatten, which reads ``flatten_input`` (nodes off the data path are ignored).
+    """
     from onnx import TensorProto, helper, numpy_helper, save
 
     arrays = {
@@ -208,7 +211,7 @@ def _onnx_model(path: Path, extra_nodes=(), extra_inits=()) -> dict[str, np.ndar
         helper.make_node("Conv", ["r1", "w2"], ["c2"], name="conv2"),
         helper.make_node("Relu", ["c2"], ["r2"]),
         *extra_nodes,
-        helper.make_node("Flatten", ["r2"], ["f"]),
+        helper.make_node("Flatten", [flatten_input], ["f"]),
         helper.make_node("Gemm", ["f", "fc"], ["y"], name="fc", transB=1),
     ]
     graph = helper.make_graph(
@@ -242,12 +245,12 @@ def test_onnx_unsupported_layers_name_the_node(tmp_path: Path, capsys: pytest.Ca
 
     lstm = helper.make_node("LSTM", ["r2", "lw", "lr"], ["h"], name="encoder_lstm", hidden_size=2)
     inits = [("lw", np.zeros((1, 8, 5), np.float32)), ("lr", np.zeros((1, 8, 2), np.float32))]
-    _onnx_model(tmp_path / "lstm.onnx", [lstm], inits)
+    _onnx_model(tmp_path / "lstm.onnx", [lstm], inits, flatten_input="h")
     assert main(["ncut", str(tmp_path / "lstm.onnx"), "--k", "2", "--shuffles", "0"]) == 2
     err = capsys.readouterr().err
     assert "node 'encoder_lstm' (LSTM) cannot be mapped" in err and err.count("\n") == 1
     residual = helper.make_node("Add", ["r2", "c2"], ["sum"], name="skip")
-    _onnx_model(tmp_path / "res.onnx", [residual])
+    _onnx_model(tmp_path / "res.onnx", [residual], flatten_input="sum")
     with pytest.raises(InputError, match="node 'skip' \\(Add\\) merges 2 computed tensors"):
         read_network(tmp_path / "res.onnx")
     (tmp_path / "junk.onnx").write_bytes(b"not a protobuf at all \xff\xfe")

@@ -14,8 +14,8 @@ File format (``numpy.savez``; read with ``allow_pickle=False``)
 ``bn_gamma_{i}``, ``bn_moving_variance_{i}``, ``bn_epsilon_{i}`` (optional, together)
     A batch-normalization layer applied to the outputs of layer ``i``:
     scale ``gamma`` and moving variance of shape ``(out_channels,)`` and a
-    scalar ``epsilon``. ``bn_beta_{i}`` and ``bn_moving_mean_{i}`` may be
-    stored too; the graph does not use them.
+    scalar (shape ``()``) ``epsilon``. ``bn_beta_{i}`` and ``bn_moving_mean_{i}``
+    (shape ``(out_channels,)``) may be stored too; the graph does not use them.
 
 ``sources_{i}`` (optional; residual and branching CNNs)
     An int array ``(m, 2)`` of ``(producer, start)`` rows: convolution ``i``
@@ -23,9 +23,46 @@ File format (``numpy.savez``; read with ``allow_pickle=False``)
     whose channels feed its input channels ``start ...``
     (:mod:`clusterability.dag_graph`). A file with any ``sources_`` holds only
     convolution kernels, and a kernel without ``sources_`` reads the network's
-    input. Consecutive kernels need not chain then.
+    input (so it has as many input channels as ``kernel_0``). Consecutive
+    kernels need not chain then, but every input channel of a wired
+    convolution must be fed by at least one producer, and no row may repeat.
 
-Nothing else in the file is read. All arrays must be finite.
+Every array is real numbers (a float or integer dtype) and every array the
+graph uses is finite. ``{i}`` is a layer number in ASCII decimal without
+leading zeros (``kernel_10``, not ``kernel_010``); a bias or batch norm needs
+its kernel. A member named like a field with a number spelled otherwise
+(``kernel_00``, ``kernel_-1``, ``kernel_ 1``, ``kernel_٣`` in Arabic-Indic
+digits) is refused, as skipping it would silently drop a layer. Members with
+any other name are ignored and never decompressed.
+
+Untrusted files
+---------------
+Files are read without trusting what they declare, before anything is
+allocated: the zip directory's compressed sizes must lie within the file, and
+the format's members together may inflate to at most
+:data:`MAX_COMPRESSION_RATIO` times the file's size (plus
+:data:`COMPRESSION_SLACK`) -- a kernel pruned to 90% compresses about 7:1 and
+one pruned to 99% about 60:1, while a zip bomb reaches deflate's 1032:1.
+Then each member's ``.npy`` header is read on its own (version 1.0 or 2.0, at
+most 10,000 bytes) and its dtype, shape and size are checked against the caps
+of :mod:`clusterability.limits` -- every dimension at most
+:data:`~clusterability.limits.MAX_DIMENSION` (zero-size arrays included), at
+most :data:`~clusterability.limits.MAX_TENSOR_BYTES` per array and
+:data:`~clusterability.limits.MAX_TOTAL_BYTES` in all -- and against the
+member's size in the zip directory (the header's shape must account for exactly
+the bytes that follow it). Only then are the arrays read, each into a buffer of
+its declared size, and never past it; the zip CRC is checked at the end.
+
+Validation
+----------
+:class:`NetworkWeights` validates every network it is built with, whichever
+reader built it (Keras, PyTorch, ONNX, torchvision, ``.npz``): every kernel is
+a real, finite, non-empty array within the caps; the kernels chain (or the
+``sources`` wiring is valid, as above); every batch norm's gamma and moving
+variance are finite with one value per output channel, the variance is never
+negative, epsilon is one finite number >= 0 and ``variance + epsilon > 0``.
+Each refusal is one :class:`~clusterability.errors.InputError` line naming the
+layer ("batch norm of layer 2 has a negative moving variance").
 
 Kernel dtypes
 -------------
@@ -44,18 +81,40 @@ arrays are refused (object arrays are never unpickled).
 
 from __future__ import annotations
 
+import io
 import os
 import re
+import struct
+import tokenize
+import warnings
 import zipfile
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.lib import format as npy_format
 
+from . import limits
 from .atomic import write_npz
 from .errors import InputError
 
-_KERNEL = re.compile(r"^kernel_(\d+)$")
+#: Most the format's members may inflate to, as a multiple of the ``.npz`` file's size (a zip-bomb bound).
+MAX_COMPRESSION_RATIO = 100
+#: Bytes the members may inflate to beyond that ratio (tiny files of zeros, e.g. zero biases).
+COMPRESSION_SLACK = 4 * 2**20
+
+#: The fields of the format, each stored as ``<field>_<layer number>``.
+FIELDS = ("kernel", "bias", "sources", "bn_gamma", "bn_moving_variance", "bn_epsilon", "bn_beta", "bn_moving_mean")
+_NAME = re.compile(rf"({'|'.join(FIELDS)})_(.*)", re.DOTALL)
+_INDEX = re.compile(r"0|[1-9][0-9]*")  # ASCII only: re's \d and int() accept every script's digits
+#: Readers of the ``.npy`` header after its magic string, by format version, and the size of its length field.
+_HEADER_READERS = {(1, 0): (npy_format.read_array_header_1_0, "<H"), (2, 0): (npy_format.read_array_header_2_0, "<I")}
+_MAX_HEADER = 10_000  # numpy's own bound on a header it parses; np.save writes about 128 bytes
+_CHUNK = 2**20
+_REAL_KINDS = "iuf"
 
 
 @dataclass(frozen=True)
@@ -75,7 +134,10 @@ class BatchNorm:
 
 @dataclass(frozen=True)
 class NetworkWeights:
-    """The kernels of a feed-forward network in layer order, plus optional extras."""
+    """The kernels of a feed-forward network in layer order, plus optional extras.
+
+    Every instance is validated (module docstring, "Validation"), whichever reader built it.
+    """
 
     kernels: tuple[np.ndarray, ...]
     biases: tuple[np.ndarray | None, ...] = ()
@@ -93,13 +155,17 @@ class NetworkWeights:
             object.__setattr__(self, "sources", (None,) * n)
         if len(self.sources) != n:
             raise InputError(f"{self.source}: sources do not match {n} kernels")
-        if self.is_dag:
-            validate_dag(self.kernels, self.sources, self.source)
-        else:
-            validate_kernels(self.kernels, self.source)
-        object.__setattr__(self, "kernels", tuple(_float_kernel(k, i, self.source) for i, k in enumerate(self.kernels)))
         if len(self.biases) != n or len(self.batch_norms) != n:
             raise InputError(f"{self.source}: biases/batch norms do not match {n} kernels")
+        kernels = tuple(_as_array(k, f"kernel_{i}", self.source) for i, k in enumerate(self.kernels))
+        if self.is_dag:
+            validate_dag(kernels, self.sources, self.source)
+        else:
+            validate_kernels(kernels, self.source)
+        object.__setattr__(self, "kernels", tuple(_float_kernel(k, i, self.source) for i, k in enumerate(kernels)))
+        for i, bn in enumerate(self.batch_norms):
+            if bn is not None:
+                validate_batch_norm(bn, i, kernels[i].shape[-1], self.source)
 
     @property
     def n_layers(self) -> int:
@@ -128,6 +194,26 @@ class NetworkWeights:
         return NetworkWeights(tuple(kernels), self.biases, self.batch_norms, self.source, self.sources)
 
 
+# ---------------------------------------------------------------------------- validation
+
+
+def _as_array(value: Any, name: str, source: str) -> np.ndarray:
+    """``value`` as an array, or an :class:`InputError` naming ``name`` if it is not one."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{source}: {name} is not an array ({_one_line(exc)})") from None
+
+
+def _dtype_problem(dtype: np.dtype) -> str | None:
+    """Why an array of ``dtype`` is not real numbers (float or integer), or None if it is."""
+    if dtype.hasobject:
+        return f"holds Python objects (dtype {dtype}), which are never unpickled; store plain numeric arrays"
+    if dtype.kind not in _REAL_KINDS:
+        return f"has dtype {dtype}; expected real numbers (a float or integer dtype)"
+    return None
+
+
 def _float_kernel(kernel: np.ndarray, i: int, source: str) -> np.ndarray:
     """``kernel`` itself if float32 or float64, else converted to float64 (see "Kernel dtypes")."""
     if kernel.dtype in (np.float32, np.float64):
@@ -139,21 +225,42 @@ def _float_kernel(kernel: np.ndarray, i: int, source: str) -> np.ndarray:
     return out
 
 
+def _check_kernel_rank(kernel: np.ndarray, i: int, source: str, wired: bool) -> None:
+    """Raise unless kernel ``i`` is dense (2-d) or a convolution (4-d); only convolutions if ``wired``."""
+    if wired and kernel.ndim != 4:
+        raise InputError(
+            f"{source}: kernel_{i} has shape {kernel.shape}; a wired (sources_) network holds convolutions"
+        )
+    if kernel.ndim not in (2, 4):
+        raise InputError(
+            f"{source}: kernel_{i} has shape {kernel.shape}; expected (fan_in, fan_out) "
+            "or (h, w, in_channels, out_channels)"
+        )
+
+
+def _check_kernel(kernel: np.ndarray, i: int, source: str, wired: bool) -> int:
+    """Raise unless kernel ``i`` is a real, finite, non-empty 2-d or 4-d array within the caps; its bytes."""
+    problem = _dtype_problem(kernel.dtype)
+    if problem is not None:
+        raise InputError(f"{source}: kernel_{i} {problem}")
+    _check_kernel_rank(kernel, i, source, wired)
+    nbytes = limits.check_declared_shape(kernel.shape, kernel.dtype.itemsize, f"{source}: kernel_{i}")
+    if kernel.size == 0:
+        raise InputError(
+            f"{source}: kernel_{i} has shape {kernel.shape} with no entries; every layer needs at least one "
+            "neuron (channel) and one input"
+        )
+    if not np.all(np.isfinite(kernel)):
+        bad = int(np.size(kernel) - np.count_nonzero(np.isfinite(kernel)))
+        raise InputError(f"{source}: kernel_{i} has {bad} NaN or infinite entries")
+    return nbytes
+
+
 def validate_kernels(kernels: tuple[np.ndarray, ...] | list[np.ndarray], source: str) -> None:
     """Raise :class:`InputError` unless ``kernels`` form a chainable feed-forward net."""
     if len(kernels) == 0:
         raise InputError(f"{source}: no kernel_0 found; expected kernel_0 ... kernel_{{L-1}}")
-    for i, k in enumerate(kernels):
-        if k.ndim not in (2, 4):
-            raise InputError(
-                f"{source}: kernel_{i} has shape {k.shape}; expected (fan_in, fan_out) "
-                "or (h, w, in_channels, out_channels)"
-            )
-        if not np.issubdtype(k.dtype, np.floating) and not np.issubdtype(k.dtype, np.integer):
-            raise InputError(f"{source}: kernel_{i} has non-numeric dtype {k.dtype}")
-        if not np.all(np.isfinite(k)):
-            bad = int(np.size(k) - np.count_nonzero(np.isfinite(k)))
-            raise InputError(f"{source}: kernel_{i} has {bad} NaN or infinite entries")
+    limits.check_total_bytes(sum(_check_kernel(k, i, source, wired=False) for i, k in enumerate(kernels)), source)
     for i in range(1, len(kernels)):
         prev, cur = kernels[i - 1], kernels[i]
         if prev.ndim == 4 and cur.ndim == 2:
@@ -172,29 +279,278 @@ def validate_kernels(kernels: tuple[np.ndarray, ...] | list[np.ndarray], source:
 
 
 def validate_dag(kernels: tuple[np.ndarray, ...] | list[np.ndarray], sources: tuple, source: str) -> None:
-    """Raise :class:`InputError` unless ``kernels`` are convolutions that ``sources`` wire validly."""
+    """Raise :class:`InputError` unless ``kernels`` are convolutions that ``sources`` wire validly.
+
+    A convolution without sources reads the network's input, as the first one does (the convention of
+    :class:`clusterability.imagenet.DagBuilder`), so it has as many input channels; a wired one must get
+    every input channel from some producer (a channel fed by nothing means the wiring is wrong).
+    """
+    if len(kernels) == 0:
+        raise InputError(f"{source}: no kernel_0 found; expected kernel_0 ... kernel_{{L-1}}")
+    limits.check_total_bytes(sum(_check_kernel(k, i, source, wired=True) for i, k in enumerate(kernels)), source)
+    widths = np.array([k.shape[-1] for k in kernels], dtype=np.int64)
     for i, k in enumerate(kernels):
-        if k.ndim != 4:
-            raise InputError(f"{source}: kernel_{i} has shape {k.shape}; a wired (sources_) network holds convolutions")
-        if not np.issubdtype(k.dtype, np.number) or not np.all(np.isfinite(k)):
-            raise InputError(f"{source}: kernel_{i} must be finite numbers")
         if sources[i] is None:
-            continue
-        rows = np.asarray(sources[i])
-        if rows.ndim != 2 or rows.shape[1] != 2 or not np.issubdtype(rows.dtype, np.integer):
-            raise InputError(f"{source}: sources_{i} must be an integer (m, 2) array of (producer, start) rows")
-        for producer, start in rows.tolist():
-            if not 0 <= producer < i:
-                raise InputError(f"{source}: sources_{i} names kernel_{producer}; producers must be earlier kernels")
-            if start < 0 or start + kernels[producer].shape[-1] > k.shape[2]:
+            if k.shape[2] != kernels[0].shape[2]:
                 raise InputError(
-                    f"{source}: sources_{i}: kernel_{producer}'s {kernels[producer].shape[-1]} channels from input "
-                    f"channel {start} do not fit kernel_{i}'s {k.shape[2]} input channels"
+                    f"{source}: kernel_{i} has no sources_{i}, so it reads the network's input like kernel_0 "
+                    f"({kernels[0].shape[2]} channels), but it has {k.shape[2]} input channels; give its sources_{i}"
                 )
+            continue
+        _check_wiring(_as_array(sources[i], f"sources_{i}", source), i, k.shape[2], widths, source)
+
+
+def _check_wiring(rows: np.ndarray, i: int, n_in: int, widths: np.ndarray, source: str) -> None:
+    """Raise unless ``rows`` (``sources_i``) feed each of convolution ``i``'s ``n_in`` input channels."""
+    if rows.ndim != 2 or rows.shape[1] != 2 or rows.dtype.kind not in "iu":
+        raise InputError(f"{source}: sources_{i} must be an integer (m, 2) array of (producer, start) rows")
+    if rows.shape[0] == 0:
+        raise InputError(f"{source}: sources_{i} is empty; leave it out for a kernel that reads the network's input")
+    if rows.max() > 2**40 or rows.min() < -(2**40):
+        raise InputError(f"{source}: sources_{i} holds out-of-range numbers ({rows.min()} ... {rows.max()})")
+    rows = rows.astype(np.int64)
+    producers, starts = rows[:, 0], rows[:, 1]
+    late = (producers < 0) | (producers >= i)
+    if late.any():
+        raise InputError(f"{source}: sources_{i} names kernel_{producers[late][0]}; producers must be earlier kernels")
+    ends = starts + widths[producers]
+    outside = (starts < 0) | (ends > n_in)
+    if outside.any():
+        j = int(np.flatnonzero(outside)[0])
+        raise InputError(
+            f"{source}: sources_{i}: kernel_{producers[j]}'s {widths[producers[j]]} channels from input "
+            f"channel {starts[j]} do not fit kernel_{i}'s {n_in} input channels"
+        )
+    if len(np.unique(rows, axis=0)) != len(rows):
+        raise InputError(f"{source}: sources_{i} lists a (producer, start) row twice; each producer feeds once")
+    fed = np.cumsum(np.bincount(starts, minlength=n_in + 1) - np.bincount(ends, minlength=n_in + 1))[:n_in]
+    unfed = np.flatnonzero(fed == 0)
+    if unfed.size:
+        raise InputError(
+            f"{source}: sources_{i} feed {n_in - unfed.size} of kernel_{i}'s {n_in} input channels (channel "
+            f"{unfed[0]} is fed by no producer); the wiring is wrong: every input channel comes from an earlier kernel"
+        )
+
+
+def _real_vector(value: Any, n: int) -> np.ndarray | None:
+    """``value`` as an array if it is ``n`` real numbers (shape ``(n,)``), else None."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    return array if array.shape == (n,) and _dtype_problem(array.dtype) is None else None
+
+
+def _describe(value: Any) -> str:
+    """``value``'s type, and its shape and dtype if it is an array, for a message."""
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    return f"a {type(value).__name__}"
+
+
+def validate_batch_norm(bn: BatchNorm, i: int, n_out: int, source: str) -> None:
+    """Raise :class:`InputError` unless ``bn`` can act on the ``n_out`` output channels of layer ``i``.
+
+    gamma and the moving variance: ``n_out`` finite real numbers, the variance >= 0; epsilon: one finite real
+    number >= 0; ``variance + epsilon > 0`` (the scale ``gamma / sqrt(variance + epsilon)`` is defined).
+    """
+    where = f"{source}: batch norm of layer {i}"
+    if not isinstance(bn, BatchNorm):
+        raise InputError(f"{where} is a {type(bn).__name__}, not a BatchNorm")
+    for label, value, required in (
+        ("gamma", bn.gamma, True),
+        ("moving variance", bn.moving_variance, True),
+        ("beta", bn.beta, False),
+        ("moving mean", bn.moving_mean, False),
+    ):
+        if value is None and not required:
+            continue
+        array = _real_vector(value, n_out)
+        if array is None:
+            raise InputError(
+                f"{where}: its {label} must be {n_out} real numbers (shape ({n_out},), one per output channel), "
+                f"got {_describe(value)}"
+            )
+        if required and not np.all(np.isfinite(array)):
+            raise InputError(f"{where} has NaN or infinite {label} entries")
+    try:
+        eps = np.asarray(bn.epsilon)
+    except (ValueError, TypeError):
+        eps = np.asarray(None)
+    if eps.ndim != 0 or _dtype_problem(eps.dtype) is not None:
+        raise InputError(f"{where}: its epsilon must be one real number, got {_describe(bn.epsilon)}")
+    if not np.isfinite(eps) or eps < 0:
+        raise InputError(f"{where} has epsilon {eps}; expected a finite number >= 0")
+    variance = np.asarray(bn.moving_variance)
+    if np.any(variance < 0):
+        raise InputError(
+            f"{where} has a negative moving variance ({variance.min()} for channel {int(np.argmin(variance))}); "
+            "a variance is never negative: the file is corrupt"
+        )
+    with np.errstate(over="ignore", invalid="ignore"):
+        zero = ~(variance + bn.epsilon > 0)  # as BatchNorm.scale adds them
+    if np.any(zero):
+        raise InputError(
+            f"{where} has moving variance + epsilon = 0 (channel {int(np.argmax(zero))}); "
+            "its scale gamma / sqrt(variance + epsilon) is undefined"
+        )
+
+
+# ---------------------------------------------------------------------------- names of the format
+
+
+def _format_name(name: str, source: str) -> tuple[str, int] | None:
+    """``(field, layer)`` of a member of the format, None for a name the format does not define.
+
+    Raises for a field with its layer number spelled another way (``kernel_00``, ``kernel_٣``).
+    """
+    match = _NAME.fullmatch(name)
+    if match is None:
+        return None
+    fieldname, index = match.groups()
+    if _INDEX.fullmatch(index):
+        return fieldname, int(index)
+    if any(c.isdigit() for c in index) and all(c.isdigit() or c.isspace() or c in "+-" for c in index):
+        raise InputError(
+            f"{source}: {name!r} is not a name of the format: layer numbers are ASCII decimals without leading "
+            f"zeros ({fieldname}_0, {fieldname}_1, ...); rename it"
+        )
+    return None
+
+
+def _format_names(names: list[str], source: str) -> dict[tuple[str, int], str]:
+    """The names of the format among ``names`` by ``(field, layer)``: kernels numbered ``0 ... L-1``, and
+    every other field for a layer that has a kernel."""
+    found: dict[tuple[str, int], str] = {}
+    for name in names:
+        key = _format_name(name, source)
+        if key is None:
+            continue
+        if key in found:
+            raise InputError(f"{source}: {key[0]}_{key[1]} is stored twice; keep one")
+        found[key] = name
+    indices = sorted(i for f, i in found if f == "kernel")
+    if not indices:
+        raise InputError(f"{source}: no kernel_0 found; expected kernel_0 ... kernel_{{L-1}}")
+    if indices != list(range(len(indices))):
+        missing = next(i for i in range(len(indices) + 1) if i not in set(indices))
+        raise InputError(f"{source}: missing kernel_{missing}; kernels must be numbered 0 ... L-1")
+    orphan = next(((f, i) for f, i in found if i >= len(indices)), None)
+    if orphan is not None:
+        raise InputError(
+            f"{source}: {orphan[0]}_{orphan[1]} is stored but there is no kernel_{orphan[1]} (the kernels are "
+            f"kernel_0 ... kernel_{len(indices) - 1}); a kernel is missing or the name is wrong"
+        )
+    return found
+
+
+# ---------------------------------------------------------------------------- the .npz file
+
+
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """``exc``'s message on one line, at most ``limit`` characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class _NpyHeader:
+    """What a member's ``.npy`` header declares: its array, and where the array's bytes start."""
+
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype
+    offset: int
+    nbytes: int
+
+
+def _check_directory(members: dict[str, zipfile.ZipInfo], file_size: int, source: str) -> None:
+    """Raise unless the zip directory's sizes for ``members`` fit a file of ``file_size`` bytes, and the
+    members inflate to at most :data:`MAX_COMPRESSION_RATIO` times it (plus :data:`COMPRESSION_SLACK`)."""
+    for name, info in members.items():
+        if info.flag_bits & 0x1:
+            raise InputError(f"{source}: {name} is encrypted; save the weights with numpy.savez")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise InputError(
+                f"{source}: {name} uses zip compression method {info.compress_type}; "
+                "save the weights with numpy.savez or numpy.savez_compressed"
+            )
+        if info.header_offset + info.compress_size > file_size:
+            raise InputError(
+                f"{source}: the zip directory says {name} holds {info.compress_size:,} compressed bytes from "
+                f"offset {info.header_offset:,}, past the file's {file_size:,} bytes; the file is truncated or corrupt"
+            )
+        if info.compress_type == zipfile.ZIP_STORED and info.compress_size != info.file_size:
+            raise InputError(f"{source}: the zip directory gives {name} two sizes; the file is corrupt")
+    inflated = sum(info.file_size for info in members.values())
+    if inflated > MAX_COMPRESSION_RATIO * file_size + COMPRESSION_SLACK:
+        raise InputError(
+            f"{source}: the zip directory says the arrays inflate to {inflated:,} bytes, over "
+            f"{MAX_COMPRESSION_RATIO} times the file's {file_size:,} bytes (a zip bomb or a corrupt directory); "
+            "save the weights with numpy.savez"
+        )
+
+
+def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, source: str) -> _NpyHeader:
+    """The ``.npy`` header of member ``name``, checked against the caps and the member's size."""
+    what = f"{source}: {name}"
+    try:
+        with archive.open(info) as stream:
+            version = npy_format.read_magic(stream)
+            if version not in _HEADER_READERS:
+                raise InputError(f"{what} is .npy format version {version}; save it with numpy.savez")
+            reader, length_format = _HEADER_READERS[version]
+            length_field = stream.read(struct.calcsize(length_format))
+            if len(length_field) != struct.calcsize(length_format):
+                raise InputError(f"{what}: its .npy header is truncated; the file is corrupt")
+            length = struct.unpack(length_format, length_field)[0]
+            if length > _MAX_HEADER:
+                raise InputError(f"{what}: its .npy header claims {length:,} bytes, over {_MAX_HEADER:,}")
+            text = stream.read(length)
+            if len(text) != length:
+                raise InputError(f"{what}: its .npy header is truncated; the file is corrupt")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # headers written by Python 2 parse with a warning
+            shape, fortran_order, dtype = reader(io.BytesIO(length_field + text), max_header_size=_MAX_HEADER)
+    except (ValueError, TypeError, SyntaxError, tokenize.TokenError, KeyError, RecursionError, OverflowError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"{what} has no valid .npy header ({_one_line(exc)}); save it with numpy.savez") from None
+    problem = _dtype_problem(dtype)
+    if problem is not None:
+        raise InputError(f"{what} {problem}")
+    nbytes = limits.check_declared_shape(shape, dtype.itemsize, what)
+    offset = npy_format.MAGIC_LEN + len(length_field) + length
+    if offset + nbytes != info.file_size:
+        raise InputError(
+            f"{what}: its .npy header declares shape {tuple(shape)} of {dtype} ({nbytes:,} bytes) but the member "
+            f"holds {info.file_size - offset:,} bytes after the header; the file is corrupt"
+        )
+    return _NpyHeader(tuple(int(n) for n in shape), bool(fortran_order), dtype, offset, nbytes)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, header: _NpyHeader, what: str) -> np.ndarray:
+    """The array of member ``name``: exactly the bytes its checked header declares, read into its own buffer."""
+    array = np.empty(header.nbytes // header.dtype.itemsize, dtype=header.dtype)
+    buffer = memoryview(array.view(np.uint8))
+    with archive.open(info) as stream:
+        if len(stream.read(header.offset)) != header.offset:
+            raise InputError(f"{what}: the member ends inside its header; the file is corrupt")
+        done = 0
+        while done < header.nbytes:
+            got = stream.readinto(buffer[done : done + _CHUNK])
+            if not got:
+                raise InputError(
+                    f"{what}: the member ends after {done:,} of {header.nbytes:,} bytes; the file is corrupt"
+                )
+            done += got
+        if stream.read(1):  # also where the zip's CRC is checked
+            raise InputError(f"{what}: the member holds more bytes than its header declares; the file is corrupt")
+    return array.reshape(header.shape, order="F" if header.fortran_order else "C")
 
 
 def load_weights(path: str | os.PathLike[str]) -> NetworkWeights:
-    """Read a network's weights from an ``.npz`` file (format in the module docstring)."""
+    """Read a network's weights from an ``.npz`` file (format in the module docstring; untrusted)."""
     path = Path(path)
     if path.is_dir():
         raise InputError(f"{path}: is a directory, not a weights file")
@@ -202,57 +558,73 @@ def load_weights(path: str | os.PathLike[str]) -> NetworkWeights:
         raise InputError(f"{path}: no such weights file")
     if not path.is_file():
         raise InputError(f"{path}: not a regular file; expected a .npz weights file")
-    if path.stat().st_size == 0:
+    file_size = path.stat().st_size
+    if file_size == 0:
         raise InputError(f"{path}: the weights file is empty")
     if not zipfile.is_zipfile(path):
         # np.load would return a bare array for a .npy file, or try to unpickle other files.
         raise InputError(f"{path}: not a .npz file (not a zip archive); save the kernels with numpy.savez")
+    source = str(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in npz.files}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a readable .npz file ({exc})") from None
-    except ValueError as exc:  # pickled object arrays refuse to load
-        raise InputError(f"{path}: cannot load without pickle ({exc}); store plain numeric arrays") from None
-    return weights_from_arrays(arrays, source=str(path))
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            names = [info.filename.removesuffix(".npy") for info in infos]
+            found = _format_names(names, source)
+            wanted = set(found.values())
+            members = {name: info for name, info in zip(names, infos) if name in wanted}
+            _check_directory(members, file_size, source)
+            headers = {name: _read_header(archive, info, name, source) for name, info in members.items()}
+            limits.check_total_bytes(sum(h.nbytes for h in headers.values()), source)
+            arrays = {
+                name: _read_member(archive, info, headers[name], f"{source}: {name}") for name, info in members.items()
+            }
+    except InputError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, struct.error, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"{source}: not a readable .npz file ({_one_line(exc)})") from None
+    return weights_from_arrays(arrays, source=source)
 
 
-def weights_from_arrays(arrays: dict[str, np.ndarray], source: str = "<memory>") -> NetworkWeights:
-    """Build :class:`NetworkWeights` from a mapping of ``.npz`` names to arrays."""
-    indices = sorted(int(m.group(1)) for name in arrays if (m := _KERNEL.match(name)))
-    if not indices:
-        raise InputError(f"{source}: no kernel_0 found; expected kernel_0 ... kernel_{{L-1}}")
-    if indices != list(range(len(indices))):
-        missing = sorted(set(range(max(indices) + 1)) - set(indices))
-        raise InputError(f"{source}: missing kernel_{missing[0]}; kernels must be numbered 0 ... L-1")
-    kernels = tuple(np.asarray(arrays[f"kernel_{i}"]) for i in indices)
-    sources = tuple(arrays.get(f"sources_{i}") for i in indices)
-    if all(s is None for s in sources):
-        validate_kernels(kernels, source)
-    biases = tuple(arrays.get(f"bias_{i}") for i in indices)
-    batch_norms = tuple(_batch_norm(arrays, i, kernels[i], source) for i in indices)
+def weights_from_arrays(arrays: Mapping[str, Any], source: str = "<memory>") -> NetworkWeights:
+    """Build :class:`NetworkWeights` from a mapping of ``.npz`` names to arrays (other names are ignored)."""
+    found = _format_names(list(arrays), source)
+    values = {key: _as_array(arrays[name], name, source) for key, name in found.items()}
+    for (fieldname, i), value in values.items():
+        problem = _dtype_problem(value.dtype)
+        if problem is not None:
+            raise InputError(f"{source}: {fieldname}_{i} {problem}")
+    n = sum(1 for fieldname, _ in values if fieldname == "kernel")
+    kernels = tuple(values["kernel", i] for i in range(n))
+    sources = tuple(values.get(("sources", i)) for i in range(n))
+    wired = any(s is not None for s in sources)
+    for i, kernel in enumerate(kernels):
+        _check_kernel_rank(kernel, i, source, wired)
+    biases = tuple(values.get(("bias", i)) for i in range(n))
+    batch_norms = tuple(_batch_norm(values, i, kernels[i].shape[-1], source) for i in range(n))
     return NetworkWeights(kernels, biases, batch_norms, source, sources)
 
 
-def _batch_norm(arrays: dict[str, np.ndarray], i: int, kernel: np.ndarray, source: str) -> BatchNorm | None:
-    keys = [f"bn_gamma_{i}", f"bn_moving_variance_{i}", f"bn_epsilon_{i}"]
-    present = [k in arrays for k in keys]
-    if not any(present):
+def _batch_norm(values: dict[tuple[str, int], np.ndarray], i: int, n_out: int, source: str) -> BatchNorm | None:
+    """The batch norm of layer ``i`` from its ``bn_*_{i}`` fields (values checked by :func:`validate_batch_norm`)."""
+    fields = ("bn_gamma", "bn_moving_variance", "bn_epsilon", "bn_beta", "bn_moving_mean")
+    present = {f: values[f, i] for f in fields if (f, i) in values}
+    if not present:
         return None
-    if not all(present):
-        missing = next(k for k, p in zip(keys, present) if not p)
-        raise InputError(f"{source}: batch norm of layer {i} is missing {missing}")
-    gamma = np.asarray(arrays[keys[0]], dtype=np.float64)
-    var = np.asarray(arrays[keys[1]], dtype=np.float64)
-    eps = float(np.asarray(arrays[keys[2]]))
-    n_out = kernel.shape[-1]
-    if gamma.shape != (n_out,) or var.shape != (n_out,):
-        raise InputError(f"{source}: batch norm of layer {i} must have shape ({n_out},)")
-    if not (np.all(np.isfinite(gamma)) and np.all(np.isfinite(var)) and np.isfinite(eps)):
-        raise InputError(f"{source}: batch norm of layer {i} has NaN or infinite entries")
-    if np.any(var + eps <= 0):
-        raise InputError(f"{source}: batch norm of layer {i} has non-positive variance + epsilon")
-    return BatchNorm(gamma, var, eps, arrays.get(f"bn_beta_{i}"), arrays.get(f"bn_moving_mean_{i}"))
+    missing = next((f for f in fields[:3] if f not in present), None)
+    if missing is not None:
+        raise InputError(f"{source}: batch norm of layer {i} is missing {missing}_{i}")
+    for f, value in present.items():
+        expected = () if f == "bn_epsilon" else (n_out,)
+        if value.shape != expected:
+            what = "a scalar (shape ())" if f == "bn_epsilon" else f"shape ({n_out},), one per output of kernel_{i}"
+            raise InputError(f"{source}: {f}_{i} has shape {value.shape}; expected {what}")
+    return BatchNorm(
+        gamma=present["bn_gamma"].astype(np.float64),
+        moving_variance=present["bn_moving_variance"].astype(np.float64),
+        epsilon=float(present["bn_epsilon"]),
+        beta=present.get("bn_beta"),
+        moving_mean=present.get("bn_moving_mean"),
+    )
 
 
 def weights_to_arrays(weights: NetworkWeights) -> dict[str, np.ndarray]:
