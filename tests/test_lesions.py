@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 
 from clusterability.errors import InputError
+from clusterability.figures import LESION_TYPE_COLOURS
 from clusterability.lesions import (
+    MIN_DAMAGE,
+    TYPES,
+    ZERO_MODES,
     DoubleLesion,
     MLPLesioner,
     Submodule,
@@ -14,12 +21,15 @@ from clusterability.lesions import (
     dependency_edges,
     double_lesion_rows,
     double_lesions,
+    more_than_one_point,
     p_value,
     pairs_to_lesion,
+    random_sets,
     single_lesions,
     submodule_type,
     submodules,
 )
+from clusterability.seeds import derive_seed
 from clusterability.weights import NetworkWeights
 
 N_CLASSES, BLOCK, N_INPUT_GROUP = 4, 6, 5
@@ -74,7 +84,12 @@ def test_submodules_are_clusters_within_hidden_layers() -> None:
     labels = [0, 1, 2, 0, 0, 1, -1, 2, 2, 2, 2, 0, 1]  # inputs, hidden 1, hidden 2, outputs
     modules = submodules(labels, widths)
     assert [(m.layer, m.label, m.neurons) for m in modules] == [(1, 0, (0, 1)), (1, 1, (2,)), (2, 2, (0, 1, 2, 3))]
-    assert modules[0].proportion == 0.5 and modules[0].name == "1-0"
+    # Proportions are of the layer's clustered neurons (neuron 3 of layer 1 was cut off: label -1),
+    # and random sets come from those: P1 Table A.18's proportions sum to 1 in every layer.
+    assert modules[0].proportion == 2 / 3 and modules[0].name == "1-0"
+    assert modules[0].pool.tolist() == [0, 1, 2] and modules[2].pool.tolist() == [0, 1, 2, 3]
+    assert sum(m.proportion for m in modules if m.layer == 1) == 1.0
+    assert Submodule(1, 0, (0, 1), 4).pool.tolist() == [0, 1, 2, 3]  # no clustering given: the whole layer
     with pytest.raises(InputError, match="12 labels"):
         submodules(labels[:-1], widths)
 
@@ -144,6 +159,93 @@ def test_p_value_and_types_follow_p1() -> None:
     assert submodule_type(0.005, True, 0.25) == "sig-but-not-diff"
     assert submodule_type(0.2, True, 0.049) == "small"
     assert submodule_type(0.005, False, 0.2) == "other"
+    # More than 1 point but not significant: the authors' code's fifth type, not "other"
+    # (a quick run's sub-module that cost 42.6 points was typed "other").
+    assert submodule_type(0.426, False, 0.3) == "diff-but-not-sig"
+    assert submodule_type(0.426, False, 0.04) == "small"
+    assert {submodule_type(d, sig, prop) for d in (0.0, 0.02) for sig in (False, True) for prop in (0.01, 0.5)} == set(
+        TYPES
+    )
+
+
+def test_one_point_means_more_than_one_point_not_rounding() -> None:
+    # 100 of 10,000 test images: 0.8 - 0.79 is 0.010000000000000009 in float64.
+    exactly_one_point = 8000 / 10000 - 7900 / 10000
+    assert exactly_one_point > MIN_DAMAGE  # the naive comparison is fooled by rounding
+    assert not more_than_one_point(exactly_one_point)
+    assert submodule_type(exactly_one_point, True, 0.2) == "sig-but-not-diff"
+    assert submodule_type(exactly_one_point, False, 0.2) == "other"
+    assert more_than_one_point(8001 / 10000 - 7900 / 10000)  # 101 images
+    lesion = DoubleLesion(Submodule(1, 0, (0,), 4), Submodule(2, 0, (0,), 4), 0.8, 0.79, 0.0, np.zeros(3), np.zeros(3))
+    assert lesion.y_given_x_significant and not lesion.y_important_given_x
+
+
+def test_lesions_zero_the_activations_by_default() -> None:
+    """P1 section 4 (and the authors' code, which zeroed the weights in and the biases): activations = 0.
+
+    By hand: one input x, hidden h0 = relu(x), h1 = relu(0.5 - x), output = argmax(h0, h1); images
+    x = 0.1 (class 1) and 0.9 (class 0). Lesioning h1: silent, both images go to class 0 (accuracy
+    1/2); with only its weights in zeroed it stays at relu(0.5) and still wins for x = 0.1 (accuracy 1).
+    """
+    weights = NetworkWeights(
+        (np.array([[1.0, -1.0]], np.float32), np.eye(2, dtype=np.float32)),
+        (np.array([0.0, 0.5], np.float32), np.zeros(2, np.float32)),
+    )
+    x, y = np.array([[0.1], [0.9]], np.float32), np.array([1, 0])
+    assert MLPLesioner(weights, x, y).accuracy == 1.0
+    assert MLPLesioner(weights, x, y).accuracies([{1: [1]}]).tolist() == [0.5]
+    assert MLPLesioner(weights, x, y, zero="activations").accuracies([{1: [1]}]).tolist() == [0.5]
+    assert MLPLesioner(weights, x, y, zero="weights").accuracies([{1: [1]}]).tolist() == [1.0]
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    assert config["lesions"]["zero"] == "activations" and ZERO_MODES[0] == "activations"
+
+
+def _pruned_planted_network():
+    """The planted network with neurons 12-23 of layer 2 cut off by pruning (no weight in or out)."""
+    weights, x, y = planted_network()
+    kernels = [k.copy() for k in weights.kernels]
+    kernels[1][:, 12:] = 0
+    kernels[2][12:, :] = 0
+    biases = [b.copy() for b in weights.biases]
+    biases[1][12:] = 0
+    return NetworkWeights(tuple(kernels), tuple(biases)), x, y
+
+
+def test_random_sets_come_from_the_clustered_neurons_of_the_layer() -> None:
+    weights, x, y = _pruned_planted_network()
+    lesioner = MLPLesioner(weights, x, y)
+    # Layer 2's clustered neurons: 0-11 (blocks 0 and 1); 12-23 are labelled -1.
+    layer_labels = np.r_[np.zeros(BLOCK), np.ones(BLOCK), -np.ones(WIDTH - 2 * BLOCK)].astype(int)
+    labels = np.r_[
+        np.zeros(N_CLASSES * N_INPUT_GROUP), np.zeros(WIDTH), layer_labels, np.zeros(WIDTH), np.zeros(N_CLASSES)
+    ]
+    module = next(m for m in submodules(labels.astype(int), [20, WIDTH, WIDTH, WIDTH, N_CLASSES]) if m.layer == 2)
+    assert module.neurons == tuple(range(BLOCK)) and module.proportion == 0.5  # 6 of 12 clustered neurons
+    result = single_lesions(lesioner, [module], n_random=60, seed=1)[0]
+    sets, seeds = random_sets(BLOCK, module.pool, 60, derive_seed(1, module.layer, module.label))
+    assert list(result.random_seeds) == seeds
+    assert all(set(s.tolist()) <= set(range(2 * BLOCK)) for s in sets)  # never a pruned neuron
+    assert result.damage == pytest.approx(np.mean(y == 0))
+    # A sub-module that is all of its layer's clustered neurons is no more damaging than its random sets.
+    whole = Submodule(2, 0, tuple(range(2 * BLOCK)), WIDTH, tuple(range(2 * BLOCK)))
+    assert whole.proportion == 1.0
+    everything = single_lesions(lesioner, [whole], n_random=5, seed=0)[0]
+    assert np.all(everything.random_damages == everything.damage) and not everything.significant
+    assert everything.p_value == 1.0
+
+
+def test_double_lesion_stand_ins_come_from_the_clustered_neurons() -> None:
+    weights, x, y = _pruned_planted_network()
+    lesioner = MLPLesioner(weights, x, y)
+    clustered = tuple(range(2 * BLOCK))
+    x0 = Submodule(2, 0, tuple(range(BLOCK)), WIDTH, clustered)
+    y0 = Submodule(2, 1, tuple(range(BLOCK, 2 * BLOCK)), WIDTH, clustered)
+    # Same layer: Y' must avoid X, and only Y's own neurons are left of the clustered ones.
+    pair = double_lesions(lesioner, [(x0, y0)], {"2-0": 0.0, "2-1": 0.0}, n_random=4, seed=0)[0]
+    assert np.all(pair.random_y == pair.damage) and np.all(pair.random_x == pair.damage)
+    small = Submodule(2, 1, tuple(range(BLOCK, 2 * BLOCK)), WIDTH, tuple(range(BLOCK + 1)))
+    with pytest.raises(InputError, match="too few neurons"):
+        double_lesions(lesioner, [(x0, small)], {"2-0": 0.0, "2-1": 0.0}, n_random=2, seed=0)
 
 
 def test_dependency_edges_need_two_important_sub_modules_in_different_layers() -> None:
@@ -198,7 +300,8 @@ def test_bad_inputs_are_clear_errors() -> None:
 
 @pytest.mark.tf
 def test_numpy_forward_pass_gives_the_keras_accuracy() -> None:
-    """The lesioner's accuracy is Keras' own, intact and lesioned (weights into the neurons zeroed)."""
+    """The lesioner's accuracy is Keras' own, intact and lesioned (weights into the neurons and their biases
+    zeroed, as the authors' code did)."""
     pytest.importorskip("tf_keras")
     from clusterability.keras_io import network_weights
     from clusterability.models import build_model
@@ -217,11 +320,17 @@ def test_numpy_forward_pass_gives_the_keras_accuracy() -> None:
     assert lesioner.accuracy == pytest.approx(keras_accuracy, abs=0.5 / len(y))
     lesion = {1: list(range(0, 64, 2)), 3: list(range(20))}
     kernels = [k.copy() for k in weights.kernels]
+    biases = [b.copy() for b in weights.biases]
     for layer, neurons in lesion.items():
         kernels[layer - 1][:, neurons] = 0
+        biases[layer - 1][neurons] = 0
     dense = [layer for layer in model.layers if layer.get_weights()]
-    for layer, kernel, bias in zip(dense, kernels, weights.biases, strict=True):
+    for layer, kernel, bias in zip(dense, kernels, biases, strict=True):
         layer.set_weights([kernel, bias])
     lesioned = model.evaluate(x.astype(np.float32) / 255, y, verbose=0, return_dict=True)["accuracy"]
     assert lesioner.accuracies([lesion])[0] == pytest.approx(lesioned, abs=0.5 / len(y))
     assert lesioned < keras_accuracy
+
+
+def test_every_type_has_a_colour_in_the_lesion_plot() -> None:
+    assert list(LESION_TYPE_COLOURS) == list(TYPES)

@@ -8,7 +8,16 @@ import pytest
 import scipy.sparse as sp
 
 from clusterability.graph import LayeredGraph, mlp_graph
-from clusterability.ncut import cluster_cut_terms, degenerate_clusters, ncut
+from clusterability.measure import cluster_network
+from clusterability.ncut import (
+    DEGENERATE_MAX_CUT,
+    DEGENERATE_MAX_SIZE,
+    Degeneracy,
+    cluster_cut_terms,
+    degeneracy_of,
+    degenerate_clusters,
+    ncut,
+)
 
 # A 2+2 layered graph: a0-b0 (3), a0-b1 (1), a1-b1 (2).
 # Degrees: a0 = 4, a1 = 2, b0 = 3, b1 = 3; node order a0, a1, b0, b1.
@@ -141,34 +150,75 @@ def test_balanced_modules_are_not_degenerate() -> None:
     assert not deg.degenerate and deg.clusters == () and deg.reason == ""
 
 
-def test_tiny_cluster_is_degenerate() -> None:
-    g, labels = _two_block_graph()  # 256 nodes: 1 % is 2.56 nodes
+def _with_near_isolated_chain(g: LayeredGraph, labels: np.ndarray) -> tuple[LayeredGraph, np.ndarray]:
+    """``g`` with a 3-neuron chain (node 0 of layers 0, 1, 2) tied to the rest by weights of 1e-4, as cluster 2."""
+    blocks = [b.copy() for b in g.blocks]
+    for l in (0, 1):
+        blocks[l][0, :] = 1e-4
+        blocks[l][:, 0] = 1e-4
+        blocks[l][0, 0] = 1.0
+    blocks[2][0, :] = 1e-4
+    n = blocks[0].shape[0]
     labels = labels.copy()
-    labels[[0, 64]] = 2  # a 2-node cluster (an input and a first-layer neuron)
+    labels[[0, n, 2 * n]] = 2
+    return LayeredGraph(tuple(blocks)), labels
+
+
+def test_a_handful_of_near_isolated_neurons_is_degenerate() -> None:
+    g, labels = _with_near_isolated_chain(*_two_block_graph())
+    terms, _ = cluster_cut_terms(g, labels)
+    assert terms[2] < 0.01  # it adds about 0 to the n-cut where an ordinary cluster adds about 1
     deg = degenerate_clusters(g, labels)
     assert deg.degenerate and deg.clusters == (2,)
-    assert "cluster 2: 2 neurons" in deg.reason
-    # Ten or more nodes is never "small", whatever the fraction.
-    g_big, big_labels = _two_block_graph(n=400)  # 1,600 nodes
-    big_labels = big_labels.copy()
-    # 10 first-hidden-layer nodes, 0.6 % of the graph (the loose-cluster rule is switched off here).
-    big_labels[np.arange(400, 410)] = 2
-    assert 2 not in degenerate_clusters(g_big, big_labels, cut_threshold=1.01).clusters
-    big_labels[400] = 0  # 9 nodes
-    assert degenerate_clusters(g_big, big_labels, cut_threshold=1.01).clusters == (2,)
+    assert "cluster 2: 3 neurons" in deg.reason and "% of its weight leaves it" in deg.reason
+    assert degenerate_clusters(g.adjacency(), labels) == deg  # the sparse route agrees
 
 
-def test_cluster_whose_weight_all_leaves_it_is_degenerate() -> None:
+def test_small_clusters_whose_weight_leaves_them_are_ordinary() -> None:
+    """k = 12 splits off clusters of 1-10 neurons in ordinary MLPs; most of their weight leaves them."""
     g, labels = _two_block_graph()
     labels = labels.copy()
-    # Half of layer 1 as its own cluster: large, but with no internal edges (one layer only).
-    labels[64:96] = 2
+    labels[[0, 64]] = 2  # an input and a first-layer neuron of one half: their weight goes to that half
+    labels[100] = 3  # a singleton: cut term 1
     terms, _ = cluster_cut_terms(g, labels)
-    assert terms[2] == pytest.approx(1.0)
-    deg = degenerate_clusters(g, labels)
-    assert deg.degenerate and 2 in deg.clusters
-    assert "100.0% of its weight leaves it" in deg.reason
-    assert not degenerate_clusters(g, labels, cut_threshold=1.01).degenerate
+    assert terms[2] > 0.9 and terms[3] == 1.0
+    assert not degenerate_clusters(g, labels).degenerate
+    # A large cluster whose weight all leaves it (half of layer 1, no internal edge) is a poor cluster, not a
+    # near-isolated one; and a planted half, nearly cut off but 128 neurons, is a module.
+    labels = _two_block_graph()[1].copy()
+    labels[64:96] = 2
+    assert cluster_cut_terms(g, labels)[0][2] == pytest.approx(1.0)
+    assert cluster_cut_terms(g, labels)[0][1] < 0.05
+    assert not degenerate_clusters(g, labels).degenerate
+
+
+def test_degeneracy_thresholds_are_a_fixed_size_and_cut_term() -> None:
+    assert (DEGENERATE_MAX_SIZE, DEGENERATE_MAX_CUT) == (10, 0.1)
+    sizes = np.array([10, 11, 3, 3, 0, 500])
+    terms = np.array([0.05, 0.05, 0.1, 0.1001, 0.0, 0.01])
+    deg = degeneracy_of(terms, sizes)
+    assert deg.clusters == (0, 2)  # 11 neurons is no handful; the cut bound is inclusive; empty clusters are none
+    assert degeneracy_of(terms, sizes, max_size=11).clusters == (0, 1, 2)
+    assert degeneracy_of(terms, sizes, max_cut=0.2).clusters == (0, 2, 3)
+    assert degeneracy_of(np.zeros(0), np.zeros(0, dtype=int)) == Degeneracy(False, (), "")
+
+
+def test_paper_mlps_at_k12_are_flagged_only_when_neurons_are_cut_off(paper_mlp_kernels: list[np.ndarray]) -> None:
+    """A 784-256x4-10 Glorot MLP at k = 12 (whose clusters include 1- and 2-neuron ones) is not degenerate;
+    the same MLP with three neurons nearly disconnected (a chain input -> hidden 1 -> hidden 2) is."""
+    graph = mlp_graph(paper_mlp_kernels)
+    clustering = cluster_network(graph, 12, seed=0)
+    assert clustering.cluster_sizes.min() <= 10 and not clustering.degeneracy.degenerate
+    kernels = [k.copy() for k in paper_mlp_kernels]
+    for l in (0, 1):
+        kernels[l][0, :] *= 1e-4
+        kernels[l][:, 0] *= 1e-4
+        kernels[l][0, 0] = 1.0
+    kernels[2][0, :] *= 1e-4
+    cut_off = cluster_network(mlp_graph(kernels), 12, seed=0)
+    assert cut_off.degeneracy.degenerate
+    (cluster,) = cut_off.degeneracy.clusters
+    assert cut_off.cluster_sizes[cluster] == 3 and cut_off.ncut < clustering.ncut - 0.5
 
 
 def test_degeneracy_ignores_unlabelled_nodes() -> None:

@@ -12,19 +12,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import build_glorot_mlp, build_planted_mlp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clusterability import spectral
+from clusterability.dag_graph import DagGraph
 from clusterability.errors import InputError
 from clusterability.graph import LayeredGraph, mlp_graph
 from clusterability.measure import cluster_network, shuffle_ncut, shuffle_ncuts
 from clusterability.seeds import derive_seed, generator, name_key, seed_sequence
 from clusterability.shuffles import (
     SHUFFLE_METHODS,
+    kept_blocks,
     shuffle_graph,
     shuffle_layer,
     shuffle_layer_nonzero,
     shuffle_rngs,
 )
+from clusterability.spectral import spectral_clusters
 from clusterability.statistics import is_significant, p_value
 
 
@@ -102,6 +107,160 @@ def test_unknown_method() -> None:
     g = LayeredGraph((np.ones((2, 2)),))
     with pytest.raises(InputError, match="layer_nonzero"):
         shuffle_graph(g, "global", np.random.default_rng(0))
+
+
+# --- the layer shuffle of a pruned network: isolated neurons dropped first ----------
+
+
+def _pruned_mlp_graph(seed: int = 0) -> tuple[LayeredGraph, np.ndarray]:
+    """A pruned 12-10-8-4 MLP graph with dead "border pixels" (inputs 0-2), a dead hidden neuron
+    (layer 1, neuron 4) and a dead output; returns it and the mask of its isolated nodes."""
+    rng = np.random.default_rng(seed)
+    blocks = [_pruned_block(rng, shape, keep=0.5) + 0.0 for shape in ((12, 10), (10, 8), (8, 4))]
+    blocks[0][:3] = 0  # border pixels: no weight left
+    blocks[0][:, 4] = 0  # a hidden neuron pruning cut off: nothing in ...
+    blocks[1][4] = 0  # ... nothing out
+    blocks[2][:, 3] = 0  # an output nothing reaches
+    graph = LayeredGraph(tuple(blocks))
+    isolated = graph.degrees() == 0
+    assert np.flatnonzero(isolated).tolist() == [0, 1, 2, 16, 33]
+    return graph, isolated
+
+
+def test_layer_shuffle_puts_no_weight_on_isolated_neurons() -> None:
+    graph, isolated = _pruned_mlp_graph()
+    for i in range(50):
+        shuffled = shuffle_graph(graph, "layer", shuffle_rngs(0, "layer", i)[0])
+        assert np.all(shuffled.degrees()[isolated] == 0), i  # border pixels and the pruned neurons stay empty
+        for a, b in zip(shuffled.blocks, graph.blocks, strict=True):
+            np.testing.assert_array_equal(np.sort(a, axis=None), np.sort(b, axis=None))
+
+
+def test_layer_shuffle_is_uniform_over_the_non_isolated_positions() -> None:
+    # Inputs 0, 1 and hidden 0, 1 are connected; input 2 and hidden 2 are isolated. The weight 5
+    # lands on each of the 2 x 2 kept positions a quarter of the time, never on the 5 others.
+    block0 = np.zeros((3, 3))
+    block0[0, 0], block0[1, 1] = 5.0, 1.0
+    graph = LayeredGraph((block0, np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])))
+    rng = np.random.default_rng(7)
+    n = 2000
+    counts = Counter(int(np.flatnonzero(shuffle_graph(graph, "layer", rng).blocks[0] == 5.0)[0]) for _ in range(n))
+    assert sorted(counts) == [0, 1, 3, 4]  # (0, 0), (0, 1), (1, 0), (1, 1) of the 3 x 3 block
+    assert all(400 < c < 600 for c in counts.values()), counts  # 500 expected each (sd about 19)
+
+
+def test_without_isolated_neurons_the_layer_shuffle_permutes_whole_blocks() -> None:
+    """An unpruned network has no isolated neuron: its shuffles are the whole-block permutations, draw for draw."""
+    graph = mlp_graph(build_glorot_mlp((20, 15, 15, 5), seed=4))
+    assert np.all(graph.degrees() > 0)
+    out = shuffle_graph(graph, "layer", np.random.default_rng(9))
+    rng = np.random.default_rng(9)
+    for a, b in zip(out.blocks, graph.blocks, strict=True):
+        np.testing.assert_array_equal(a, shuffle_layer(b, rng))
+
+
+def test_layer_nonzero_is_unaffected_by_the_isolated_neurons() -> None:
+    graph, _ = _pruned_mlp_graph(seed=1)
+    out = shuffle_graph(graph, "layer_nonzero", np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    for a, b in zip(out.blocks, graph.blocks, strict=True):
+        np.testing.assert_array_equal(a, shuffle_layer_nonzero(b, rng))  # the same draws as before
+        np.testing.assert_array_equal(a != 0, b != 0)
+
+
+def test_neurons_a_shuffle_leaves_without_weight_are_dropped_from_its_clustering() -> None:
+    # Sparse kept blocks: some shuffles leave a kept neuron with no weight; it is isolated there.
+    graph, isolated = _pruned_mlp_graph(seed=2)
+    graph = graph.with_blocks([np.where(np.random.default_rng(5).random(b.shape) < 0.4, b, 0) for b in graph.blocks])
+    before = graph.degrees() == 0
+    assert np.all(before[isolated])
+    grown = 0
+    for i in range(20):
+        shuffle_rng, cluster_rng = shuffle_rngs(1, "layer", i)
+        shuffled = shuffle_graph(graph, "layer", shuffle_rng)
+        after = shuffled.degrees() == 0
+        assert np.all(after[before])  # isolated before: isolated after
+        grown += int(after.sum() > before.sum())
+        labels = spectral_clusters(shuffled, 2, seed=cluster_rng)
+        np.testing.assert_array_equal(labels < 0, after)  # recomputed on the shuffled network
+    assert grown > 0
+
+
+def _dag() -> DagGraph:
+    """Layer 0 (3 channels, reads the image) -> layer 1 (3); layer 2 (2) reads concat(layer 0, layer 1).
+
+    Channel 2 of layer 0 is isolated (no weight in layer 1's or layer 2's block), and so is channel 1
+    of layer 2 (nothing reaches it).
+    """
+    rng = np.random.default_rng(0)
+    b1 = rng.uniform(0.1, 1, (3, 3))
+    b1[2] = 0
+    b2 = rng.uniform(0.1, 1, (6, 2))
+    b2[2] = 0
+    b2[:, 1] = 0
+    return DagGraph((3, 3, 2), (np.zeros((0, 3)), b1, b2), ((), ((0, 0),), ((0, 0), (1, 3))))
+
+
+def test_dag_layer_shuffle_drops_isolated_channels_within_each_block() -> None:
+    graph = _dag()
+    isolated = graph.degrees() == 0
+    assert np.flatnonzero(isolated).tolist() == [2, 7]
+    kept = kept_blocks(graph)
+    assert [r.tolist() for r, _ in kept] == [[], [0, 1], [0, 1, 3, 4, 5]]
+    assert [c.tolist() for _, c in kept] == [[0, 1], [0, 1, 2], [0]]
+    for i in range(30):
+        shuffled = shuffle_graph(graph, "layer", np.random.default_rng(i))
+        assert shuffled.sources == graph.sources
+        assert np.all(shuffled.degrees()[isolated] == 0)
+        for a, b in zip(shuffled.blocks, graph.blocks, strict=True):
+            np.testing.assert_array_equal(np.sort(a, axis=None), np.sort(b, axis=None))
+
+
+def test_a_chain_dag_shuffles_like_its_layered_graph() -> None:
+    blocks = _pruned_mlp_graph(seed=3)[0].blocks
+    chain = DagGraph((12, 10, 8, 4), (np.zeros((0, 12)), *blocks), ((), ((0, 0),), ((1, 0),), ((2, 0),)))
+    layered = chain.as_layered()
+    assert layered is not None
+    a = shuffle_graph(chain, "layer", np.random.default_rng(8))
+    b = shuffle_graph(layered, "layer", np.random.default_rng(8))
+    for x, y in zip(a.blocks[1:], b.blocks, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("method", SHUFFLE_METHODS)
+def test_hostile_graphs_shuffle_without_error(method: str) -> None:
+    rng = np.random.default_rng(0)
+    empty = LayeredGraph((np.zeros((3, 4)), np.zeros((4, 2))))  # every neuron isolated
+    assert not any(b.any() for b in shuffle_graph(empty, method, rng).blocks)
+    one = LayeredGraph((np.zeros((3, 4)), np.zeros((4, 2))))
+    one.blocks[1][2, 1] = 7.0  # a single edge: it can only stay where it is
+    np.testing.assert_array_equal(shuffle_graph(one, method, rng).blocks[1], one.blocks[1])
+    dead_layer = LayeredGraph((np.ones((2, 3)), np.zeros((3, 3)), np.ones((3, 2))))  # a wholly pruned layer
+    out = shuffle_graph(dead_layer, method, rng)
+    assert not out.blocks[1].any() and out.blocks[0].sum() == 6 and out.blocks[2].sum() == 6
+
+
+_BLOCK_SHAPES = st.lists(st.integers(1, 6), min_size=2, max_size=4)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(widths=_BLOCK_SHAPES, density=st.floats(0.0, 1.0), seed=st.integers(0, 2**32 - 1))
+def test_shuffle_properties_on_random_pruned_graphs(widths: list[int], density: float, seed: int) -> None:
+    """Any pruned graph: each block keeps its entries; isolated neurons stay isolated; reproducible."""
+    rng = np.random.default_rng(seed)
+    graph = LayeredGraph(
+        tuple(_pruned_block(rng, (a, b), keep=density) for a, b in zip(widths[:-1], widths[1:], strict=True))
+    )
+    isolated = graph.degrees() == 0
+    for method in SHUFFLE_METHODS:
+        out = shuffle_graph(graph, method, np.random.default_rng(seed))
+        again = shuffle_graph(graph, method, np.random.default_rng(seed))
+        assert np.all(out.degrees()[isolated] == 0)
+        for a, b, c in zip(out.blocks, graph.blocks, again.blocks, strict=True):
+            np.testing.assert_array_equal(np.sort(a, axis=None), np.sort(b, axis=None))
+            np.testing.assert_array_equal(a, c)
+            if method == "layer_nonzero":
+                np.testing.assert_array_equal(a != 0, b != 0)
 
 
 # --- seeds ------------------------------------------------------------------------

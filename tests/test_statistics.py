@@ -116,3 +116,16 @@ def test_summarize_is_the_statistics_of_the_cli_and_the_workflow() -> None:
         "z_score": None,
         "significant": None,
     }
+
+
+def test_conventions_that_differ_from_the_authors_code() -> None:
+    """docs/reproducibility.md: Z uses the sample sd (ddof=1; theirs np.std, ddof=0) and the p-value counts
+    ties as "at least as low" (<=, North et al.'s conservative r; theirs counted strictly lower, <)."""
+    s = np.array([2.0, 2.0, 2.1, 2.3])
+    authors_z = (1.9 - s.mean()) / s.std()  # ddof = 0
+    assert z_score(1.9, s) == pytest.approx((1.9 - s.mean()) / s.std(ddof=1), rel=1e-12)
+    assert z_score(1.9, s) == pytest.approx(authors_z * math.sqrt(3 / 4), rel=1e-12)  # sqrt((n-1)/n) closer to 0
+    authors_p = (np.sum(s < 2.0) + 1) / (s.size + 1)  # ties not counted: 1/5
+    assert authors_p == 1 / 5 and p_value(2.0, s) == 3 / 5  # two ties counted: never smaller than theirs
+    assert not is_significant(2.0, s)  # a tie with a shuffle is not "lower than every shuffle"
+    assert p_value(1.9, s) == authors_p == 1 / 5  # without ties the two agree

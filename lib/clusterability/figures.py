@@ -273,8 +273,14 @@ def plot_shuffle_violins(frame: pd.DataFrame, shuffles: pd.DataFrame) -> Any:
 
 # ---------------------------------------------------------------------------- lesions (P1 section 4)
 
-LESION_TYPE_COLOURS = {"important": "#d62728", "sig-but-not-diff": "#ff7f0e", "small": "#7f7f7f", "other": "#1f77b4"}
-_TYPE_TAGS = {"important": "IMP", "sig-but-not-diff": "SIG", "small": "SMA", "other": "OTH"}
+LESION_TYPE_COLOURS = {
+    "important": "#d62728",
+    "sig-but-not-diff": "#ff7f0e",
+    "diff-but-not-sig": "#9467bd",
+    "small": "#7f7f7f",
+    "other": "#1f77b4",
+}
+_TYPE_TAGS = {"important": "IMP", "sig-but-not-diff": "SIG", "diff-but-not-sig": "DIF", "small": "SMA", "other": "OTH"}
 
 
 def _submodule_order(names: Sequence[str]) -> list[str]:

@@ -1,18 +1,30 @@
 """Lesion experiments (P1 section 4): what a network loses when a sub-module is cut off.
 
 A **sub-module** is the neurons of one cluster within one hidden layer (P1
-4.1). A **lesion** of a set of neurons sets every weight *into* them to zero
-(P1 4.1), so each lesioned neuron outputs ``relu(bias)`` whatever the input;
-``zero="activations"`` sets their outputs to zero instead (P1's section 4
-introduction). The *damage* of a lesion, l(S), is the drop in test accuracy.
+4.1). A **lesion** of a set of neurons sets their activations to 0 (P1
+section 4: "setting the activations of their neurons to 0"; the authors' code
+zeroed the incoming weights *and* the biases, the same for ReLU neurons):
+``zero="activations"``, the default. ``zero="weights"`` follows P1 4.1's
+wording ("set all weights incoming to the constituent neurons to 0") to the
+letter: each lesioned neuron then outputs ``relu(bias)`` whatever the input.
+The *damage* of a lesion, l(S), is the drop in test accuracy.
+
+Only the *clustered* neurons of a layer count: neurons that pruning cut off
+(label -1) belong to no sub-module, are never drawn into a random set (the
+authors' code permuted the labels among the non-(-1) neurons), and are not in
+the denominator of a sub-module's *proportion* of its layer (P1 Table A.18's
+proportions sum to 1 within each layer).
 
 * **Single lesion** (P1 4.1, Table A.18, figure 5): l(X) of every sub-module
-  against l of ``n_random`` random sets of as many neurons of the same layer,
-  each drawn with its own seed. p = (r + 1) / (n + 1) (North et al. 2002), r
-  = random sets at least as damaging. The sub-module is *significant* when it
-  is more damaging than every random set (r = 0), and of type ``small`` (under
-  5 % of its layer), ``important`` (significant, damage over 1 percentage
-  point), ``sig-but-not-diff`` (significant, at most 1 point) or ``other``.
+  against l of ``n_random`` random sets of as many clustered neurons of the
+  same layer, each drawn with its own seed. p = (r + 1) / (n + 1) (North et
+  al. 2002), r = random sets at least as damaging. The sub-module is
+  *significant* when it is more damaging than every random set (r = 0), and
+  of type ``small`` (under 5 % of its layer's clustered neurons),
+  ``important`` (significant, damage over 1 percentage point),
+  ``sig-but-not-diff`` (significant, at most 1 point), ``diff-but-not-sig``
+  (over 1 point, not significant: a case P1's four types leave out; the
+  authors' code's name) or ``other`` (neither).
 * **Double lesion** (P1 4.2, Table A.19, figures 6 and A.6): for sub-modules
   X and Y, l(X u Y), delta(Y, X) = l(X u Y) - l(X) and delta(X, Y) = l(X u Y)
   - l(Y); Y is *important conditioned on X* when l(X u Y) exceeds l(X u Y')
@@ -43,18 +55,26 @@ from .weights import NetworkWeights
 #: P1's thresholds: damage in accuracy (1 percentage point) and proportion of the layer (5 %).
 MIN_DAMAGE = 0.01
 MIN_PROPORTION = 0.05
-TYPES = ("important", "sig-but-not-diff", "small", "other")
-ZERO_MODES = ("weights", "activations")
+#: Damages are differences of accuracies (multiples of 1 / test images) computed in float64: a
+#: damage of exactly 1 point may come out 1e-17 above it. "Over 1 point" means over it by more.
+_ROUNDING = 1e-9
+TYPES = ("important", "sig-but-not-diff", "diff-but-not-sig", "small", "other")
+ZERO_MODES = ("activations", "weights")
 
 
 @dataclass(frozen=True)
 class Submodule:
-    """The neurons of cluster ``label`` in hidden layer ``layer`` (1-based, P1's numbering)."""
+    """The neurons of cluster ``label`` in hidden layer ``layer`` (1-based, P1's numbering).
+
+    ``clustered``: the clustered (non-isolated) neurons of the layer, where
+    random sets are drawn from; ``None`` means all ``layer_width`` of them.
+    """
 
     layer: int
     label: int
     neurons: tuple[int, ...]
     layer_width: int
+    clustered: tuple[int, ...] | None = None
 
     @property
     def name(self) -> str:
@@ -62,8 +82,14 @@ class Submodule:
         return f"{self.layer}-{self.label}"
 
     @property
+    def pool(self) -> np.ndarray:
+        """The layer's clustered neurons: where random sets of this sub-module's size come from."""
+        return np.arange(self.layer_width) if self.clustered is None else np.asarray(self.clustered, dtype=np.int64)
+
+    @property
     def proportion(self) -> float:
-        return len(self.neurons) / self.layer_width
+        """The sub-module's share of its layer's clustered neurons (P1 Table A.18's "Proportion")."""
+        return len(self.neurons) / len(self.pool)
 
 
 def submodules(labels: Sequence[int] | np.ndarray, widths: Sequence[int]) -> list[Submodule]:
@@ -81,9 +107,10 @@ def submodules(labels: Sequence[int] | np.ndarray, widths: Sequence[int]) -> lis
     starts = np.cumsum([0, *widths])
     for layer in range(1, len(widths) - 1):
         layer_labels = labels[starts[layer] : starts[layer + 1]]
+        clustered = tuple(int(i) for i in np.flatnonzero(layer_labels >= 0))
         for label in np.unique(layer_labels[layer_labels >= 0]):
             neurons = tuple(int(i) for i in np.flatnonzero(layer_labels == label))
-            out.append(Submodule(layer, int(label), neurons, int(widths[layer])))
+            out.append(Submodule(layer, int(label), neurons, int(widths[layer]), clustered))
     return out
 
 
@@ -99,7 +126,7 @@ class MLPLesioner:
         weights: NetworkWeights,
         x: np.ndarray,
         y: np.ndarray,
-        zero: str = "weights",
+        zero: str = "activations",
         batch_bytes: int = 256 * 2**20,
     ) -> None:
         if weights.kind != "mlp":
@@ -121,7 +148,7 @@ class MLPLesioner:
         self.y = np.asarray(y)
         self.n_hidden = len(self.kernels) - 1
         self.widths = [k.shape[1] for k in self.kernels[:-1]]
-        # The output of a lesioned neuron: relu(bias) (weights in set to zero) or 0.
+        # The output of a lesioned neuron: 0, or relu(bias) (only the weights into it set to zero).
         self.lesioned_value = [np.maximum(b, 0) if zero == "weights" else np.zeros_like(b) for b in self.biases[:-1]]
         self.batch_bytes = batch_bytes
         # Intact activations of every hidden layer (the prefix a lesion leaves alone).
@@ -215,13 +242,22 @@ def p_value(damage: float, random_damages: np.ndarray) -> float:
     return float((np.sum(random_damages >= damage) + 1) / (len(random_damages) + 1))
 
 
+def more_than_one_point(damage: float) -> bool:
+    """Whether a damage (or delta) exceeds P1's 1 percentage point (not by rounding alone)."""
+    return bool(damage > MIN_DAMAGE + _ROUNDING)
+
+
 def submodule_type(damage: float, significant: bool, proportion: float) -> str:
-    """P1's type of a sub-module (figure 5, Table A.18)."""
+    """P1's type of a sub-module (figure 5, Table A.18), with the authors' code's ``diff-but-not-sig``.
+
+    ``small`` (under 5 % of its layer) first; then by significance and damage over 1 point:
+    ``important`` (both), ``sig-but-not-diff``, ``diff-but-not-sig``, ``other`` (neither).
+    """
     if proportion < MIN_PROPORTION:
         return "small"
     if significant:
-        return "important" if damage > MIN_DAMAGE else "sig-but-not-diff"
-    return "other"
+        return "important" if more_than_one_point(damage) else "sig-but-not-diff"
+    return "diff-but-not-sig" if more_than_one_point(damage) else "other"
 
 
 def random_sets(size: int, pool: np.ndarray, n: int, seed: int) -> tuple[list[np.ndarray], list[int]]:
@@ -254,11 +290,11 @@ class SingleLesion:
 
 
 def single_lesions(lesioner: MLPLesioner, modules: Sequence[Submodule], n_random: int, seed: int) -> list[SingleLesion]:
-    """Lesion every sub-module, and ``n_random`` random sets of its size from its layer."""
+    """Lesion every sub-module, and ``n_random`` random sets of its size from its layer's clustered neurons."""
     lesions, draws = [], []
     for module in modules:
         sets, seeds = random_sets(
-            len(module.neurons), np.arange(module.layer_width), n_random, derive_seed(seed, module.layer, module.label)
+            len(module.neurons), module.pool, n_random, derive_seed(seed, module.layer, module.label)
         )
         draws.append(seeds)
         lesions.append({module.layer: module.neurons})
@@ -303,11 +339,11 @@ class DoubleLesion:
 
     @property
     def y_important_given_x(self) -> bool:
-        return self.y_given_x_significant and self.delta_y_given_x > MIN_DAMAGE
+        return self.y_given_x_significant and more_than_one_point(self.delta_y_given_x)
 
     @property
     def x_important_given_y(self) -> bool:
-        return self.x_given_y_significant and self.delta_x_given_y > MIN_DAMAGE
+        return self.x_given_y_significant and more_than_one_point(self.delta_x_given_y)
 
 
 def double_lesions(
@@ -319,13 +355,14 @@ def double_lesions(
 ) -> list[DoubleLesion]:
     """Lesion each pair (X, Y) together, and each with ``n_random`` random stand-ins for the other.
 
-    ``damages`` holds each sub-module's single-lesion damage l(X), by name.
+    ``damages`` holds each sub-module's single-lesion damage l(X), by name. A
+    stand-in Y' is drawn from the clustered neurons of Y's layer (not in X).
     """
     lesions = []
     for mx, my in pairs:
         lesions.append(_union({mx.layer: mx.neurons}, {my.layer: my.neurons}))
         for module, other in ((my, mx), (mx, my)):
-            pool = np.arange(module.layer_width)
+            pool = module.pool
             if other.layer == module.layer:
                 pool = np.setdiff1d(pool, other.neurons)
             if len(pool) < len(module.neurons):
@@ -410,7 +447,7 @@ def _truthy(value: object) -> bool:
 
 
 def load_lesion_inputs(
-    weights_path: str, clustering_path: str, data_path: str, zero: str = "weights"
+    weights_path: str, clustering_path: str, data_path: str, zero: str = "activations"
 ) -> tuple[MLPLesioner, list[Submodule]]:
     """The lesioner of a network on its dataset's test set, and the sub-modules of its clustering."""
     import json

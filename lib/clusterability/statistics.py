@@ -1,10 +1,16 @@
 """Statistics of a network's n-cut against its shuffles (P1 section 3, A.4; P2 section 1.2).
 
 * One-sided p-value (North, Curtis & Sham 2002): ``p = (r + 1) / (n + 1)``,
-  ``r`` = number of shuffles whose n-cut is <= the network's.
+  ``r`` = number of shuffles whose n-cut is <= the network's (a tie counts as
+  "at least as low", North et al.'s conservative choice; the authors' code
+  counted strictly lower shuffles, ``<``, which can only give a smaller p).
 * "Significant": lower than every shuffle, i.e. ``p = 1 / (n + 1)``.
-* Z-score: ``(n-cut - mean) / std`` of the shuffle distribution (sample std, ddof=1).
+* Z-score: ``(n-cut - mean) / std`` of the shuffle distribution (sample std,
+  ddof=1, the unbiased variance; the authors' code used ``np.std``, ddof=0,
+  which makes |Z| larger by ``sqrt(n / (n - 1))``: 0.16 % at 320 shuffles).
 * Cohen's d between two distributions with the pooled standard deviation.
+
+docs/reproducibility.md lists both differences.
 
 :func:`collect_shuffles` gathers a network's shuffle distribution from the
 fan-out chunks (numpy only, so the gather jobs start fast).
