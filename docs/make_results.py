@@ -1,34 +1,32 @@
 """Run the P1 tables (or P2's MLP or section 4 part) at a scale on this machine and write them, with where
-they came from, into the docs.
+they came from, into the docs' results pages.
 
     python docs/make_results.py --scale quick --cores 2 [--mirror ../shared/datasets]
     python docs/make_results.py --scale quick --cores 2 --target paper2_mlp [--mirror ...]
     python docs/make_results.py --scale paper --cores 2 --target paper2_promote --files results/p2/table1.csv ...
     (make readme-results RESULTS_SCALE=quick MIRROR=../shared/datasets [RESULTS_TARGET=paper2_mlp])
 
-With ``--target paper2_promote`` (P2 section 4) the same: a work folder
-``.results-run/<scale>-paper2_promote/``, every table built to
-``docs/results_p2_promote.md`` with each family's training minutes, and P2
-Table 1 and Table A.13 beside the paper's numbers to the README block between
-``<!-- results-p2-promote:begin -->`` and ``<!-- results-p2-promote:end -->``.
-``--files`` builds some files of the part only (say, its MLP tables at the
-paper's settings, where its CNNs and VGGs are GPU work).
+Each part has a page whose generated part lies between two markers; the prose around them is
+written by hand and left as it is. The README holds no numbers: it links the pages.
 
-With ``--target paper2_mlp`` the run has a work folder of its own
-(``.results-run/<scale>-paper2_mlp/``, so its wall time is that of a fresh
-run), its tables go to ``docs/results_p2_mlp.md`` and its summary (wall time,
-projected core-hours) to the README block between ``<!-- results-p2-mlp:begin -->``
-and ``<!-- results-p2-mlp:end -->``. Otherwise:
+- ``paper1`` (default): runs ``snakemake paper1`` in a work folder (``.results-run/<scale>/``, not in
+  git) and records how in its ``run.json`` (command, commit, machine, wall time), then fills the block
+  between ``<!-- results:begin -->`` and ``<!-- results:end -->`` of ``docs/results.md``: the projected
+  core-hours at the papers' settings in a sentence, every P1 table built (Table 1 beside the paper's
+  values, P1 Table 1), and the projected core-hours per table.
+- ``--target paper2_mlp``: a work folder of its own (``.results-run/<scale>-paper2_mlp/``, so its wall
+  time is that of a fresh run); the block between ``<!-- results-p2-mlp:begin -->`` and
+  ``<!-- results-p2-mlp:end -->`` of ``docs/results_p2_mlp.md``: the projected core-hours, every P2 MLP
+  table built and the projection per table.
+- ``--target paper2_promote`` (P2 section 4): the same with ``.results-run/<scale>-paper2_promote/`` and
+  the block between ``<!-- results-p2-promote:begin -->`` and ``<!-- results-p2-promote:end -->`` of
+  ``docs/results_p2_promote.md``: P2 Table 1, Table A.13 and the regularizer sweep beside the paper's
+  numbers, every table built and each family's training minutes. ``--files`` builds some files of the
+  part only (say, its MLP tables at the paper's settings, where its CNNs and VGGs are GPU work).
 
-Runs ``snakemake paper1`` in a work folder (``.results-run/<scale>/``, not in
-git) and records how in its ``run.json`` (command, commit, machine, wall
-time), then writes ``docs/results.md`` (every P1 table built so far) and the
-block between ``<!-- results:begin -->`` and ``<!-- results:end -->`` of
-``README.md`` (Table 1). Both state the commit, the scale, the machine, its
-TensorFlow numerics fingerprint, the date and the wall time of the run; no
-number in them is typed by hand. The paper's values are quoted beside Table 1
-for comparison (P1, Table 1). ``--render-only`` writes the docs again from
-the last run's ``run.json`` and results, without running anything.
+Every block starts with the commit, the scale, the machine, its TensorFlow numerics fingerprint, the
+date and the wall time of the run; no number in it is typed by hand. ``--render-only`` writes the blocks
+again from the last run's ``run.json`` and results, without running anything.
 """
 
 from __future__ import annotations
@@ -47,6 +45,7 @@ import pandas as pd
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 P2_MLP = "paper2_mlp"
@@ -140,12 +139,19 @@ def provenance(record: dict[str, object], workdir: Path) -> str:
     )
 
 
-def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END) -> str:
+def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END, name: str = "docs/results.md") -> str:
+    """``text`` with what lies between ``begin`` and ``end`` replaced by ``block``; ``name`` names it in errors."""
     if begin not in text or end not in text:
-        raise SystemExit(f"README.md has no {begin} ... {end} block to fill")
+        raise SystemExit(f"{name} has no {begin} ... {end} block to fill: put the two markers back where it goes")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
     return f"{head}{begin}\n{block}\n{end}{tail}"
+
+
+def fill_page(page: str, block: str, begin: str, end: str) -> None:
+    """Write ``block`` between the markers of ``docs/<page>``; the hand-written prose around them stays."""
+    path = DOCS / page
+    path.write_text(replace_block(path.read_text(), block, begin, end, name=f"docs/{page}"))
 
 
 def _fmt(value: object) -> str:
@@ -172,7 +178,7 @@ def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
 
 
 def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
-    """Projected paper-scale core-hours of P2's MLP tables from this run's job times, and a README sentence."""
+    """Projected paper-scale core-hours of P2's MLP tables from this run's job times, and a summary sentence."""
     from clusterability.costs import project_costs, project_total
 
     _, paper, units, names = _projection(workdir, "p2_mlp")
@@ -193,16 +199,16 @@ def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
         f"{total.hours:,.0f} core-hours on its own ({total.training_hours:,.0f} to train its {total.networks} "
         f"networks, {total.clustering_hours:,.1f} to cluster them and their {total.shuffles:,} shuffles); "
         f"{len(mine & p1)} of those networks are P1's, so after `paper1` only {len(mine - p1)} are trained anew. "
-        f"Per table in [docs/results_p2_mlp.md](docs/results_p2_mlp.md)."
+        f"Per table below."
     )
     return lines, summary
 
 
 def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
-    """docs/results_p2_mlp.md (every P2 MLP table built, projected costs) and the README's P2 block."""
+    """The block of docs/results_p2_mlp.md: projected costs, every P2 MLP table built, the projection per table."""
     where = provenance(record, workdir)
     cost_table, cost_summary = p2_mlp_costs(workdir)
-    parts = ["# Results: P2, MLPs (`snakemake paper2_mlp`)", "", where, ""]
+    parts = [where, "", cost_summary, ""]
     tables = paper_tables(workdir, "p2_mlp")
     for name, title in tables.items():
         parts += [
@@ -221,12 +227,8 @@ def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
         *cost_table,
         "",
     ]
-    (REPO / "docs" / "results_p2_mlp.md").write_text("\n".join(parts))
-    a5 = pd.read_csv(workdir / "results" / "p2" / "tableA5.csv")
-    block = "\n".join([where, "", "P2 Table A.5 (MNIST) at this scale:", "", csv_markdown(a5), "", cost_summary, ""])
-    readme = REPO / "README.md"
-    readme.write_text(replace_block(readme.read_text(), block, P2_BEGIN, P2_END))
-    print(f"wrote docs/results_p2_mlp.md ({len(tables)} tables) and the P2 block of README.md ({where})")
+    fill_page("results_p2_mlp.md", "\n".join(parts), P2_BEGIN, P2_END)
+    print(f"wrote the block of docs/results_p2_mlp.md ({len(tables)} tables; {where})")
 
 
 def _against_paper(table: pd.DataFrame, key: str, paper: dict | None = None, label: str | None = None) -> str:
@@ -252,9 +254,25 @@ def _against_paper(table: pd.DataFrame, key: str, paper: dict | None = None, lab
 
 
 def write_p2_promote(record: dict[str, object], workdir: Path) -> None:
-    """docs/results_p2_promote.md (every P2 section 4 table built) and the README's block of P2 Table 1 and A.13."""
+    """The block of docs/results_p2_promote.md: P2 Table 1, A.13 and the sweep beside the paper, every table built."""
     where = provenance(record, workdir)
-    parts = ["# Results: P2 section 4, promoting clusterability (`snakemake paper2_promote`)", "", where, ""]
+    parts = [where, "", "## Beside the paper's numbers", ""]
+    for name, key, paper, caption in (
+        ("p2/table1", "regime", PAPER_P2_TABLE1, "P2 Table 1, 3x64 MLPs on 7x7 MNIST without and with the regularizer"),
+        ("p2/tableA13", "dataset", PAPER_P2_A13, "P2 Table A.13, clusterably initialized MLPs"),
+    ):
+        path = workdir / "results" / f"{name}.csv"
+        if path.is_file():
+            parts += [f"{caption}:", "", _against_paper(pd.read_csv(path), key, paper), ""]
+    sweep = workdir / "results" / "p2" / "regularizer_sweep.csv"
+    if sweep.is_file():
+        parts += [
+            "The regularizer (input norms projected) on the 784-256×4-10 MLP on MNIST, by weight (not in P2; "
+            "weight 0 is `mnist_plain`):",
+            "",
+            _against_paper(pd.read_csv(sweep), "regularizer_weight", label="weight"),
+            "",
+        ]
     tables = paper_tables(workdir, "p2_promote")
     for name, title in tables.items():
         table = pd.read_csv(workdir / "results" / f"{name}.csv")
@@ -273,27 +291,8 @@ def write_p2_promote(record: dict[str, object], workdir: Path) -> None:
         *(f"| {f} | {len(t)} | {sum(t) / len(t) / 60:.1f} |" for f, t in seconds.items()),
         "",
     ]
-    (REPO / "docs" / "results_p2_promote.md").write_text("\n".join(parts))
-    block = [where, ""]
-    for name, key, paper, caption in (
-        ("p2/table1", "regime", PAPER_P2_TABLE1, "P2 Table 1, 3x64 MLPs on 7x7 MNIST without and with the regularizer"),
-        ("p2/tableA13", "dataset", PAPER_P2_A13, "P2 Table A.13, clusterably initialized MLPs"),
-    ):
-        path = workdir / "results" / f"{name}.csv"
-        if path.is_file():
-            block += [f"{caption}:", "", _against_paper(pd.read_csv(path), key, paper), ""]
-    sweep = workdir / "results" / "p2" / "regularizer_sweep.csv"
-    if sweep.is_file():
-        block += [
-            "The regularizer (input norms projected) on the 784-256×4-10 MLP on MNIST, by weight (not in P2; "
-            "weight 0 is `mnist_plain`):",
-            "",
-            _against_paper(pd.read_csv(sweep), "regularizer_weight", label="weight"),
-            "",
-        ]
-    readme = REPO / "README.md"
-    readme.write_text(replace_block(readme.read_text(), "\n".join(block), PROMOTE_BEGIN, PROMOTE_END))
-    print(f"wrote docs/results_p2_promote.md ({len(tables)} tables) and the P2 section 4 block of README.md ({where})")
+    fill_page("results_p2_promote.md", "\n".join(parts), PROMOTE_BEGIN, PROMOTE_END)
+    print(f"wrote the block of docs/results_p2_promote.md ({len(tables)} tables; {where})")
 
 
 def _projection(workdir: Path, part: str):
@@ -310,7 +309,7 @@ def _projection(workdir: Path, part: str):
 def cost_lines(workdir: Path) -> tuple[list[str], str]:
     """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.costs).
 
-    Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the README.
+    Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the top of the page.
     """
     from clusterability.costs import project_costs, project_total
 
@@ -340,9 +339,35 @@ def cost_lines(workdir: Path) -> tuple[list[str], str]:
         f"{total.hours:,.0f} core-hours ({total.training_hours:,.0f} to train its {total.networks} networks, "
         f"{total.clustering_hours:,.0f} to cluster them and their {total.shuffles:,} shuffles, "
         f"{total.lesion_hours * 60:,.0f} core-minutes for the {total.lesions:,} lesions), and {kilo_line}; "
-        f"per table in [docs/results.md](docs/results.md)."
+        f"per table below."
     )
     return lines, summary
+
+
+def write_p1(record: dict[str, object], workdir: Path) -> None:
+    """The block of docs/results.md: projected costs, every P1 table built (Table 1 beside the paper's)."""
+    where = provenance(record, workdir)
+    tables = paper_tables(workdir)
+    cost_table, cost_summary = cost_lines(workdir)
+    parts = [where, "", cost_summary, ""]
+    for name, title in tables.items():
+        table = pd.read_csv(workdir / "results" / f"{name}.csv")
+        parts += [f"## {title}, `results/{name}.csv`", ""]
+        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    parts += [
+        "## Projected core-hours at the papers' settings",
+        "",
+        "Each table built alone at `scale: paper` (10 networks per family, 20 + 20 epochs, 320 shuffles), "
+        "projected by `clusterability.costs` from the job times of the run above (one thread per job, two per "
+        "lesion job); the last row counts every network, clustering, shuffle and lesion that tables share once, "
+        "as the workflow does. Lesions: as many sub-modules and pairs as this run's clustering of the network "
+        "has, each with the paper's random sets (100 per sub-module, 50 per pair and side).",
+        "",
+        *cost_table,
+        "",
+    ]
+    fill_page("results.md", "\n".join(parts), BEGIN, END)
+    print(f"wrote the block of docs/results.md ({len(tables)} tables; {where})")
 
 
 def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
@@ -405,34 +430,7 @@ def main() -> None:
     if args.target == P2_PROMOTE:
         write_p2_promote(record, workdir)
         return
-
-    where = provenance(record, workdir)
-    tables = paper_tables(workdir)
-    cost_table, cost_summary = cost_lines(workdir)
-    parts = ["# Results", "", where, ""]
-    for name, title in tables.items():
-        table = pd.read_csv(workdir / "results" / f"{name}.csv")
-        parts += [f"## {title}, `results/{name}.csv`", ""]
-        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
-    parts += [
-        "## Projected core-hours at the papers' settings",
-        "",
-        "Each table built alone at `scale: paper` (10 networks per family, 20 + 20 epochs, 320 shuffles), "
-        "projected by `clusterability.costs` from the job times of the run above (one thread per job, two per "
-        "lesion job); the last row counts every network, clustering, shuffle and lesion that tables share once, "
-        "as the workflow does. Lesions: as many sub-modules and pairs as this run's clustering of the network "
-        "has, each with the paper's random sets (100 per sub-module, 50 per pair and side).",
-        "",
-        *cost_table,
-        "",
-    ]
-    (REPO / "docs" / "results.md").write_text("\n".join(parts))
-
-    table1 = pd.read_csv(workdir / "results" / "table1.csv")
-    block = "\n".join([where, "", markdown_table(table1, with_paper=True), "", cost_summary, ""])
-    readme = REPO / "README.md"
-    readme.write_text(replace_block(readme.read_text(), block))
-    print(f"wrote docs/results.md ({len(tables)} tables) and the results block of README.md ({where})")
+    write_p1(record, workdir)
 
 
 if __name__ == "__main__":
