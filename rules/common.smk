@@ -13,9 +13,14 @@ from clusterability.provenance import script_module_files
 from clusterability.seeds import derive_seed
 
 try:
-    # Validated once; raises one line naming the key at fault.
+    # Validated once; raises one line naming the key at fault. The folders and files it
+    # names (dataset mirror, checksums, ImageNet checkpoints) are checked where Snakemake
+    # runs, not again in each job on a compute node, which may not see them (the fetching
+    # jobs that read them are local rules).
     CONFIG, EXPERIMENTS = load_config(
-        config, workflow.source_path("../schemas/config.schema.yaml")
+        config,
+        workflow.source_path("../schemas/config.schema.yaml"),
+        paths=workflow.is_main_process,
     )
 except InputError as exc:
     raise WorkflowError(str(exc)) from None

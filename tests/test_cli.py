@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import build_glorot_mlp, build_planted_mlp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from clusterability.cli import main
+from clusterability.cli import json_safe, main, shown
 from clusterability.statistics import p_value, z_score
 
 RESULT_KEYS = {
@@ -301,3 +305,93 @@ def test_draw_of_a_missing_file_names_it(tmp_path: Path) -> None:
     proc = _run_cli("draw", tmp_path / "nope.npz", "-o", tmp_path / "x.png")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "nope.npz" in proc.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+# --- what the CLI prints and writes, whatever the paths and the statistics ----------------------------------------
+
+
+def _refuse_constant(constant: str) -> float:
+    raise ValueError(f"strict JSON has no {constant}")
+
+
+def test_json_is_strict_when_every_shuffle_ties(
+    tmp_path: Path, write_weights: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """k = 1: every n-cut is 0, the Z-score undefined: ``null`` in the JSON, not a bare NaN."""
+    out = tmp_path / "result.json"
+    assert main(["ncut", str(write_weights(_tiny_mlp())), "--k", "1", "--shuffles", "3", "--json", str(out)]) == 0
+    text = out.read_text()
+    result = json.loads(text, parse_constant=_refuse_constant)
+    assert result["shuffle_ncuts"] == [0.0, 0.0, 0.0] and result["z_score"] is None
+    assert "NaN" not in text and "Infinity" not in text
+    printed = capsys.readouterr().out
+    assert "p = 1" in printed and "Z =" not in printed
+
+
+def test_json_safe_replaces_every_non_finite_number() -> None:
+    value = {
+        "z": float("nan"),
+        "list": [float("inf"), -float("inf"), 1.5, np.float32("nan"), np.float64(2.0), 3],
+        "nested": {"t": (np.float64("-inf"), "x", None, True)},
+    }
+    expected = {"z": None, "list": [None, None, 1.5, None, 2.0, 3], "nested": {"t": [None, "x", None, True]}}
+    assert json_safe(value) == expected
+    assert json.loads(json.dumps(json_safe(value), allow_nan=False), parse_constant=_refuse_constant) == expected
+
+
+def test_shown_escapes_what_would_split_or_break_a_line() -> None:
+    assert shown("plain/näme 1.npz") == "plain/näme 1.npz"  # printable text, non-ASCII included, as it is
+    assert shown("a\nb\tc\r\x1b[0m\x85\u2028\u2029\x7f") == "a\\nb\\tc\\r\\x1b[0m\\x85\\u2028\\u2029\\x7f"
+    assert shown(Path(os.fsdecode(b"n\xffet.npz"))) == "n\\xffet.npz"  # a byte that is not UTF-8
+
+
+#: Any character, lone surrogates (the undecodable bytes of a file name) and every line break included.
+_ANY_CHARACTER = st.one_of(
+    st.characters(exclude_categories=()),
+    st.integers(0xD800, 0xDFFF).map(chr),
+    st.sampled_from("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"),
+)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.text(alphabet=_ANY_CHARACTER, max_size=40))
+def test_shown_is_one_printable_utf8_line(text: str) -> None:
+    line = shown(text)
+    assert len(line.splitlines()) <= 1
+    line.encode("utf-8")  # strict: no lone surrogates left
+    assert all(unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp") for c in line)
+
+
+def test_error_lines_stay_one_line_whatever_the_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for name, escaped in (("ab\nsent.npz", "ab\\nsent.npz"), (os.fsdecode(b"\xffabsent.npz"), "\\xffabsent.npz")):
+        assert main(["ncut", str(tmp_path / name)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("clusterability: error: ") and escaped in err, err
+        err.encode("utf-8")
+    with pytest.raises(SystemExit):  # argparse's own messages too: int() accepts the newline of "-1\n"
+        main(["ncut", str(tmp_path / "w.npz"), "--shuffles", "-1\n"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--shuffles" in err and "-1\\n" in err, err
+
+
+@pytest.mark.parametrize("link", ["same", "hard", "symbolic", "through_a_missing_folder"])
+def test_an_output_that_is_the_weights_is_refused_before_any_work(
+    tmp_path: Path, write_weights: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, link: str
+) -> None:
+    weights = write_weights(_tiny_mlp())
+    before = weights.read_bytes()
+    out = {"same": weights, "through_a_missing_folder": tmp_path / "new" / ".." / weights.name}.get(link)
+    if out is None:
+        out = tmp_path / "result.json"
+        if link == "hard":
+            os.link(weights, out)
+        else:
+            out.symlink_to(weights)
+    monkeypatch.setattr("clusterability.cli.cluster_network", lambda *a, **k: pytest.fail("clustered"))
+    assert main(["ncut", str(weights), "--k", "2", "--shuffles", "1", "--json", str(out)]) == 2
+    assert weights.read_bytes() == before and not (tmp_path / "new").exists()
+    # draw -o: weights saved under an image's name are read as .npz, and must not be drawn over.
+    image = tmp_path / "net.png"
+    image.write_bytes(before)
+    assert main(["draw", str(image), "--k", "2", "-o", str(image)]) == 2
+    assert image.read_bytes() == before

@@ -1,10 +1,14 @@
-"""Hostile input to the ``clusterability ncut`` console script.
+"""Hostile input to the ``clusterability ncut`` and ``draw`` console scripts.
 
 Every case runs the installed entry point in a subprocess in ``tmp_path`` and
-must end in a valid result (exit 0, the JSON written and parseable, a finite
-n-cut) or in exit status 2 with exactly one line on stderr naming the file or
-option at fault. Never a traceback, never a hang, and never a file left behind
-(no partial JSON, no ``.*.tmp*`` temporary files, no half-created folders).
+must end in a valid result (exit 0; ``ncut``: the JSON written and strict --
+no ``NaN`` or ``Infinity`` --, a finite n-cut; ``draw``: the image written) or
+in exit status 2 with exactly one line on stderr naming the file or option at
+fault. Never a traceback, never a hang, never a control character or an
+undecodable byte in what it prints (paths with newlines, escape sequences or
+bytes that are not UTF-8 are shown escaped; stdout is strict UTF-8 here), and
+never a file left behind (no partial JSON, no ``.*.tmp*`` temporary files, no
+half-created folders), nor an input overwritten.
 
 A read-only file system is made with a private mount namespace
 (``unshare --user --map-root-user --mount``, then a read-only bind mount of the
@@ -20,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,13 +48,16 @@ class Case:
     """One run of ``clusterability ncut``: its inputs and what must come out."""
 
     weights: Path
-    json: Path | None
+    output: Path | None  # the --json file (draw: the -o image)
     culprits: tuple[str, ...] = ()  # empty: a valid result; else strings the error line must name
     k: str = "4"
     shuffles: str = "3"
     check: Callable[[dict], None] | None = None  # extra checks of a valid result
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     wrapper: tuple[str, ...] = ()  # argv prefix the command runs under (e.g. a private read-only mount)
+    command: str = "ncut"  # or "draw"
+    options: tuple[str, ...] = ()  # more arguments (e.g. --layers)
+    printed: tuple[str, ...] = ()  # strings a valid result's stdout must show (e.g. an escaped path)
 
 
 CASES: dict[str, Callable[[Path], Case]] = {}
@@ -69,7 +77,8 @@ def _planted() -> list[np.ndarray]:
 
 def _npz(tmp: Path, kernels: list[np.ndarray], name: str = "net.npz", **extra: np.ndarray) -> Path:
     path = tmp / name
-    np.savez(path, **{f"kernel_{i}": k for i, k in enumerate(kernels)}, **extra)
+    with open(path, "wb") as fh:  # exactly that name (numpy appends .npz to other names)
+        np.savez(fh, **{f"kernel_{i}": k for i, k in enumerate(kernels)}, **extra)
     return path
 
 
@@ -77,8 +86,8 @@ def _valid(tmp: Path, kernels: list[np.ndarray] | None = None, **kw: object) -> 
     return Case(_npz(tmp, _planted() if kernels is None else kernels), tmp / "out.json", **kw)
 
 
-def _refused(tmp: Path, weights: Path, *culprits: str, **kw: object) -> Case:
-    return Case(weights, tmp / "out.json", culprits or (str(weights),), **kw)
+def _refused(tmp: Path, weights: Path, *culprits: str, output: Path | None = None, **kw: object) -> Case:
+    return Case(weights, output or tmp / "out.json", culprits or (str(weights),), **kw)
 
 
 def _same_ncut_as_scaled_down(base: list[np.ndarray]) -> Callable[[dict], None]:
@@ -210,10 +219,11 @@ def _(tmp: Path) -> Case:
     return _refused(tmp, _npz(tmp, _planted()), "--k", k="0")
 
 
-@_case("k_1")  # valid: one cluster, nothing cut
+@_case("k_1")  # valid: one cluster, nothing cut; every shuffle ties, so no Z-score: null, not NaN
 def _(tmp: Path) -> Case:
     def check(result: dict) -> None:
         assert result["ncut"] == pytest.approx(0.0, abs=1e-12) and result["cluster_sizes"] == [64]
+        assert result["shuffle_ncuts"] == [0.0] * 3 and result["z_score"] is None
 
     return _valid(tmp, k="1", check=check)
 
@@ -237,13 +247,176 @@ def _(tmp: Path) -> Case:
     return _refused(tmp, _npz(tmp, _planted()), "--shuffles", shuffles="-1")
 
 
+@_case("shuffles_negative_with_newline")  # int() accepts the newline; the message must not split
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, _planted()), "--shuffles", shuffles="-1\n")
+
+
+# --- names: newlines, escape sequences, bytes that are not UTF-8 ------------------------------------------------
+
+
+@_case("weights_name_with_newline")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, tmp / "ab\nsent.npz", "ab\\nsent.npz")
+
+
+@_case("weights_name_with_line_separator")  # str.splitlines splits at U+2028 too
+def _(tmp: Path) -> Case:
+    return _refused(tmp, tmp / "ab\u2028sent.npz", "ab\\u2028sent.npz")
+
+
+@_case("weights_name_with_escape_sequences")  # valid: printed escaped, the terminal untouched
+def _(tmp: Path) -> Case:
+    weights = _npz(tmp, _planted(), name="net\x1b[2J\r\t.npz")
+    return Case(weights, tmp / "out.json", printed=("net\\x1b[2J\\r\\t.npz: mlp",))
+
+
+@_case("weights_name_not_utf8")  # valid: the byte 0xff shown as \xff, in the JSON too
+def _(tmp: Path) -> Case:
+    def check(result: dict) -> None:
+        assert result["weights"].endswith("n\\xffet.npz")
+
+    weights = _npz(tmp, _planted(), name=os.fsdecode(b"n\xffet.npz"))
+    return Case(weights, tmp / "out.json", check=check, printed=("n\\xffet.npz: mlp",))
+
+
+@_case("missing_weights_name_not_utf8")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, tmp / os.fsdecode(b"\xfe\xffabsent.npz"), "\\xfe\\xffabsent.npz")
+
+
+@_case("json_name_with_newline")  # valid: a legal file name
+def _(tmp: Path) -> Case:
+    case = _valid(tmp)
+    case.output = tmp / "out\nput.json"
+    return case
+
+
+@_case("json_name_not_utf8")
+def _(tmp: Path) -> Case:
+    case = _valid(tmp)
+    case.output = tmp / os.fsdecode(b"out\xff.json")
+    return case
+
+
+@_case("json_under_a_file_named_with_newline")
+def _(tmp: Path) -> Case:
+    (tmp / "pl\nain").write_text("a file\n")
+    return _refused(
+        tmp, _npz(tmp, _planted()), "pl\\nain/out.json", "the --json file", output=tmp / "pl\nain" / "out.json"
+    )
+
+
+# --- an output that is an input ---------------------------------------------------------------------------------
+
+
+@_case("json_is_the_weights")
+def _(tmp: Path) -> Case:
+    weights = _npz(tmp, _planted())
+    return _refused(tmp, weights, "--json is the weights file", str(weights), output=weights)
+
+
+@_case("json_is_a_hard_link_to_the_weights")
+def _(tmp: Path) -> Case:
+    weights = _npz(tmp, _planted())
+    os.link(weights, tmp / "out.json")
+    return _refused(tmp, weights, "--json is the weights file", str(tmp / "out.json"))
+
+
+# --- clusterability draw ----------------------------------------------------------------------------------------
+
+
+def _draw(case: Case, output: str = "net.png") -> Case:
+    case.command = "draw"
+    case.output = case.weights.parent / output
+    return case
+
+
+@_case("draw_valid")
+def _(tmp: Path) -> Case:
+    return _draw(_valid(tmp))
+
+
+@_case("draw_weights_name_not_utf8")  # valid; the name in the image's title and on stdout escaped
+def _(tmp: Path) -> Case:
+    weights = _npz(tmp, _planted(), name=os.fsdecode(b"n\xffet.npz"))
+    return _draw(Case(weights, None), os.fsdecode(b"\xffnet.png"))
+
+
+@_case("draw_output_is_the_weights")  # weights saved under an image's name are still read as .npz
+def _(tmp: Path) -> Case:
+    weights = _npz(tmp, _planted(), name="net.png")
+    return _draw(_refused(tmp, weights, "-o is the weights file", str(weights)), "net.png")
+
+
+@_case("draw_output_name_with_newline_and_bad_suffix")
+def _(tmp: Path) -> Case:
+    return _draw(_refused(tmp, _npz(tmp, _planted()), "net\\n.jpg: -o must end in"), "net\n.jpg")
+
+
+@_case("draw_output_under_a_file_not_utf8")
+def _(tmp: Path) -> Case:
+    (tmp / os.fsdecode(b"\xff")).write_text("a file\n")
+    refused = _refused(tmp, _npz(tmp, _planted()), "\\xff/net.png: cannot create the -o file")
+    return _draw(refused, os.fsdecode(b"\xff/net.png"))
+
+
+# --- --layers (PyTorch state dicts) -----------------------------------------------------------------------------
+
+
+def _state_dict(tmp: Path, modules: dict[str, np.ndarray]) -> Path:
+    """A ``.safetensors`` state dict of Linear modules (weights ``(out, in)``, as torch stores them)."""
+    save_file = pytest.importorskip("safetensors.numpy").save_file
+    path = tmp / "model.safetensors"
+    save_file({f"{name}.weight": w.astype(np.float32) for name, w in modules.items()}, str(path))
+    return path
+
+
+def _planted_modules() -> dict[str, np.ndarray]:
+    """The planted MLP as modules whose names do not sort in forward order (z, y, x)."""
+    return {name: k.T for name, k in zip(("z", "y", "x"), _planted())}
+
+
+@_case("layers_in_forward_order")  # valid: the planted network
+def _(tmp: Path) -> Case:
+    return Case(_state_dict(tmp, _planted_modules()), tmp / "out.json", options=("--layers", "z,y,x"))
+
+
+@_case("layers_for_an_npz")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _npz(tmp, _planted()), "--layers", options=("--layers", "a,b"))
+
+
+@_case("layers_empty")
+def _(tmp: Path) -> Case:
+    return _refused(tmp, _state_dict(tmp, _planted_modules()), "--layers", options=("--layers", " , "))
+
+
+@_case("layers_unknown_module_with_newline")
+def _(tmp: Path) -> Case:
+    weights = _state_dict(tmp, _planted_modules())
+    return _refused(tmp, weights, str(weights), "'q\\nq'", options=("--layers", "z,y,q\nq"))
+
+
+@_case("layers_name_a_module_twice")  # square kernels: z, y, y would chain, and give the wrong network
+def _(tmp: Path) -> Case:
+    weights = _state_dict(tmp, _planted_modules())
+    return _refused(tmp, weights, str(weights), "--layers", "'y'", options=("--layers", "z,y,y"))
+
+
+@_case("layers_leave_out_a_module")  # z, y chain, but x's weights would be silently dropped
+def _(tmp: Path) -> Case:
+    weights = _state_dict(tmp, _planted_modules())
+    return _refused(tmp, weights, str(weights), "--layers", "'x'", options=("--layers", "z,y"))
+
+
 # --- the --json path --------------------------------------------------------------------------------------------
 
 
 @_case("json_into_missing_folder")  # created, as atomic_path does
 def _(tmp: Path) -> Case:
     case = _valid(tmp)
-    case.json = tmp / "new" / "deeper" / "out.json"
+    case.output = tmp / "new" / "deeper" / "out.json"
     return case
 
 
@@ -251,8 +424,8 @@ def _(tmp: Path) -> Case:
 def _(tmp: Path) -> Case:
     (tmp / "plain").write_text("a file\n")
     case = _valid(tmp)
-    case.json = tmp / "plain" / "out.json"
-    case.culprits = (str(case.json),)
+    case.output = tmp / "plain" / "out.json"
+    case.culprits = (str(case.output),)
     return case
 
 
@@ -304,7 +477,7 @@ def _(tmp: Path) -> Case:
     folder = tmp / "ro"
     folder.mkdir()
     case = _refused(tmp, _npz(tmp, _planted()), str(folder / "out.json"))
-    case.json = folder / "out.json"
+    case.output = folder / "out.json"
     case.wrapper = _read_only_mount(folder)
     return case
 
@@ -318,15 +491,15 @@ def _(tmp: Path) -> Case:
 @_case("json_long_name")  # 250 characters: the final name fits, and so must the temporary one
 def _(tmp: Path) -> Case:
     case = _valid(tmp)
-    case.json = tmp / ("r" * 245 + ".json")
+    case.output = tmp / ("r" * 245 + ".json")
     return case
 
 
 @_case("json_name_too_long")
 def _(tmp: Path) -> Case:
     case = _valid(tmp)
-    case.json = tmp / ("r" * 300 + ".json")
-    case.culprits = (str(case.json),)
+    case.output = tmp / ("r" * 300 + ".json")
+    case.culprits = (str(case.output),)
     return case
 
 
@@ -347,43 +520,69 @@ def _cleaned(case: Case) -> Iterator[Case]:
             undo()
 
 
+def _no_nan(constant: str) -> float:
+    raise AssertionError(f"the JSON holds {constant}, which strict parsers refuse")
+
+
+def _argv(case: Case) -> list[str]:
+    """The command line of ``case``: ``ncut`` with --json, or ``draw`` with -o."""
+    argv = [*case.wrapper, str(SCRIPT), case.command, str(case.weights), "--k", case.k]
+    if case.command == "ncut":
+        argv += ["--shuffles", case.shuffles, "--shuffle-method", "layer", "--seed", "0", "--solver", "fast"]
+        argv += ["--json", str(case.output)] if case.output is not None else []
+    else:
+        argv += ["--seed", "0", "--solver", "fast", "-o", str(case.output)]
+    return [*argv, *case.options]
+
+
+def _printable(text: str) -> bool:
+    """Whether ``text`` is lines of printable characters (no control character but the newlines)."""
+    return all(c == "\n" or unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp") for c in text)
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_hostile_input(tmp_path: Path, name: str) -> None:
     with _cleaned(CASES[name](tmp_path)) as case:
         before = _tree(tmp_path)
-        argv = [*case.wrapper, str(SCRIPT), "ncut", str(case.weights), "--k", case.k, "--shuffles", case.shuffles]
-        argv += ["--shuffle-method", "layer", "--seed", "0", "--solver", "fast"]
-        if case.json is not None:
-            argv += ["--json", str(case.json)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
         try:
             proc = subprocess.run(
-                argv, check=False, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT_S
+                _argv(case), check=False, cwd=tmp_path, env=env, capture_output=True, timeout=TIMEOUT_S
             )
         except subprocess.TimeoutExpired:
             pytest.fail(f"{name}: no answer within {TIMEOUT_S} s")
         after = _tree(tmp_path)
-    output = proc.stdout + proc.stderr
+    stdout, stderr = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: no stray bytes
+    output = stdout + stderr
     assert "Traceback" not in output, output
+    assert _printable(output), output
     assert list(tmp_path.rglob(".*.tmp*")) == [], "temporary files left behind"
     if not case.culprits:
         assert proc.returncode == 0, output
-        assert proc.stderr == ""
-        assert case.json is not None
-        result = json.loads(case.json.read_text())
-        assert math.isfinite(result["ncut"]) and 0.0 <= result["ncut"] <= int(case.k)
-        assert result["n_shuffles"] == int(case.shuffles)
-        assert f"{result['ncut']:.4f}" in proc.stdout
+        assert stderr == ""
+        assert case.output is not None
+        if case.command == "ncut":
+            result = json.loads(case.output.read_text(), parse_constant=_no_nan)
+            assert math.isfinite(result["ncut"]) and 0.0 <= result["ncut"] <= int(case.k)
+            assert result["n_shuffles"] == int(case.shuffles)
+            assert f"{result['ncut']:.4f}" in stdout
+            if case.check is not None:
+                case.check(result)
+        else:
+            assert case.output.read_bytes().startswith(b"\x89PNG")
+            assert len(stdout.splitlines()) == 1 and "n-cut" in stdout, stdout
+        for text in case.printed:
+            assert text in stdout, (text, stdout)
         new = set(after) - set(before)
-        assert new == {str(p.relative_to(tmp_path)) for p in (case.json, *case.json.parents) if tmp_path in p.parents}
+        assert new == {
+            str(p.relative_to(tmp_path)) for p in (case.output, *case.output.parents) if tmp_path in p.parents
+        }
         assert {p: after[p] for p in before} == before
-        if case.check is not None:
-            case.check(result)
     else:
         assert proc.returncode == 2, output
-        assert proc.stdout == ""
-        lines = proc.stderr.splitlines()
-        assert len(lines) == 1 and proc.stderr.endswith("\n"), proc.stderr
+        assert stdout == ""
+        lines = stderr.splitlines()
+        assert len(lines) == 1 and stderr.endswith("\n"), stderr
         assert lines[0].startswith("clusterability"), lines[0]
         for culprit in case.culprits:
             assert culprit in lines[0], (culprit, lines[0])

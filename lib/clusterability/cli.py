@@ -11,19 +11,26 @@ figure 1), as PNG, PDF or SVG.
 Every mistake a user can fix -- a bad argument, an unreadable or malformed
 weights file, a ``--json`` path that cannot be written -- ends the command
 with one line on stderr naming the file or option, and exit status 2, before
-any work where possible. ``--json`` creates missing folders, replaces an
-existing writable file atomically, and refuses a directory, a path under a
-file, an existing read-only (or immutable) file and an unwritable folder; a
-failed write leaves nothing behind.
+any work where possible. Every line printed is one line whatever the paths
+hold: control characters are shown as ``\\n``-style escapes and the bytes of a
+file name that is not UTF-8 as ``\\xff`` (:func:`shown`). ``--json`` creates
+missing folders, replaces an existing writable file atomically, and refuses a
+directory, a path under a file, an existing read-only (or immutable) file, an
+unwritable folder and the weights file itself (``-o`` too); a failed write
+leaves nothing behind. The JSON is strict: a statistic that is not a finite
+number (the Z-score of shuffles that all tie) is ``null``.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import unicodedata
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -38,6 +45,65 @@ from .spectral import SOLVERS
 from .statistics import summarize
 from .threads import limit_threads
 from .weights import NetworkWeights
+
+
+def shown(text: str | os.PathLike[str]) -> str:
+    """``text`` (a message or a path) as one printable line.
+
+    Control characters and line separators become their ``repr`` escapes
+    (``\\n``, ``\\x1b``, ``\\u2028``) and the undecodable bytes of a file name
+    (Python's surrogate escapes) become ``\\xff``, so a path can neither split
+    an error line nor stop it from being printed.
+    """
+    out = []
+    for char in os.fspath(text):
+        category = unicodedata.category(char)
+        if category == "Cs":
+            code = ord(char)
+            out.append(f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}")
+        elif category in ("Cc", "Zl", "Zp"):
+            out.append(repr(char)[1:-1])
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _fail(exc: InputError) -> int:
+    """Print ``exc`` as the one line of a user's mistake; the exit status 2."""
+    print(f"clusterability: error: {shown(str(exc))}", file=sys.stderr)
+    return 2
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, +-inf) as ``None``: strict JSON has no NaN."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: json_safe(v) for key, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def check_not_an_input(path: Path, inputs: Sequence[Path], option: str) -> None:
+    """Raise :class:`InputError` if the output ``path`` is one of ``inputs`` (checked before any work).
+
+    The same file by :func:`os.path.samefile` when both exist (so through a
+    hard or symbolic link too), else by resolved path.
+    """
+    for source in inputs:
+        try:
+            if path.exists() and source.exists():
+                same = os.path.samefile(path, source)
+            else:
+                same = path.resolve() == source.resolve()
+        except (OSError, RuntimeError):  # e.g. a symbolic link loop: check_output_path names it
+            same = False
+        if same:
+            raise InputError(
+                f"{path}: {option} is the weights file {source}; writing it would replace the network, "
+                "choose another file"
+            )
 
 
 def check_output_path(path: Path, option: str = "--json") -> None:
@@ -98,7 +164,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), with exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {shown(message)} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -158,13 +224,13 @@ def run_draw(args: argparse.Namespace) -> str:
     if not isinstance(graph, LayeredGraph):
         raise InputError(f"{args.weights}: draw shows chains of layers; this network is residual or branching")
     fig = draw_network(graph.blocks, clustering.labels, max_edges=args.max_edges)
-    title = f"{args.weights.name}: k = {clustering.k}, n-cut {clustering.ncut:.4f}"
+    title = f"{shown(args.weights.name)}: k = {clustering.k}, n-cut {clustering.ncut:.4f}"
     save_figure(fig, [args.output], title)
-    return f"{args.output}: {weights.kind} with layers {list(graph.layer_sizes)}, n-cut {clustering.ncut:.4f}"
+    return f"{shown(args.output)}: {weights.kind} with layers {list(graph.layer_sizes)}, n-cut {clustering.ncut:.4f}"
 
 
 def run_ncut(args: argparse.Namespace) -> dict:
-    """Measure the network of ``args.weights``; returns the JSON-ready result."""
+    """Measure the network of ``args.weights``; returns the JSON-ready result (non-finite numbers as None)."""
     weights, graph, clustering = _clustered(args)
     try:
         shuffles = shuffle_ncuts(
@@ -180,7 +246,7 @@ def run_ncut(args: argparse.Namespace) -> dict:
         message = str(exc)
         raise InputError(message if str(args.weights) in message else f"{args.weights}: {message}") from None
     result = {
-        "weights": str(args.weights),
+        "weights": os.fsencode(args.weights).decode("utf-8", "backslashreplace"),  # valid UTF-8 for strict parsers
         "network_kind": weights.kind,
         "layer_sizes": list(graph.layer_sizes),
         "n_init": args.n_init,
@@ -190,14 +256,14 @@ def run_ncut(args: argparse.Namespace) -> dict:
         **summarize(clustering.ncut, shuffles),
         "version": __version__,
     }
-    return result
+    return json_safe(result)
 
 
 def summary(result: dict) -> str:
     """A short human-readable summary of :func:`run_ncut`'s result."""
     lines = [
         (
-            f"{result['weights']}: {result['network_kind']} with layers {result['layer_sizes']}, "
+            f"{shown(result['weights'])}: {result['network_kind']} with layers {result['layer_sizes']}, "
             f"{result['n_isolated']} isolated neurons dropped"
         ),
         f"n-cut (k={result['k']}, solver={result['solver']}, seed={result['seed']}): {result['ncut']:.4f}",
@@ -225,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.json:
             check_output_path(args.json)
+            check_not_an_input(args.json, [args.weights], "--json")
         with limit_threads(args.threads):
             result = run_ncut(args)
         if args.json:
@@ -233,8 +300,7 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as exc:  # nothing is left behind: atomic_path removes what it made
                 raise InputError(f"{args.json}: cannot write the --json result ({exc.strerror or exc})") from None
     except InputError as exc:
-        print(f"clusterability: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
     print(summary(result))
     return 0
 
@@ -244,14 +310,14 @@ def _main_draw(args: argparse.Namespace) -> int:
         if args.output.suffix.lower() not in IMAGE_SUFFIXES:
             raise InputError(f"{args.output}: -o must end in {', '.join(IMAGE_SUFFIXES)}")
         check_output_path(args.output, "-o")
+        check_not_an_input(args.output, [args.weights], "-o")
         with limit_threads(args.threads):
             try:
                 line = run_draw(args)
             except OSError as exc:
                 raise InputError(f"{args.output}: cannot write the drawing ({exc.strerror or exc})") from None
     except InputError as exc:
-        print(f"clusterability: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(exc)
     print(line)
     return 0
 
