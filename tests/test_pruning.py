@@ -95,3 +95,22 @@ def test_pruning_runs_are_tfmots_bit_for_bit(tf_modules, tmp_path) -> None:
         np.testing.assert_array_equal(a, b)  # the weights
     assert ours_metrics["sparsity"] == their_metrics["sparsity"]
     assert all(abs(s - 0.9) < 0.01 for s in ours_metrics["sparsity"]["pruned"])
+
+
+def test_another_tfmot_release_keeps_tfmots_own_mask_update(tf_modules, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The patch replaces a private method of tfmot 0.8.1 only; under any other release it stands aside and warns."""
+    import types
+
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
+
+    from clusterability.pruning import install_exact_mask_update
+
+    tf, _, tfmot = tf_modules
+    assert install_exact_mask_update(tf, tfmot)  # the pinned release: in place (idempotent)
+    patched = pruning_impl.Pruning._update_mask
+    monkeypatch.setattr(pruning_impl.Pruning, "_update_mask", pruning_impl.Pruning._tfmot_update_mask)
+    newer = types.SimpleNamespace(__version__="0.9.0")
+    with pytest.warns(RuntimeWarning, match="0.9.0 is installed, not 0.8.1"):
+        assert not install_exact_mask_update(tf, newer)
+    assert pruning_impl.Pruning._update_mask is pruning_impl.Pruning._tfmot_update_mask
+    assert patched is not pruning_impl.Pruning._tfmot_update_mask

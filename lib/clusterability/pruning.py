@@ -22,9 +22,12 @@ TensorFlow is never imported here: the functions take the modules that
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 _FLOAT32_INF_BITS = 0x7F800000
+#: The tfmot release whose private ``Pruning._update_mask`` :func:`install_exact_mask_update` replaces.
+PATCHED_TFMOT_VERSION = "0.8.1"
 
 
 def kth_largest_magnitude(tf: Any, weights: Any, k: Any) -> Any:
@@ -50,16 +53,28 @@ def kth_largest_magnitude(tf: Any, weights: Any, k: Any) -> Any:
     return tf.bitcast(lo, tf.float32)
 
 
-def install_exact_mask_update(tf: Any, tfmot: Any) -> None:
+def install_exact_mask_update(tf: Any, tfmot: Any) -> bool:
     """Make tfmot's element-wise mask update use :func:`kth_largest_magnitude` (same masks).
 
     Replaces ``Pruning._update_mask`` of tfmot 0.8.1 (pinned in pyproject.toml);
-    block and m-by-n sparsity keep tfmot's code. Idempotent.
+    block and m-by-n sparsity keep tfmot's code. Idempotent. Under any other
+    tfmot release the private method may differ, so nothing is replaced (tfmot's
+    own update gives the same masks, only slower) and a warning says so;
+    returns whether the exact update is in place.
     """
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
 
+    version = getattr(tfmot, "__version__", None)
+    if version != PATCHED_TFMOT_VERSION:
+        warnings.warn(
+            f"tensorflow-model-optimization {version} is installed, not {PATCHED_TFMOT_VERSION}: pruning uses tfmot's "
+            "own mask update (the same masks, a sort per kernel: slower); pin the version in pyproject.toml",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
     if getattr(pruning_impl.Pruning._update_mask, "_clusterability_exact", False):
-        return
+        return True
 
     def _update_mask(self: Any, weights: Any) -> tuple[Any, Any]:
         sparsity = self._pruning_schedule(self._step_fn())[1]
@@ -81,3 +96,4 @@ def install_exact_mask_update(tf: Any, tfmot: Any) -> None:
     _update_mask.__doc__ = pruning_impl.Pruning._update_mask.__doc__
     pruning_impl.Pruning._tfmot_update_mask = pruning_impl.Pruning._update_mask
     pruning_impl.Pruning._update_mask = _update_mask
+    return True
