@@ -9,8 +9,8 @@ The numerical core (``weights``, ``graph``, ``spectral``, ``kmeans``, ``ncut``,
 ``shuffles``, ``seeds``, ``statistics``, ``measure``) and the ``clusterability``
 command (``cli``) need only the core dependencies: numpy, scipy, scikit-learn,
 numba (the k-means), pyamg (the ``sklearn-amg`` solver) and threadpoolctl
-(thread limits). The core never imports TensorFlow; the command imports it
-only to read a saved Keras model.
+(thread limits). Neither imports TensorFlow: a saved Keras model is read as
+data with h5py (``keras_files``); only training (``training``, ``keras_io``) does.
 """
 
 __version__ = "0.1.0"

@@ -2,7 +2,7 @@
 
 ``ncut`` measures the clusterability of a user's own network from its weights
 (an ``.npz`` in the format of :mod:`clusterability.weights`, a saved Keras
-model when TensorFlow is installed, a PyTorch state dict as ``.safetensors`` or
+model (read as data, without Keras), a PyTorch state dict as ``.safetensors`` or
 ``.pt``, or an ONNX model: :mod:`clusterability.network_files`): the n-cut of its spectral clustering, the
 n-cuts of its shuffles, the p-value and Z-score. ``draw WEIGHTS --k 4 -o
 net.png`` draws the network as layers of neurons coloured by cluster (P1

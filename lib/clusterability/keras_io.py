@@ -1,11 +1,10 @@
-"""Keras models in and out: their kernels as :class:`~clusterability.weights.NetworkWeights`, and saving.
+"""Keras models in memory: their kernels as :class:`~clusterability.weights.NetworkWeights`, and saving.
 
 :func:`network_weights` reads the Dense and Conv2D kernels (with biases and the
-batch normalization that follows a layer) of a ``tf_keras`` model in layer
-order; :func:`load_keras_model_weights` does the same for a saved model, with
-tfmot's pruning wrappers stripped; :func:`save_keras_model` writes a model
-atomically. TensorFlow is imported through :mod:`clusterability.tf_runtime`
-when one of these is called.
+batch normalization that follows a layer) of an in-memory ``tf_keras`` model in
+layer order; :func:`save_keras_model` writes a model atomically. TensorFlow is
+imported through :mod:`clusterability.tf_runtime` when one of these is called.
+A *saved* model file is read without Keras by :mod:`clusterability.keras_files`.
 """
 
 from __future__ import annotations
@@ -167,36 +166,6 @@ def dag_network_weights(model: Any, source: str = "<keras model>") -> NetworkWei
         else:
             produced[layer.name] = inputs[0]
     return builder.weights()
-
-
-def load_keras_model_weights(path: str | os.PathLike[str]) -> NetworkWeights:
-    """The :class:`NetworkWeights` of a saved Keras model (``.keras``, ``.h5`` or SavedModel).
-
-    Models saved with tfmot pruning wrappers are loaded in tfmot's prune scope
-    and stripped. The model is loaded without compiling it.
-    """
-    from .tf_runtime import import_tf
-
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such Keras model file")
-    _, keras, tfmot = import_tf()
-    try:
-        with tfmot.sparsity.keras.prune_scope():
-            model = keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"{path}: not a readable Keras model ({type(exc).__name__}: {exc})") from None
-    if not isinstance(model, keras.Model):
-        raise InputError(f"{path}: holds a {type(model).__name__}, not a Keras model")
-    if _has_pruning_wrappers(model):
-        model = tfmot.sparsity.keras.strip_pruning(model)
-    return network_weights(model, source=str(path))
-
-
-def _has_pruning_wrappers(model: Any) -> bool:
-    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
-
-    return any(isinstance(layer, pruning_wrapper.PruneLowMagnitude) for layer in _iter_layers(model))
 
 
 def save_keras_model(model: Any, path: str | os.PathLike[str]) -> None:

@@ -2,7 +2,7 @@
 
 =====================  ==========================================================
 ``.npz``               the pipeline's own format (:mod:`clusterability.weights`)
-``.keras``, ``.h5``    a saved Keras model (needs TensorFlow: :mod:`clusterability.keras_io`)
+``.keras``, ``.h5``    a saved Keras model, read as data (h5py; no Keras: :mod:`clusterability.keras_files`)
 ``.safetensors``       a PyTorch state dict (:mod:`clusterability.state_dict`; no torch);
                        torchvision ResNets and Inception-V3 are wired by their names
                        (:mod:`clusterability.imagenet`)
@@ -45,13 +45,8 @@ def read_network(path: str | os.PathLike[str], layers: Sequence[str] | None = No
     if not path.is_file():
         raise InputError(f"{path}: no such model file")
     if suffix in KERAS_SUFFIXES:
-        try:
-            from .keras_io import load_keras_model_weights
-        except ImportError as exc:  # TensorFlow not installed
-            raise InputError(
-                f"{path}: reading a Keras model needs TensorFlow ({exc}); "
-                "install clusterability[tf] or export the kernels to .npz"
-            ) from None
+        from .keras_files import load_keras_model_weights  # needs h5py only (its own one-line error)
+
         return load_keras_model_weights(path)
     if suffix == ".onnx":
         from .onnx_io import weights_from_onnx
