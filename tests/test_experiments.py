@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
 from clusterability.errors import InputError
-from clusterability.experiments import shuffle_chunks, training_settings
+from clusterability.experiments import graph_nodes, shuffle_chunks, training_settings
 from clusterability.pipeline_config import coerce_to_schema, load_config
 from clusterability.provenance import module_files, script_module_files
 from workflow_helpers import TABLE1_COLUMNS
@@ -52,8 +53,11 @@ def test_paper_settings_are_the_papers(config: dict) -> None:
     kilo, memo = exp.families["random_kilo_plain"].train, exp.families["memorization_dropout"].train
     assert (kilo.epochs, kilo.prune_epochs, kilo.shuffle) == (1000, 20, True)
     assert (memo.epochs, memo.prune_epochs, memo.shuffle, memo.dropout) == (100, 100, False, 0.5)
-    assert exp.datasets["memorization"].sizes == (3000, 1000, 1000)
-    assert exp.datasets["random"].sizes == (60000, 5000, 10000)
+    # Sizes (train, validation, test): the networks train on both splits, so 3,000 and 60,000 images (P1).
+    assert exp.datasets["memorization"].sizes == (3000, 0, 1000)
+    assert exp.datasets["random"].sizes == (55000, 5000, 10000)
+    assert exp.datasets["polynomial"].sizes == (55000, 5000, 10000)
+    assert exp.datasets["lines"].sizes == (55000, 5000, 10000)
     assert exp.datasets["lines_mnist_sep"].of == ("lines", "mnist") and exp.datasets["lines_mnist_sep"].separate
     mnist = exp.families["mnist_dropout"].train
     assert (mnist.epochs, mnist.prune_epochs, mnist.batch_size, mnist.learning_rate) == (20, 20, 128, 1e-3)
@@ -307,6 +311,20 @@ def _del(path: str):
         # Values the schema admits but a training run cannot take stop here too, before any job.
         (_set("training.pruning.initial_sparsity", 0.95), "final_sparsity must be in [initial_sparsity, 1)"),
         (_set("training.pruning.final_sparsity", 1), "key training.pruning.final_sparsity: 1 is greater than"),
+        # A figure's network: named once as config (the message said "config: config: ...").
+        (_set("figures.fig1_network.network.family", "nope"), "config: figures.fig1_network.network.family: unknown"),
+        # Folders and files that the jobs would only find missing after other jobs ran.
+        (_set("datasets.mirror", "/nonexistent/mirror"), "config: datasets.mirror: /nonexistent/mirror does not exist"),
+        (_set("datasets.checksums", "/nonexistent/MD5SUMS"), "datasets.checksums: /nonexistent/MD5SUMS does not exist"),
+        (_set("imagenet.checkpoints", "/nonexistent/ckpt"), "config: imagenet.checkpoints: /nonexistent/ckpt does"),
+        # More clusters than the clustered graph has nodes (it fails only after training otherwise).
+        (
+            _set("tables.table1.k", 1819),
+            "config: tables.table1.k: k = 1819 is more than the 1818 nodes of family mnist_plain's graph "
+            "(mlp neurons 784+256+256+256+256+10); use k <= 1818",
+        ),
+        (_set("tables.p2/tableA8.k", 193), "tables.p2/tableA8.k: k = 193 is more than the 192 nodes of family"),
+        (_set("figures.fig1_network.network.k", 5000), "config: figures.fig1_network.network.k: k = 5000 is more"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(config: dict, mutate, message: str) -> None:
@@ -314,6 +332,7 @@ def test_bad_config_gives_one_line_naming_the_key(config: dict, mutate, message:
     with pytest.raises(InputError) as info:
         load_config(config, SCHEMA)
     assert message in str(info.value) and "\n" not in str(info.value)
+    assert str(info.value).startswith("config: ") and "config: config:" not in str(info.value)
 
 
 def test_pruning_power_may_be_any_positive_number(config: dict) -> None:
@@ -443,3 +462,110 @@ def test_p2_promotion_entries(config: dict) -> None:
         *(f"p2/fig{i}_clusterable_init_{a}" for i, a in ((13, "mlp"), (14, "cnn"), (15, "vgg"))),
         "p2/figA5_regularizer",
     }
+
+
+# --- checks of what the config names, before any job --------------------------------------------------------------
+
+
+MD5 = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("key", "make", "message"),
+    [
+        ("mirror", lambda d: d / "mirror.txt", "datasets.mirror: {path} is not a folder"),
+        ("checksums", lambda d: d, "datasets.checksums: {path} is not a regular file"),
+        ("checksums", lambda d: d / "MD5SUMS.txt", "line 2 is not '<md5>  <folder>/<file>' (md5sum's format)"),
+        ("checksums", lambda d: d / "empty.txt", "datasets.checksums: {path} lists no checksums"),
+        ("checksums", lambda d: d / "binary.txt", "cannot read the checksum list"),
+        ("checksums", lambda d: d / "fifo", "datasets.checksums: {path} is not a regular file"),  # never opened
+    ],
+)
+def test_bad_dataset_paths_give_one_line(config: dict, tmp_path: Path, key: str, make, message: str) -> None:
+    (tmp_path / "mirror.txt").write_text("not a folder\n")
+    (tmp_path / "MD5SUMS.txt").write_text(f"{MD5}  mnist/train-images-idx3-ubyte.gz\n{MD5[:-1]}  mnist/t10k.gz\n")
+    (tmp_path / "empty.txt").write_text("# only a comment\n\n")
+    (tmp_path / "binary.txt").write_bytes(b"\xff\xfe\x00 not text")
+    os.mkfifo(tmp_path / "fifo")
+    path = make(tmp_path)
+    config["datasets"][key] = str(path)
+    with pytest.raises(InputError) as info:
+        load_config(config, SCHEMA)
+    text = str(info.value)
+    assert text.startswith(f"config: datasets.{key}: ") and "\n" not in text, text
+    assert message.format(path=path) in text and str(path) in text
+
+
+def test_usable_dataset_paths_pass_and_relative_ones_are_from_the_working_directory(
+    config: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mirror" / "mnist").mkdir(parents=True)
+    (tmp_path / "MD5SUMS").write_text(f"# md5sum output\n{MD5}  mnist/train-images-idx3-ubyte.gz\n")
+    config["datasets"].update(mirror=str(tmp_path / "mirror"), checksums=str(tmp_path / "MD5SUMS"))
+    config["imagenet"]["checkpoints"] = str(tmp_path / "mirror")
+    cfg, _ = load_config(config, SCHEMA)
+    assert cfg["datasets"]["mirror"] == str(tmp_path / "mirror")
+    config["datasets"].update(mirror="mirror", checksums="MD5SUMS")
+    with pytest.raises(InputError, match="config: datasets.mirror: mirror does not exist"):
+        load_config(config, SCHEMA)  # relative to the working directory, where the jobs run
+    monkeypatch.chdir(tmp_path)
+    load_config(config, SCHEMA)
+    # A job on a compute node (the workflow passes paths=False there) does not look for them again.
+    monkeypatch.chdir(tmp_path / "mirror")
+    load_config(config, SCHEMA, paths=False)
+
+
+def test_graph_nodes_of_every_kind_of_family(config: dict) -> None:
+    """k is checked against the nodes of the graph the builders make: MLPs' neurons, CNNs' conv channels."""
+    _, exp = load_config(config, SCHEMA)
+
+    def nodes(family: str) -> int | None:
+        counted = graph_nodes(exp.families[family], exp.datasets)
+        return None if counted is None else counted[0]
+
+    assert nodes("mnist_plain") == 784 + 4 * 256 + 10
+    assert nodes("polynomial_plain") == 2 + sum(exp.families["polynomial_plain"].train.widths) + 512
+    assert nodes("mnist_7x7_plain") == 49 + 3 * 64 + 10
+    assert nodes("mnist_cnn_plain") == 3 * 64  # the channels of the convolutions only
+    assert nodes("mnist_stack_same_cnn") == sum(exp.families["mnist_stack_same_cnn"].train.widths)
+    vgg = exp.families["cifar10_vgg_clusterable_init"]
+    assert nodes(vgg.name) == sum(vgg.train.widths) == 4224  # VGG-16's 13 convolutions
+    assert nodes("imagenet_resnet18") is None  # thousands of channels
+    # The same MLP on a stack of two images (two channels) or on CIFAR-10's native colour images.
+    config["families"]["mlp_on_stack"] = {"dataset": "mnist_stack_same", "runs": 1, "seed_key": ["stack"]}
+    config["datasets"]["native"] = {"cifar10_rgb": {"of": "cifar10"}}
+    config["families"]["mlp_on_rgb"] = {"dataset": "cifar10_rgb", "runs": 1, "seed_key": ["rgb"]}
+    _, exp = load_config(config, SCHEMA)
+    assert nodes("mlp_on_stack") == 2 * 784 + 4 * 256 + 10
+    assert nodes("mlp_on_rgb") == 3072 + 4 * 256 + 10
+
+
+def test_k_up_to_the_nodes_of_every_network_passes(config: dict) -> None:
+    """The bound is the graph's node count, not less: k = nodes passes, for the table's init family too."""
+    config["tables"]["p2/tableA8"]["k"] = 192
+    load_config(config, SCHEMA)
+    config["families"]["narrow_init"] = {
+        "dataset": "mnist",
+        "architecture": "small_cnn",
+        "runs": 1,
+        "seed_key": ["narrow"],
+        "training": {"hidden_widths": [4, 4, 4], "epochs": 0, "prune_epochs": 0},
+    }
+    config["tables"]["p2/tableA8"]["init_family"] = "narrow_init"
+    with pytest.raises(InputError, match=r"tables.p2/tableA8.k: k = 192 is more than the 12 nodes of family narrow"):
+        load_config(config, SCHEMA)
+
+
+def test_dry_run_stops_at_a_missing_mirror_before_any_job(tmp_path: Path) -> None:
+    """``snakemake -n`` refuses the config in one line naming the key (it used to plan the fetch job)."""
+    from workflow_helpers import TINY, snakemake
+
+    missing = tmp_path / "no_mirror"
+    config = f'datasets={{"mirror": "{missing}"}}'
+    proc = snakemake(
+        tmp_path, "-n", "--configfile", str(TINY), "--config", config, "--", "results/table1.csv", check=False
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0, out
+    assert f"config: datasets.mirror: {missing} does not exist" in out
+    assert "Job stats" not in out and not (tmp_path / "results").exists()

@@ -12,6 +12,7 @@ from clusterability.regularizer import (
     eigenvalue_sum,
     laplacian_eigenpairs,
     normalize_input_norms,
+    penalty_scale,
 )
 from clusterability.train_config import TrainConfig
 
@@ -191,6 +192,32 @@ def test_train_config_fields_of_section_4() -> None:
         TrainConfig(regularizer_weight=0.1, regularizer_normalization="batch")
 
 
+def test_the_weight_is_shared_by_the_eigenvalues() -> None:
+    """P2 4.1's weight 0.1 on eigenvalues 2-4 is, as in the authors' code, 0.1 / 3 on their sum (0.1 on their mean)."""
+    assert penalty_scale(0.1, 4) == pytest.approx(0.1 / 3)
+    assert penalty_scale(0.1, 2) == pytest.approx(0.1)  # one eigenvalue: the weight itself
+    assert penalty_scale(0.0, 12) == 0.0
+    with pytest.raises(InputError, match="k must be an integer >= 2"):
+        penalty_scale(0.1, 1)  # hostile: no eigenvalue to regularize
+
+
+@pytest.mark.tf
+def test_the_loss_gets_the_weight_times_the_mean_eigenvalue() -> None:
+    pytest.importorskip("tensorflow_model_optimization")
+    from clusterability.models import build_model
+    from clusterability.regularizer import attach_regularizer
+    from clusterability.tf_runtime import import_tf
+
+    tf, keras, _ = import_tf(threads=1, seed=0)
+    model = build_model("mlp", input_shape=(3, 3), widths=(8, 8), n_classes=4, seed=0)
+    callback = attach_regularizer(tf, keras, model, 0.3, 4)
+    callback.on_epoch_begin(0)
+    callback.on_train_batch_begin(0)  # the eigenvectors of the current weights
+    kernels = [layer.kernel.numpy() for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    mean = eigenvalue_sum(kernels, 4) / 3
+    assert float(tf.add_n(model.losses)) == pytest.approx(0.3 * mean, rel=1e-4)
+
+
 @pytest.mark.tf
 def test_weights_that_are_no_longer_finite_stop_training_with_one_line() -> None:
     pytest.importorskip("tensorflow_model_optimization")
@@ -222,7 +249,7 @@ def test_regularized_training_lowers_the_eigenvalues_and_keeps_input_norms(tmp_p
         data[f"x_{split}"] = x
         data[f"y_{split}"] = (x[:, :2, :].mean(axis=(1, 2)) // 26).astype(np.int64) % 10
     sums = {}
-    for weight in (0.0, 1.0):
+    for weight in (0.0, 3.0):
         config = TrainConfig(
             epochs=3, prune_epochs=1, batch_size=32, learning_rate=0.01, widths=(16, 16, 16), regularizer_weight=weight
         )
@@ -239,7 +266,7 @@ def test_regularized_training_lowers_the_eigenvalues_and_keeps_input_norms(tmp_p
                 np.testing.assert_allclose(np.sqrt((w**2).sum(axis=0) + b**2), INPUT_NORM, rtol=1e-4)
         else:
             assert "regularizer_eigenvalue_sums" not in metrics
-    assert sums[1.0] < sums[0.0] - 0.2, sums
+    assert sums[3.0] < sums[0.0] - 0.2, sums
 
 
 @pytest.mark.tf

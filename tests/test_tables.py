@@ -32,7 +32,7 @@ def records(tmp_path: Path) -> list[dict]:
     out = []
     for (family, run), ncut in NCUTS.items():
         metrics = {
-            stage: {"train_acc": 0.9 + run / 100, "val_acc": 0.8, "test_acc": 0.85 + run / 100}
+            stage: {"train_acc": 0.9 + run / 100, "train_acc_eval": 0.95 + run / 100, "test_acc": 0.85 + run / 100}
             for stage in ("unpruned", "pruned")
         }
         metrics["sparsity"] = {"unpruned": [0.0, 0.0], "pruned": [0.9, 0.9]}
@@ -138,3 +138,52 @@ def test_p2_order_goes_stage_by_stage_with_losses(records: list[dict]) -> None:
     assert a["train_loss"] == pytest.approx(1.0) and a["test_mse"] == pytest.approx(0.2)  # means over runs 0, 1
     default = build_table(records, {**spec, "order": "family"})
     assert list(zip(default["family"], default["pruned"])) == [("a", False), ("a", True), ("b", False), ("b", True)]
+
+
+def test_summary_counts_degenerate_clusterings(records: list[dict]) -> None:
+    """``n_degenerate``: how many of a row's networks have a degenerate clustering (counted, not dropped)."""
+    from clusterability.experiments import COLUMNS, SUMMARY_COLUMNS
+
+    assert "n_degenerate" in SUMMARY_COLUMNS and COLUMNS["summary"] is SUMMARY_COLUMNS
+    net = Path(records[1]["stages"]["pruned"]["network"])  # family a, run 1
+    net.write_text(json.dumps({**json.loads(net.read_text()), "degenerate": True}))
+    spec = {
+        "analysis": "summary",
+        "families": ["a", "b"],
+        "stages": ["pruned"],
+        "k": 4,
+        "shuffles": 3,
+        "columns": ["family", "n_networks", "n_degenerate", "ncut_mean"],
+    }
+    table = build_table(records, spec)
+    assert list(table.columns) == spec["columns"]
+    assert table[["family", "n_networks", "n_degenerate"]].values.tolist() == [["a", 2, 1], ["b", 1, 0]]
+    assert table["ncut_mean"].iloc[0] == pytest.approx(2.0)  # the degenerate network's n-cut still counts
+    assert table["n_degenerate"].dtype.kind == "i"
+
+
+def test_train_acc_is_the_papers_and_the_evaluation_is_apart(records: list[dict]) -> None:
+    """``train_acc``: the papers' "Train acc." (training mode, dropout on); ``train_acc_eval``: dropout off.
+    No ``val_acc``: the validation images are trained on."""
+    from clusterability.experiments import NETWORK_COLUMNS, SUMMARY_COLUMNS
+
+    for columns in (SUMMARY_COLUMNS, NETWORK_COLUMNS):
+        assert {"train_acc", "train_acc_eval", "train_loss", "train_loss_eval"} <= set(columns)
+        assert "val_acc" not in columns
+    spec = {
+        "analysis": "summary",
+        "families": ["a", "b"],
+        "stages": ["pruned"],
+        "k": 4,
+        "shuffles": 3,
+        "columns": ["family", "train_acc", "train_acc_eval", "test_acc"],
+    }
+    table = build_table(records, spec)
+    assert table["train_acc"].tolist() == pytest.approx([0.905, 0.9])  # means over each family's runs
+    assert table["train_acc_eval"].tolist() == pytest.approx([0.955, 0.95])
+    # Hostile: a metrics file written before train_acc_eval existed gives an empty cell, not a crash.
+    metrics = json.loads(Path(records[2]["metrics"]).read_text())
+    del metrics["pruned"]["train_acc_eval"]
+    Path(records[2]["metrics"]).write_text(json.dumps(metrics))
+    table = build_table(records, {**spec, "analysis": "networks", "columns": ["family", "run", "train_acc_eval"]})
+    assert table["train_acc_eval"].iloc[:2].tolist() == pytest.approx([0.95, 0.96]) and np.isnan(table.iloc[2, 2])

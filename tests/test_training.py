@@ -14,15 +14,15 @@ pytest.importorskip("tf_keras")
 pytest.importorskip("tensorflow_model_optimization")
 
 from clusterability.errors import InputError  # noqa: E402
-from clusterability.keras_io import load_keras_model_weights  # noqa: E402
+from clusterability.keras_files import load_keras_model_weights  # noqa: E402
 from clusterability.train_config import TrainConfig  # noqa: E402
 from clusterability.training import train_and_prune  # noqa: E402
 from clusterability.weights import load_weights  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
-# 256 training images -> 8 steps of 32 per epoch; 2 pruning epochs = 16 steps,
-# a multiple of the pruning frequency, so the last mask update hits end_step.
+# 256 training + 64 validation images, all trained on -> 10 steps of 32 per epoch; 2 pruning
+# epochs = 20 steps, a multiple of the pruning frequency, so the last mask update hits end_step.
 TINY = TrainConfig(
     epochs=1,
     prune_epochs=2,
@@ -76,8 +76,8 @@ def test_accuracy_above_chance(runs):
 
 def test_final_sparsity_reaches_target(runs):
     m = runs["a"]["metrics"]
-    assert m["pruning"]["end_step"] == 16
-    assert m["pruning"]["last_mask_update_step"] == 16
+    assert m["pruning"]["end_step"] == 20
+    assert m["pruning"]["last_mask_update_step"] == 20
     pruned = load_weights(runs["a"]["out_weights_pruned"])
     for kernel in pruned.kernels:
         assert abs(np.mean(kernel == 0) - TINY.final_sparsity) < 0.02
@@ -119,9 +119,13 @@ def test_metrics_json(runs):
     assert expected <= set(on_disk)
     assert on_disk["seed"] == 1 and on_disk["threads"] == 1
     assert on_disk["config"] == TINY.to_dict()
-    assert (on_disk["n_train"], on_disk["n_val"], on_disk["n_test"]) == (256, 64, 64)
+    # The validation images are trained on (the papers train on the whole training set).
+    assert (on_disk["n_train"], on_disk["n_val"], on_disk["n_test"]) == (256 + 64, 64, 64)
+    assert on_disk["pruning"]["steps_per_epoch"] == 10  # ceil(320 / 32)
     for phase in ("unpruned", "pruned"):
-        assert {"train_acc", "val_acc", "test_acc", "train_loss", "val_loss", "test_loss"} <= set(on_disk[phase])
+        assert set(on_disk[phase]) == {
+            "train_acc", "train_acc_eval", "test_acc", "train_loss", "train_loss_eval", "test_loss"
+        }  # fmt: skip
     assert on_disk["epochs_run"] == {"train": 1, "prune": 2}
     assert len(on_disk["history"]["prune"]["loss"]) == 2
     assert set(on_disk["versions"]) == {"tensorflow", "tf_keras", "tfmot", "numpy"}
@@ -138,15 +142,94 @@ def test_keras_model_round_trip(runs):
         np.testing.assert_array_equal(a, b)
 
 
+def test_train_acc_is_the_last_epochs_and_train_acc_eval_the_evaluation(runs, tmp_path):
+    """``train_acc``/``train_loss``: Keras' training metrics of the phase's last epoch (P1's "Train acc.");
+    ``train_*_eval``: the final network evaluated on every training image (validation split included)."""
+    from clusterability.models import build_mlp
+
+    m = runs["a"]["metrics"]
+    for stage, phase in (("unpruned", "train"), ("pruned", "prune")):
+        assert m[stage]["train_acc"] == m["history"][phase]["accuracy"][-1]
+        assert m[stage]["train_loss"] == m["history"][phase]["loss"][-1]
+    pruned = load_weights(runs["a"]["out_weights_pruned"])
+    model = build_mlp(widths=TINY.widths, seed=0)
+    model.set_weights([array for pair in zip(pruned.kernels, pruned.biases) for array in pair])
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    data = _tiny_data()
+    x = np.concatenate([data["x_train"], data["x_val"]]).astype(np.float32) / 255
+    y = np.concatenate([data["y_train"], data["y_val"]])
+    result = model.evaluate(x, y, batch_size=1024, verbose=0, return_dict=True)
+    assert m["pruned"]["train_acc_eval"] == pytest.approx(result["accuracy"])
+    assert m["pruned"]["train_loss_eval"] == pytest.approx(result["loss"], rel=1e-5)
+
+
 def test_no_pruning_phase_and_dropout(tmp_path):
-    config = TrainConfig(epochs=1, prune_epochs=0, batch_size=64, widths=(16,), n_classes=2, dropout=0.5)
+    config = TrainConfig(epochs=2, prune_epochs=0, batch_size=64, widths=(16,), n_classes=2, dropout=0.5)
     run = _run(tmp_path, "dropout", config=config)
     unpruned = load_weights(run["out_weights_unpruned"])
     pruned = load_weights(run["out_weights_pruned"])
     for a, b in zip(unpruned.kernels, pruned.kernels):
         np.testing.assert_array_equal(a, b)
-    assert run["metrics"]["pruning"]["end_step"] == 0
-    assert run["metrics"]["history"]["prune"] == {}
+    m = run["metrics"]
+    assert m["pruning"]["end_step"] == 0
+    assert m["history"]["prune"] == {}
+    # Without a pruning phase the pruned network is the trained one: its last epoch is the training phase's.
+    for stage in ("unpruned", "pruned"):
+        assert m[stage]["train_acc"] == m["history"]["train"]["accuracy"][-1]
+        assert m[stage]["train_acc_eval"] == m["unpruned"]["train_acc_eval"]
+    # Dropout on while training (half the neurons gone), off in evaluation: two different numbers.
+    assert m["unpruned"]["train_acc"] != m["unpruned"]["train_acc_eval"]
+
+
+def test_untrained_network_has_no_training_accuracy(tmp_path):
+    """P1 figure 3's freshly initialized networks: no epoch, so no "Train acc."; the evaluation is there."""
+    config = TrainConfig(epochs=0, prune_epochs=0, widths=(16,), n_classes=2)
+    m = train_and_prune(_tiny_data(), config, seed=0, threads=1)
+    for stage in ("unpruned", "pruned"):
+        assert m[stage]["train_acc"] is None and m[stage]["train_loss"] is None
+        assert 0 <= m[stage]["train_acc_eval"] <= 1 and m[stage]["test_acc"] is not None
+
+
+def test_config_trains_cifar10_for_the_epochs_that_reproduce_p1():
+    """CIFAR-10 with dropout trains 100 + 40 epochs and the mixtures containing CIFAR-10 30 + 40 (the
+    authors' code; P1's Table A.13 needs them: docs/reproducibility.md); CIFAR-10 without dropout 20 + 40."""
+    from pathlib import Path
+
+    import yaml
+
+    from clusterability.pipeline_config import load_config
+
+    repo = Path(__file__).resolve().parents[1]
+    config = yaml.safe_load((repo / "config.yaml").read_text())
+    families = load_config(config, repo / "schemas/config.schema.yaml", paths=False)[1].families
+
+    def epochs(name: str) -> tuple[int, int]:
+        return families[name].train.epochs, families[name].train.prune_epochs
+
+    assert epochs("cifar10_dropout") == (100, 40) and epochs("cifar10_plain") == (20, 40)
+    for mixture in ("lines_cifar10", "mnist_cifar10", "lines_cifar10_sep", "mnist_cifar10_sep"):
+        assert epochs(f"{mixture}_plain") == epochs(f"{mixture}_dropout") == (30, 40)
+    assert epochs("mnist_dropout") == epochs("lines_mnist_dropout") == epochs("fashion_mnist_plain") == (20, 20)
+    assert families["cifar10_dropout"].seed_names == ("cifar10", "dropout")  # P1's seeds, not a new family's
+
+
+def test_training_images_are_the_training_and_validation_splits():
+    """The papers train on all 60,000 (50,000) training images: the validation split follows the training split."""
+    from clusterability.training import _check_data, training_images
+
+    data = _tiny_data()
+    x, y = training_images(_check_data(data, 10, regression=False))
+    assert x.shape == (320, 28, 28) and x.dtype == np.float32
+    np.testing.assert_array_equal(y, np.concatenate([data["y_train"], data["y_val"]]))
+    np.testing.assert_array_equal(x[256:], data["x_val"].astype(np.float32) / 255)  # order kept (no shuffle)
+    empty = {**data, "x_val": data["x_val"][:0], "y_val": data["y_val"][:0]}
+    x, y = training_images(_check_data(empty, 10, regression=False))
+    assert len(x) == len(y) == 256
+    # Hostile: a validation split of other images, or with a label count that does not match, is refused.
+    with pytest.raises(InputError, match="different image shapes"):
+        _check_data({**data, "x_val": np.zeros((64, 7, 7), np.uint8)}, 10, regression=False)
+    with pytest.raises(InputError, match="x_val has 64 rows but y_val has 3"):
+        _check_data({**data, "y_val": data["y_val"][:3]}, 10, regression=False)
 
 
 def test_dropout_layers_and_regularizers():
@@ -272,10 +355,14 @@ def test_regression_trains_linear_outputs_with_mse(tmp_path):
     config = TrainConfig(epochs=8, prune_epochs=2, batch_size=64, pruning_frequency=4, widths=(32, 32))
     metrics = train_and_prune(data, config, seed=1, threads=1, out_weights_pruned=tmp_path / "w.npz")
     assert metrics["task"] == "regression" and metrics["weight_shapes"][-1] == [32, 512]
-    for stage in ("unpruned", "pruned"):
+    for stage, phase in (("unpruned", "train"), ("pruned", "prune")):
         assert metrics[stage]["test_acc"] is None and metrics[stage]["test_mse"] > 0
         # No regularization: the loss is the mean squared error itself.
         assert metrics[stage]["test_loss"] == pytest.approx(metrics[stage]["test_mse"], rel=1e-5)
+        # P2 Table A.19's "Train loss": Keras' loss of the phase's last epoch; the evaluation apart.
+        assert metrics[stage]["train_loss"] == metrics["history"][phase]["loss"][-1]
+        assert metrics[stage]["train_mse"] == metrics["history"][phase]["mse"][-1]
+        assert metrics[stage]["train_mse_eval"] > 0 and "train_acc" not in metrics[stage]
     # Better than predicting the targets' mean: the network learnt something (before 90 % pruning
     # of so small a network undoes much of it).
     baseline = float(np.mean((data["y_test"] - data["y_train"].mean(axis=0)) ** 2))
@@ -311,11 +398,28 @@ def test_small_cnn_and_vgg_layers() -> None:
     assert kinds.count("Conv2D") == 13 and kinds.count("MaxPooling2D") == 5
     assert kinds.count("BatchNormalization") == 14  # every convolution and the dense layer
     assert kinds.count("Dropout") == 13 - 5  # regime without dense dropout: the convolutions not pooled
+    # Liu & Deng (and the authors' code): 0.3 after the first convolution, 0.4 after the others.
+    rates = {layer.name: layer.rate for layer in vgg.layers if type(layer).__name__ == "Dropout"}
+    assert rates == {f"conv_dropout_{i}": 0.3 if i == 0 else 0.4 for i in (0, 2, 4, 5, 7, 8, 10, 11)}
     for i, layer in enumerate(vgg.layers[:-1]):
         if isinstance(layer, type(vgg.get_layer("conv_0"))):
             assert type(vgg.layers[i + 1]).__name__ == "BatchNormalization"
     with pytest.raises(InputError, match="dense_widths and conv_dropout are for convolutional"):
         TrainConfig(dense_widths=(8,))
+
+
+def test_vgg_conv_dropout_rates() -> None:
+    """VGG's first convolution gets Liu & Deng's 0.3, never more than the others; no dropout stays none."""
+    from clusterability.models import build_model, vgg_conv_dropout
+
+    assert vgg_conv_dropout(0.4, 13) == (0.3,) + (0.4,) * 12
+    assert vgg_conv_dropout(0.2, 3) == (0.2, 0.2, 0.2) and vgg_conv_dropout(0.0, 2) == (0.0, 0.0)
+    assert vgg_conv_dropout(0.4, 0) == ()
+    plain = build_model("vgg", input_shape=(32, 32, 3), widths=(2,) * 4, dense_widths=(4,), seed=0)
+    assert "Dropout" not in _layer_kinds(plain)
+    # Hostile: a rate outside [0, 1) is refused with the key's name.
+    with pytest.raises(InputError, match="conv_dropout must be in"):
+        build_model("vgg", input_shape=(32, 32, 3), widths=(2,) * 4, conv_dropout=1.0, seed=0)
 
 
 def _image_data(shape: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:

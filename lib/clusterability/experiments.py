@@ -48,12 +48,25 @@ LABEL_COLUMNS = ("family", "dataset", "architecture", "regime", "dropout", "stag
 #: (0: none) and the clusterable initialization's beta (1: none). In a table only when named.
 PROMOTION_COLUMNS = ("regularizer_weight", "init_beta")
 #: A network's accuracies, losses (regularization included) and, for regression, errors (means in a summary).
-METRIC_COLUMNS = ("train_acc", "val_acc", "test_acc", "train_loss", "test_loss", "train_mse", "test_mse")
+#: ``train_*`` are the papers' (Keras' training metrics of the phase's last epoch: dropout on), ``train_*_eval``
+#: the same network evaluated on its training images (dropout off); :mod:`clusterability.training`.
+METRIC_COLUMNS = (
+    "train_acc",
+    "train_acc_eval",
+    "test_acc",
+    "train_loss",
+    "train_loss_eval",
+    "test_loss",
+    "train_mse",
+    "train_mse_eval",
+    "test_mse",
+)
 #: Columns of a ``summary`` table (one row per family and stage), in their default order.
 SUMMARY_COLUMNS = (
     *LABEL_COLUMNS,
     *PROMOTION_COLUMNS,
     "n_networks",
+    "n_degenerate",
     "prop_sig",
     *METRIC_COLUMNS,
     "ncut_mean",
@@ -115,7 +128,7 @@ COLUMNS = {
     "lesion_dependencies": DEPENDENCY_COLUMNS,
 }
 #: Columns of regression networks only (P2's polynomial MLPs): in a table only when named.
-REGRESSION_COLUMNS = {"train_mse", "test_mse"}
+REGRESSION_COLUMNS = {"train_mse", "train_mse_eval", "test_mse"}
 #: Columns left out of a table's default columns (its entry names them when it wants them).
 OPTIONAL_COLUMNS = REGRESSION_COLUMNS | set(PROMOTION_COLUMNS)
 #: Columns that need the clustering of the networks just before pruning.
@@ -644,13 +657,12 @@ SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")
 
 
 def _network_ref(where: str, entry: Mapping[str, Any], families: Mapping[str, Family]) -> NetworkRef:
+    """The network a figure draws; ``where`` is the message prefix of its key (``config: figures.<name>.network``)."""
     family = entry["family"]
     if family not in families:
-        raise InputError(f"config: {where}.family: unknown family {family!r}; define it under `families:`")
+        raise InputError(f"{where}.family: unknown family {family!r}; define it under `families:`")
     if not 0 <= entry["run"] < families[family].runs:
-        raise InputError(
-            f"config: {where}.run: family {family} has runs 0-{families[family].runs - 1}, not {entry['run']}"
-        )
+        raise InputError(f"{where}.run: family {family} has runs 0-{families[family].runs - 1}, not {entry['run']}")
     return NetworkRef(family, int(entry["run"]), entry["stage"], int(entry["k"]))
 
 
@@ -715,12 +727,76 @@ def resolve_figures(
     return figures
 
 
+def _input_output_sizes(dataset: Dataset) -> tuple[int, int]:
+    """The inputs (pixels times channels, or features) and outputs (classes, or targets) of a network of ``dataset``."""
+    from .data.prepare import N_CLASSES, SIDE
+    from .data.sources import get_source
+    from .data.synthetic import MONOMIALS
+
+    if dataset.kind == "synthetic" and dataset.generator == "polynomial":
+        return 2, 2 ** len(MONOMIALS)  # x, y -> one target per polynomial
+    if dataset.kind == "native" and get_source(dataset.of[0]).kind == "cifar10_bin":
+        return 32 * 32 * 3, N_CLASSES
+    if dataset.kind == "stack":
+        return SIDE * SIDE * 2, N_CLASSES
+    if dataset.kind == "resized":
+        return dataset.side * dataset.side, N_CLASSES
+    return SIDE * SIDE, N_CLASSES  # real, synthetic images, mixtures, halves: 28x28 gray
+
+
+def graph_nodes(family: Family, datasets: Mapping[str, Dataset]) -> tuple[int, str] | None:
+    """The nodes of the graph clustered for ``family``'s networks, and how they add up (None: an ImageNet model).
+
+    An MLP's graph has a node per neuron, inputs and outputs included; a CNN's
+    (small CNN, VGG) one per channel of its convolutions (P2 section 1.1;
+    :func:`clusterability.graph.network_graph`). Isolated neurons, known only
+    after training, are dropped from these before clustering. An imported
+    ImageNet model has thousands of channels.
+    """
+    from .models import CONV_ARCHITECTURES
+
+    if family.pretrained:
+        return None
+    widths = list(family.train.widths)
+    if family.architecture in CONV_ARCHITECTURES:
+        return sum(widths), f"{family.architecture} channels {'+'.join(map(str, widths))}"
+    inputs, outputs = _input_output_sizes(datasets[family.dataset])
+    return inputs + sum(widths) + outputs, f"mlp neurons {'+'.join(map(str, [inputs, *widths, outputs]))}"
+
+
+def check_cluster_counts(experiments: Experiments) -> None:
+    """Raise :class:`InputError` if a table's or a network figure's ``k`` exceeds the nodes of a graph it clusters.
+
+    Every network a table reads (its families and ``init_family``, every weight
+    set) is clustered into ``k`` clusters; spectral clustering needs at least
+    ``k`` nodes (:func:`graph_nodes`), so a larger ``k`` is refused here, before
+    any training, not after it.
+    """
+
+    def check(where: str, k: int, family: Family) -> None:
+        nodes = graph_nodes(family, experiments.datasets)
+        if nodes is not None and k > nodes[0]:
+            raise InputError(
+                f"config: {where}: k = {k} is more than the {nodes[0]} nodes of family {family.name}'s graph "
+                f"({nodes[1]}); use k <= {nodes[0]} or wider networks"
+            )
+
+    for table in experiments.tables.values():
+        for name in (*table.families, *([table.init_family] if table.init_family else [])):
+            check(f"tables.{table.name}.k", table.k, experiments.families[name])
+    for figure in experiments.figures.values():
+        if figure.network is not None:
+            check(f"figures.{figure.name}.network.k", figure.network.k, experiments.families[figure.network.family])
+
+
 def load_experiments(config: Mapping[str, Any]) -> Experiments:
     """Families, tables and figures of a validated ``config``."""
     datasets = resolve_datasets(config)
     families = resolve_families(config, datasets)
     tables = resolve_tables(config, families)
-    return Experiments(families, tables, resolve_figures(config, tables, families, datasets), datasets)
+    experiments = Experiments(families, tables, resolve_figures(config, tables, families, datasets), datasets)
+    check_cluster_counts(experiments)
+    return experiments
 
 
 def shuffle_chunks(n_shuffles: int, chunk_size: int) -> list[range]:

@@ -113,7 +113,7 @@ def _cnn(
     dense_widths: Sequence[int],
     n_classes: int,
     dropout: float,
-    conv_dropout: float,
+    conv_dropout: Sequence[float],
     l1: float,
     l2: float,
     output_activation: str,
@@ -122,10 +122,11 @@ def _cnn(
 ) -> Any:
     """A plain convolutional network: 3x3 ``same`` convolutions, max-pooling after those in ``pools``.
 
-    Without ``batch_norm`` (the small CNN): ``Conv2D(relu)``, and after each
-    pooling ``Dropout(conv_dropout)``. With it (VGG): ``Conv2D`` ->
-    ``BatchNormalization`` -> ReLU, then pooling or ``Dropout(conv_dropout)``
-    (Liu & Deng's pattern), and ``Dropout(dropout)`` after the last block.
+    ``conv_dropout`` holds a rate per convolution. Without ``batch_norm`` (the
+    small CNN): ``Conv2D(relu)``, and after each pooling ``Dropout`` at the
+    convolution's rate. With it (VGG): ``Conv2D`` -> ``BatchNormalization`` ->
+    ReLU, then pooling or ``Dropout`` at its rate (Liu & Deng's pattern), and
+    ``Dropout(dropout)`` after the last block.
     Then ``Flatten`` -> per dense width ``Dense(relu)`` (+ batch norm) +
     ``Dropout(dropout)`` -> the output layer. Kernels are named ``conv_{i}``,
     ``dense_{i}`` and ``output``.
@@ -139,7 +140,10 @@ def _cnn(
     widths, dense_widths = tuple(int(w) for w in widths), tuple(int(w) for w in dense_widths)
     if not widths or min(widths + dense_widths + (int(n_classes),)) < 1:
         raise InputError(f"{name}: widths, dense widths and n_classes must be positive, got {widths}, {dense_widths}")
-    for rate, what in ((dropout, "dropout"), (conv_dropout, "conv_dropout")):
+    conv_dropout = tuple(float(r) for r in conv_dropout)
+    if len(conv_dropout) != len(widths):
+        raise InputError(f"{name}: {len(conv_dropout)} convolution dropout rates for {len(widths)} convolutions")
+    for rate, what in ((dropout, "dropout"), *((r, "conv_dropout") for r in conv_dropout)):
         if not 0.0 <= rate < 1.0:
             raise InputError(f"{what} must be in [0, 1), got {rate}")
     regularizer = _regularizer(keras, l1, l2)
@@ -160,9 +164,11 @@ def _cnn(
         if pooled:
             layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
         # Dropout after the pooled convolutions (small CNN), or after the others (VGG).
-        if conv_dropout > 0 and (not pooled if batch_norm else pooled):
+        if conv_dropout[i] > 0 and (not pooled if batch_norm else pooled):
             layers.append(
-                keras.layers.Dropout(conv_dropout, seed=_layer_seed(seed, "conv_dropout", i), name=f"conv_dropout_{i}")
+                keras.layers.Dropout(
+                    conv_dropout[i], seed=_layer_seed(seed, "conv_dropout", i), name=f"conv_dropout_{i}"
+                )
             )
     if batch_norm and dropout > 0:
         layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", "conv"), name="dropout_conv"))
@@ -195,7 +201,8 @@ def build_small_cnn(
     """P2's small CNN (section 3, A.2): 3x3 convolutions of 64 channels, max-pooling 2x2 after every
     one but the first, a dense layer of 128 and the output; dropout ``conv_dropout`` after each pooling
     and ``dropout`` after the dense layer (P2: 0.25 and 0.5). See :func:`_cnn`."""
-    pools = tuple(range(1, len(tuple(widths))))
+    widths = tuple(widths)
+    pools = tuple(range(1, len(widths)))
     return _cnn(
         "small_cnn",
         input_shape,
@@ -204,7 +211,7 @@ def build_small_cnn(
         dense_widths,
         n_classes,
         dropout,
-        conv_dropout,
+        (conv_dropout,) * len(widths),
         l1,
         l2,
         output_activation,
@@ -215,6 +222,20 @@ def build_small_cnn(
 
 #: VGG-16's convolutions per block; each block ends with a 2x2 max-pooling.
 VGG16_BLOCKS = (2, 2, 3, 3, 3)
+#: Liu & Deng's (and the authors' code's) dropout after VGG's first convolution: 0.3, the others 0.4.
+VGG_FIRST_CONV_DROPOUT = 0.3
+
+
+def vgg_conv_dropout(conv_dropout: float, n_convs: int) -> tuple[float, ...]:
+    """Dropout rate of each of VGG's ``n_convs`` convolutions (used after those not followed by pooling).
+
+    Liu & Deng (2015): 0.3 after the first convolution and 0.4 after the others,
+    i.e. ``conv_dropout`` after all but the first, which gets
+    ``min(conv_dropout, 0.3)`` (0 when ``conv_dropout`` is 0: no dropout).
+    """
+    if n_convs < 1:
+        return ()
+    return (min(float(conv_dropout), VGG_FIRST_CONV_DROPOUT),) + (float(conv_dropout),) * (n_convs - 1)
 
 
 def vgg_pools(n_convs: int) -> tuple[int, ...]:
@@ -239,9 +260,9 @@ def build_vgg(
 ) -> Any:
     """VGG-16 for CIFAR-10 as Liu & Deng (2015): VGG-16's 13 convolutions in blocks of 2, 2, 3, 3, 3
     (``widths``: their channels; narrower for quick runs), batch norm after every convolution and
-    the dense layer of 512, dropout ``conv_dropout`` after every convolution not followed by pooling
-    (Liu & Deng: 0.4; 0.3 on the first) and ``dropout`` before and after the dense layer (0.5).
-    See :func:`_cnn`."""
+    the dense layer of 512, dropout after every convolution not followed by pooling (Liu & Deng:
+    0.3 after the first, ``conv_dropout`` = 0.4 after the others: :func:`vgg_conv_dropout`) and
+    ``dropout`` before and after the dense layer (0.5). See :func:`_cnn`."""
     widths = tuple(widths)
     return _cnn(
         "vgg",
@@ -251,7 +272,7 @@ def build_vgg(
         dense_widths,
         n_classes,
         dropout,
-        conv_dropout,
+        vgg_conv_dropout(conv_dropout, len(widths)),
         l1,
         l2,
         output_activation,

@@ -1,9 +1,10 @@
 """The clusterability regularizer (P2 section 4.1, appendices A.9 and A.10).
 
-The loss gets ``weight * (lambda_2 + ... + lambda_k)``, the sum of eigenvalues 2
-to k (P2: k = 4, weight 0.1) of the normalized Laplacian ``L_sym = I - D^-1/2 A D^-1/2``
-of the MLP's graph (:mod:`clusterability.graph`: every neuron a node, inputs and
-outputs included, ``|w|`` as edge weights). Low eigenvalues mean a graph that
+The loss gets ``weight / (k - 1) * (lambda_2 + ... + lambda_k)``, ``weight`` times
+the mean of eigenvalues 2 to k (P2: k = 4, weight 0.1; :func:`penalty_scale`) of
+the normalized Laplacian ``L_sym = I - D^-1/2 A D^-1/2`` of the MLP's graph
+(:mod:`clusterability.graph`: every neuron a node, inputs and outputs included,
+``|w|`` as edge weights). Low eigenvalues mean a graph that
 splits into ``k`` loosely connected parts (the Cheeger inequalities).
 
 Gradient
@@ -83,6 +84,18 @@ def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndar
     sigma, parts, _ = pairs  # ascending: the smallest eigenvalues of L_sym last
     vectors = np.concatenate(parts)[:, ::-1] / np.sqrt(2.0)
     return 1.0 - sigma[::-1], vectors
+
+
+def penalty_scale(weight: float, k: int) -> float:
+    """The factor of ``lambda_2 + ... + lambda_k`` in the loss: ``weight`` over the ``k - 1`` eigenvalues.
+
+    P2 4.1 regularizes "the 2nd, 3rd, and 4th eigenvalues ... with weight 0.1";
+    the authors' code divides the weight by the number of eigenvalues
+    (``weight / num_eigs``), which is ``weight`` times their mean.
+    """
+    if not k >= 2:
+        raise InputError(f"regularizer: k must be an integer >= 2 (eigenvalues 2..k), got {k!r}")
+    return float(weight) / (k - 1)
 
 
 def eigenvalue_sum(kernels: Sequence[np.ndarray], k: int) -> float:
@@ -176,7 +189,7 @@ def attach_regularizer(
 
     Before every batch the callback computes ``u_2..u_k`` of the current
     (masked, when pruning) weights into a variable that the added loss
-    ``weight * eigenvalue_penalty(...)`` reads; after every batch it applies
+    ``penalty_scale(weight, k) * eigenvalue_penalty(...)`` reads; after every batch it applies
     :func:`normalize_input_norms` (``normalization``). Its ``eigenvalue_sums``
     lists ``lambda_2 + ... + lambda_k`` at the first batch of each epoch and
     after the last one, ``output_scales`` the output layer's largest ``|w|`` at
@@ -190,7 +203,8 @@ def attach_regularizer(
     def masked(kernel: Any, mask: Any) -> Any:
         return kernel if mask is None else kernel * mask
 
-    model.add_loss(lambda: weight * eigenvalue_penalty(tf, [masked(w, m) for w, _, m in variables], vectors, sizes))
+    scale = penalty_scale(weight, k)
+    model.add_loss(lambda: scale * eigenvalue_penalty(tf, [masked(w, m) for w, _, m in variables], vectors, sizes))
 
     def current() -> list[np.ndarray]:
         return [w.numpy() if m is None else w.numpy() * m.numpy() for w, _, m in variables]

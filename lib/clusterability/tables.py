@@ -11,8 +11,13 @@ analysis and the columns of a table entry.
 Summary columns (the names of :data:`clusterability.experiments.SUMMARY_COLUMNS`):
 ``regularizer_weight``/``init_beta`` = how the family was trained (P2 section 4; see
 :func:`promotion_settings`);
+``n_degenerate`` = how many of the row's ``n_networks`` clusterings are degenerate (a cluster of
+at most 10 near-isolated neurons, :func:`clusterability.ncut.degenerate_clusters`; counted, not
+dropped: their n-cuts are in ``ncut_mean``);
 ``prop_sig`` = fraction of the row's networks lower than all their shuffles;
-``train_acc``/``val_acc``/``test_acc`` = means over networks; ``ncut_mean``/``ncut_std``
+``train_acc``/``test_acc`` = means over networks (``train_acc``: the papers' "Train acc.", Keras' accuracy
+of the last epoch, dropout on; ``train_acc_eval``: the network evaluated on its training images, dropout
+off; likewise ``train_loss``/``train_loss_eval``, :mod:`clusterability.training`); ``ncut_mean``/``ncut_std``
 = sample mean and sd of the networks' n-cuts; ``dist_ncut_mean``/``dist_ncut_std``
 = mean and sd over all shuffles of all the row's networks (P1's "Dist. n-cuts");
 ``mean_dist_mean``/``mean_dist_std`` = the per-network shuffle means and sds,
@@ -168,6 +173,7 @@ def summary(
             stage=stage,
             pruned=stage == "pruned",
             n_networks=int(len(group)),
+            n_degenerate=int(np.count_nonzero(group["degenerate"].to_numpy(dtype=bool))),
             **{key: _mean(group[key]) for key in METRIC_COLUMNS},
             ncut_mean=_mean(group["ncut"]),
             ncut_std=_sd(group["ncut"]),

@@ -34,7 +34,9 @@ class TrainConfig:
     Convolutional architectures (:mod:`clusterability.models`) read ``widths``
     as their convolutions' channels, ``dense_widths`` as the hidden dense
     layers after them, ``dropout`` as the dense layers' rate and
-    ``conv_dropout`` as the convolutions' (P2: 0.25 and 0.5 for the small CNN);
+    ``conv_dropout`` as the convolutions' (P2: 0.25 and 0.5 for the small CNN;
+    VGG: 0.4, and Liu & Deng's 0.3 after its first convolution,
+    :func:`clusterability.models.vgg_conv_dropout`);
     ``augment`` switches on Liu & Deng's data augmentation (random rotations up
     to 15 degrees, shifts up to 10 %, horizontal flips).
 

@@ -25,15 +25,23 @@ Metrics JSON (one object)
 ``config``
     Every :class:`TrainConfig` field (``widths`` as a list).
 ``input_shape``, ``n_train``, ``n_val``, ``n_test``, ``weight_shapes``
-    The data and the kernels' shapes.
+    The data and the kernels' shapes. ``n_train`` counts every image trained
+    on: the prepared training split *and* its validation split (``n_val`` of
+    them), as the papers train on the whole training set (:func:`training_images`).
 ``task``
     ``classification`` (softmax outputs, cross-entropy) or ``regression``
     (linear outputs, one per target, mean squared error: P2 A.7).
 ``unpruned``, ``pruned``
-    ``{train,val,test}_{acc,loss}`` just before pruning and at the end
-    (``model.evaluate``: no dropout, regularization included in the loss;
-    ``null`` for an empty split, and ``acc`` for regression), and for
-    regression ``{train,val,test}_mse`` (the error without the regularization).
+    The network just before pruning and at the end. ``train_acc`` and
+    ``train_loss`` (regression: also ``train_mse``) are the papers' "Train acc."
+    and "Train loss": Keras' training metrics of the last epoch of the phase that
+    ends there (training mode: dropout on, averaged over the epoch's batches,
+    regularization in the loss; the training phase's for ``pruned`` when there is
+    no pruning phase; ``null`` for a network never trained). ``train_acc_eval``,
+    ``train_loss_eval`` (``train_mse_eval``) and ``test_{acc,loss}``
+    (``test_mse``) are ``model.evaluate`` on the training images and the test set
+    (no dropout, the final weights, regularization included in the loss; the
+    ``mse`` without it); ``null`` for an empty split or an ``acc`` of a regression.
 ``sparsity``
     ``unpruned`` and ``pruned``: per-kernel fraction of exact zeros, in
     layer order; ``pruned_total``: over all kernels.
@@ -75,6 +83,8 @@ from .weights import NetworkWeights, save_weights
 
 SPLITS = ("train", "val", "test")
 _EVAL_BATCH = 1024
+#: Keras' names of the training metrics kept per stage (:func:`last_epoch`), by task.
+_HISTORY_KEYS = {False: {"accuracy": "acc", "loss": "loss"}, True: {"loss": "loss", "mse": "mse"}}
 
 
 # --------------------------------------------------------------------------- data
@@ -114,6 +124,19 @@ def _check_data(
     if len(set(shapes.values())) > 1:
         raise InputError(f"training data: splits have different image shapes {shapes}")
     return out
+
+
+def training_images(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """The images a network trains on: the training split followed by the validation split.
+
+    The papers train on the whole training set (60,000 images; 50,000 for
+    CIFAR-10) and choose nothing on held-out data, so the validation images a
+    prepared dataset sets apart are trained on too.
+    """
+    (x_train, y_train), (x_val, y_val) = splits["train"], splits["val"]
+    if not len(x_val):
+        return x_train, y_train
+    return np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
 
 
 def is_regression(data: dict[str, Any]) -> bool:
@@ -186,6 +209,28 @@ def _evaluate(
 
 def _history(history: Any) -> dict[str, list[float]]:
     return {k: [float(v) for v in vals] for k, vals in (history.history if history else {}).items()}
+
+
+def last_epoch(history: dict[str, list[float]], regression: bool) -> dict[str, float | None]:
+    """``train_acc`` and ``train_loss`` (regression: ``train_loss``, ``train_mse``) of a phase's last epoch.
+
+    These are Keras' training metrics (P1 Table 1's and P2's "Train acc.", P2
+    Table A.19's "Train loss"): with dropout on, averaged over the epoch's
+    batches. ``None`` where the phase ran no epoch.
+    """
+    return {
+        f"train_{name}": (history[key][-1] if history.get(key) else None)
+        for key, name in _HISTORY_KEYS[regression].items()
+    }
+
+
+def stage_metrics(
+    history: dict[str, list[float]], evaluated: dict[str, float | None], regression: bool
+) -> dict[str, float | None]:
+    """One stage's metrics: the training metrics of ``history``'s last epoch, and ``evaluated``
+    (:func:`_evaluate` of the training images and the test set) with ``train_*`` renamed ``train_*_eval``."""
+    renamed = {f"{key}_eval" if key.startswith("train_") else key: value for key, value in evaluated.items()}
+    return {**last_epoch(history, regression), **renamed}
 
 
 def _prunable(layer: Any, keras: Any) -> bool:
@@ -293,7 +338,8 @@ def train_and_prune(
     """Train, then prune, one network; write its weights, model and metrics; return the metrics.
 
     ``data`` holds ``x_train, y_train, x_val, y_val, x_test, y_test`` (uint8
-    images, integer labels). ``seed`` determines initialization, dropout masks
+    images, integer labels); the network trains on the training and validation
+    images together (:func:`training_images`). ``seed`` determines initialization, dropout masks
     and shuffling. Outputs left as ``None`` are not written. The metrics
     (returned and written as JSON) are described in the module docstring.
     """
@@ -304,8 +350,9 @@ def train_and_prune(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     regression = is_regression(data)
     splits = _check_data(data, config.n_classes, regression)
-    x_train, y_train = splits["train"]
+    x_train, y_train = training_images(splits)
     n_train = len(x_train)
+    evaluated_splits = {"train": (x_train, y_train), "test": splits["test"]}
 
     clock = _Clock()
     seeds = {"tensorflow": derive_seed(seed, "tensorflow"), "model": derive_seed(seed, "model")}
@@ -354,7 +401,7 @@ def train_and_prune(
     hist_train = fit(model, config.epochs, "train") if config.epochs else None
     clock.lap("train")
 
-    unpruned_eval = _evaluate(model, splits, regression)
+    unpruned_eval = _evaluate(model, evaluated_splits, regression)
     unpruned = network_weights(model, source="unpruned")
     if out_weights_unpruned is not None:
         save_weights(out_weights_unpruned, unpruned)
@@ -387,7 +434,7 @@ def train_and_prune(
         final_model = model
     clock.lap("prune")
 
-    pruned_eval = _evaluate(final_model, splits, regression)
+    pruned_eval = _evaluate(final_model, evaluated_splits, regression)
     pruned = network_weights(final_model, source="pruned")
     if out_weights_pruned is not None:
         save_weights(out_weights_pruned, pruned)
@@ -395,6 +442,7 @@ def train_and_prune(
         save_keras_model(final_model, out_model)
     clock.lap("evaluate")
 
+    history = {"train": _history(hist_train), "prune": _history(hist_prune)}
     # Masks are updated at pruning steps 1..end_step that are multiples of the frequency.
     last_update = (end_step // config.pruning_frequency) * config.pruning_frequency
     if not config.prune_epochs or last_update < 1:
@@ -409,8 +457,9 @@ def train_and_prune(
         "n_train": n_train,
         "n_val": len(splits["val"][0]),
         "n_test": len(splits["test"][0]),
-        "unpruned": unpruned_eval,
-        "pruned": pruned_eval,
+        "unpruned": stage_metrics(history["train"], unpruned_eval, regression),
+        # Without a pruning phase the pruned network is the trained one, and so is its last epoch.
+        "pruned": stage_metrics(history["prune"] if config.prune_epochs else history["train"], pruned_eval, regression),
         "sparsity": {
             "unpruned": kernel_sparsity(unpruned),
             "pruned": kernel_sparsity(pruned),
@@ -444,7 +493,7 @@ def train_and_prune(
             if config.regularizer_weight
             else {}
         ),
-        "history": {"train": _history(hist_train), "prune": _history(hist_prune)},
+        "history": history,
         "wall_seconds": clock.laps(),
         "device": device_summary(),
         "numerics_fingerprint": numerics_fingerprint(),
