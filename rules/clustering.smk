@@ -5,7 +5,6 @@
 rule cluster_network:
     input:
         weights="results/networks/{family}/run{run}/weights_{stage}.npz",
-        lib=lib_inputs("cluster_network.py"),
     output:
         "results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
     log:
@@ -17,6 +16,7 @@ rule cluster_network:
         mem_mb=res("cluster", "mem_mb"),
         runtime=res("cluster", "runtime"),
     params:
+        code=code_params("cluster_network.py"),
         k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
         n_init=n_init,
@@ -28,7 +28,6 @@ rule cluster_network:
 rule shuffle_chunk:
     input:
         weights="results/networks/{family}/run{run}/weights_{stage}.npz",
-        lib=lib_inputs("shuffle_chunk.py"),
     output:
         "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.json",
     log:
@@ -40,6 +39,7 @@ rule shuffle_chunk:
         mem_mb=res("cluster", "mem_mb"),
         runtime=res("cluster", "runtime"),
     params:
+        code=code_params("shuffle_chunk.py"),
         k=lambda wildcards: int(wildcards.k),
         solver=CLUSTERING["solver"],
         n_init=n_init,
@@ -53,7 +53,6 @@ rule gather_shuffles:
     input:
         network="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
         chunks=shuffle_chunk_files,
-        lib=lib_inputs("gather_shuffles.py"),
     output:
         "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.json",
     log:
@@ -64,5 +63,7 @@ rule gather_shuffles:
     resources:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
+    params:
+        code=code_params("gather_shuffles.py"),
     script:
         "../workflow_scripts/gather_shuffles.py"

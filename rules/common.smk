@@ -2,14 +2,39 @@
 # tables, figures), seeds, paths and target lists.
 
 import json
+import os
 import re
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+
+import clusterability
+
+
+def _check_library(imported, beside):
+    """Stop unless the importable package is the lib/ beside this Snakefile (or one named on PYTHONPATH)."""
+    imported, beside = Path(imported).resolve(), Path(beside).resolve()
+    named = {
+        Path(p, "clusterability").resolve()
+        for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+        if p
+    }
+    if imported != beside and imported not in named:
+        raise WorkflowError(
+            f"the importable clusterability is {imported}, not this workflow's {beside}: "
+            "run `pip install -e .` in this clone, or run with this clone's environment"
+        )
+
+
+_check_library(
+    Path(clusterability.__file__).parent,
+    Path(workflow.basedir, "lib", "clusterability"),
+)
 
 from clusterability.errors import InputError
 from clusterability.experiments import shuffle_chunks
 from clusterability.pipeline_config import load_config
-from clusterability.provenance import script_module_files
+from clusterability.provenance import code_hash
 from clusterability.seeds import derive_seed
 
 try:
@@ -70,9 +95,9 @@ wildcard_constraints:
     figure=_one_of(FIGURES),
 
 
-def lib_inputs(script):
-    """The library files a workflow script imports: editing one reruns its jobs."""
-    return script_module_files(workflow.source_path(f"../workflow_scripts/{script}"))
+def code_params(script):
+    """The hash of a script's logic and its library modules' (a rule's ``code`` param): see provenance."""
+    return code_hash(Path(workflow.basedir, "workflow_scripts", script))
 
 
 def res(kind, key):

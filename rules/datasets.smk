@@ -11,8 +11,6 @@ localrules:
 
 
 rule fetch_dataset:
-    input:
-        lib=lib_inputs("fetch_dataset.py"),
     output:
         directory("resources/raw/{dataset}"),
     log:
@@ -24,6 +22,7 @@ rule fetch_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("fetch_dataset.py"),
         mirror=CONFIG["datasets"]["mirror"],
         checksums=CONFIG["datasets"]["checksums"],
     script:
@@ -33,7 +32,6 @@ rule fetch_dataset:
 rule prepare_dataset:
     input:
         raw=raw_folder,
-        lib=lib_inputs("prepare_dataset.py"),
     output:
         "results/data/{prepared}.npz",
     log:
@@ -45,6 +43,7 @@ rule prepare_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("prepare_dataset.py"),
         validation_size=CONFIG["datasets"]["validation_size"],
         n_train=CONFIG["datasets"]["n_train"],
         n_test=CONFIG["datasets"]["n_test"],
@@ -59,8 +58,6 @@ rule prepare_dataset:
 
 
 rule make_synthetic_dataset:
-    input:
-        lib=lib_inputs("make_synthetic_dataset.py"),
     output:
         "results/data/{synthetic}.npz",
     log:
@@ -72,6 +69,7 @@ rule make_synthetic_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("make_synthetic_dataset.py"),
         kind=lambda wildcards: DATASETS[wildcards.synthetic].generator,
         sizes=lambda wildcards: list(DATASETS[wildcards.synthetic].sizes),
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.synthetic),
@@ -82,7 +80,6 @@ rule make_synthetic_dataset:
 rule mix_datasets:
     input:
         unpack(mixture_inputs),
-        lib=lib_inputs("mix_datasets.py"),
     output:
         "results/data/{mixture}.npz",
     log:
@@ -94,6 +91,7 @@ rule mix_datasets:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("mix_datasets.py"),
         separate=lambda wildcards: DATASETS[wildcards.mixture].separate,
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.mixture),
     script:
@@ -103,7 +101,6 @@ rule mix_datasets:
 rule make_paired_dataset:
     input:
         source=paired_source,
-        lib=lib_inputs("make_paired_dataset.py"),
     output:
         "results/data/{paired}.npz",
     log:
@@ -115,6 +112,7 @@ rule make_paired_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("make_paired_dataset.py"),
         same=lambda wildcards: DATASETS[wildcards.paired].same,
         layout=lambda wildcards: DATASETS[wildcards.paired].kind,
         seed=lambda wildcards: derive_seed(SEED, "data", wildcards.paired),
@@ -125,7 +123,6 @@ rule make_paired_dataset:
 rule resize_dataset:
     input:
         source=resized_source,
-        lib=lib_inputs("resize_dataset.py"),
     output:
         "results/data/{resized}.npz",
     log:
@@ -137,6 +134,7 @@ rule resize_dataset:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("resize_dataset.py"),
         side=lambda wildcards: DATASETS[wildcards.resized].side,
     script:
         "../workflow_scripts/resize_dataset.py"

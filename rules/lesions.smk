@@ -8,7 +8,6 @@ rule lesion_single:
         weights="results/networks/{family}/run{run}/weights_{stage}.npz",
         clustering="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
         data=family_dataset,
-        lib=lib_inputs("lesion_single.py"),
     output:
         single="results/lesions/{family}/run{run}/{stage}/k{k}/single.csv",
         random="results/lesions/{family}/run{run}/{stage}/k{k}/single_random.csv",
@@ -21,6 +20,7 @@ rule lesion_single:
         mem_mb=res("lesion", "mem_mb"),
         runtime=res("lesion", "runtime"),
     params:
+        code=code_params("lesion_single.py"),
         random_sets=LESIONS["random_sets"],
         zero=LESIONS["zero"],
         seed=lesion_seed,
@@ -34,7 +34,6 @@ rule lesion_pairs:
         clustering="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
         data=family_dataset,
         single="results/lesions/{family}/run{run}/{stage}/k{k}/single.csv",
-        lib=lib_inputs("lesion_pairs.py"),
     output:
         "results/lesions/{family}/run{run}/{stage}/k{k}/pairs.csv",
     log:
@@ -46,6 +45,7 @@ rule lesion_pairs:
         mem_mb=res("lesion", "mem_mb"),
         runtime=res("lesion", "runtime"),
     params:
+        code=code_params("lesion_pairs.py"),
         scope=lesion_pair_scope,
         pair_random_sets=LESIONS["pair_random_sets"],
         zero=LESIONS["zero"],

@@ -17,7 +17,6 @@ from clusterability.scorecard import (
 rule scorecard:
     input:
         unpack(lambda wildcards: paper_files(f"{workflow.basedir}/config/papers")),
-        lib=lib_inputs("scorecard.py"),
     output:
         csv="results/scorecard.csv",
         md="results/scorecard.md",
@@ -30,6 +29,7 @@ rule scorecard:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("scorecard.py"),
         tables=lambda wildcards: json.dumps(
             {
                 name: info.to_dict()

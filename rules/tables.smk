@@ -4,7 +4,6 @@
 rule table:
     input:
         results=table_inputs,
-        lib=lib_inputs("table.py"),
     output:
         report(
             "results/{table}.csv",
@@ -21,6 +20,7 @@ rule table:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("table.py"),
         records=lambda wildcards: json.dumps(
             table_records(wildcards.table), sort_keys=True
         ),
@@ -35,7 +35,6 @@ rule table:
 rule figure:
     input:
         unpack(figure_inputs),
-        lib=lib_inputs("figure.py"),
     output:
         png=report(
             "results/figures/{figure}.png",
@@ -58,6 +57,7 @@ rule figure:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("figure.py"),
         figure=figure_params,
         # For the report's caption (report/figure.rst).
         title=lambda wildcards: FIGURES[wildcards.figure].title,

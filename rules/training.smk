@@ -4,7 +4,6 @@
 rule train_network:
     input:
         data=family_dataset,
-        lib=lib_inputs("train_network.py"),
     output:
         model="results/networks/{family}/run{run}/model.keras",
         weights_unpruned="results/networks/{family}/run{run}/weights_unpruned.npz",
@@ -21,6 +20,7 @@ rule train_network:
         mem_mb=train_res("mem_mb"),
         runtime=train_res("runtime"),
     params:
+        code=code_params("train_network.py"),
         settings=train_params,
         seed=train_seed,
     script:
@@ -33,8 +33,6 @@ localrules:
 
 
 rule fetch_imagenet_checkpoint:
-    input:
-        lib=lib_inputs("fetch_imagenet_checkpoint.py"),
     output:
         "resources/imagenet/{architecture}.pth",
     log:
@@ -46,6 +44,7 @@ rule fetch_imagenet_checkpoint:
         mem_mb=res("light", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("fetch_imagenet_checkpoint.py"),
         mirror=IMAGENET["checkpoints"],
     script:
         "../workflow_scripts/fetch_imagenet_checkpoint.py"
@@ -54,7 +53,6 @@ rule fetch_imagenet_checkpoint:
 rule import_pretrained:
     input:
         checkpoint=pretrained_checkpoint,
-        lib=lib_inputs("import_pretrained.py"),
     output:
         weights="results/networks/{pretrained}/run0/weights_unpruned.npz",
         metrics="results/networks/{pretrained}/run0/metrics.json",
@@ -67,6 +65,7 @@ rule import_pretrained:
         mem_mb=res("cluster", "mem_mb"),
         runtime=res("light", "runtime"),
     params:
+        code=code_params("import_pretrained.py"),
         architecture=lambda wildcards: FAMILIES[wildcards.pretrained].pretrained,
         seed=lambda wildcards: network_seed(wildcards.pretrained, 0),
     script:

@@ -370,6 +370,7 @@ def test_provenance_follows_imports_without_importing() -> None:
     assert "training.py" not in files and "tf_runtime.py" not in files
     train = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/train_network.py")}
     assert {"training.py", "tf_runtime.py", "models.py", "jobs.py", "keras_io.py", "train_config.py"} <= train
+    assert not {"onnx_io.py", "state_dict.py", "keras_files.py", "network_files.py", "fetch.py"} & train  # readers
     assert "spectral.py" not in train and "kmeans.py" not in train  # the regularizer needs only bipartite.py
     assert "bipartite.py" in train
     cluster = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/shuffle_chunk.py")}

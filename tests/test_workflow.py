@@ -421,11 +421,14 @@ def test_epoch_change_reruns_training_and_everything_after(tiny_run: Path, env: 
 
 
 def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, str], lib_copy: Path, args) -> None:
-    # Snakemake compares input checksums, so a touch is not an edit: change the content.
+    # A job's `code` param hashes its modules' logic: a comment or a docstring reruns nothing ...
     spectral = lib_copy / "clusterability/spectral.py"
     original = spectral.read_text()
     try:
-        spectral.write_text(original + "\n# an edit\n")
+        spectral.write_text(original.replace('"""', '"""An edited docstring. ', 1) + "\n# an edit\n")
+        assert planned_jobs(tiny_run, *args(), env=env) == {}
+        # ... while a change of logic reruns exactly the module's users.
+        spectral.write_text(original + "\n_EDITED = 1\n")
         jobs = planned_jobs(tiny_run, *args(), env=env)
     finally:
         spectral.write_text(original)
@@ -435,7 +438,7 @@ def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, st
     training = lib_copy / "clusterability/training.py"
     original = training.read_text()
     try:
-        training.write_text(original + "\n# an edit\n")
+        training.write_text(original + "\n_EDITED = 1\n")
         jobs = planned_jobs(tiny_run, *args(), env=env)
     finally:
         training.write_text(original)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .experiments import SHUFFLE_PLOTS
+from .columns import SHUFFLE_PLOTS
 from .tables import DATASET_LABELS
 
 METHOD_COLOURS = {"layer": "#1f77b4", "layer_nonzero": "#ff7f0e"}  # seaborn's first two: blue, orange

@@ -779,7 +779,7 @@ def _saved_dag_weights(
     """The wired convolutions of a saved functional model, followed in config order.
 
     As :func:`~.keras_io.dag_network_weights` gives them for the loaded model."""
-    from .imagenet import DagBuilder
+    from .dag_builder import DagBuilder
 
     builder = DagBuilder(source)
     produced: dict[str, Any] = {}

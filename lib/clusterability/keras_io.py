@@ -124,7 +124,7 @@ def dag_network_weights(model: Any, source: str = "<keras model>") -> NetworkWei
     weights, another merge (``Multiply``, ...) or a batch norm after a merge is
     an :class:`InputError` naming the layer.
     """
-    from .imagenet import DagBuilder
+    from .dag_builder import DagBuilder
     from .tf_runtime import import_tf
 
     _, keras, _ = import_tf()

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .atomic import atomic_path
-from .experiments import COLUMNS, LESION_ANALYSES, METRIC_COLUMNS, PROMOTION_COLUMNS
+from .columns import COLUMNS, LESION_ANALYSES, METRIC_COLUMNS, PROMOTION_COLUMNS
 from .statistics import cohens_d
 
 DATASET_LABELS = {

@@ -282,7 +282,7 @@ def validate_dag(kernels: tuple[np.ndarray, ...] | list[np.ndarray], sources: tu
     """Raise :class:`InputError` unless ``kernels`` are convolutions that ``sources`` wire validly.
 
     A convolution without sources reads the network's input, as the first one does (the convention of
-    :class:`clusterability.imagenet.DagBuilder`), so it has as many input channels; a wired one must get
+    :class:`clusterability.dag_builder.DagBuilder`), so it has as many input channels; a wired one must get
     every input channel from some producer (a channel fed by nothing means the wiring is wrong).
     """
     if len(kernels) == 0:

@@ -1,0 +1,197 @@
+"""A job depends on the code it runs, and only on its logic (rules/common.smk ``code_params``).
+
+(a) each workflow script's library modules, pinned: a new import must be looked at here;
+(b) the ``code`` param (:func:`clusterability.provenance.code_hash`) ignores comments, docstrings
+and layout, and a logic change moves exactly its users' hashes;
+(c) a workflow whose importable ``clusterability`` is another clone's stops with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from clusterability.provenance import PACKAGE_DIR, code_hash, logic_dump, script_module_files
+from workflow_helpers import REPO, SNAKEMAKE
+
+SCRIPTS = REPO / "workflow_scripts"
+#: Each script's library modules (package-relative; ``__init__`` always included, ``data`` is its package).
+PINNED = {
+    "cluster_network": (
+        "atomic bipartite dag_graph eigensolver errors graph jobs kmeans limits measure ncut seeds shuffles "
+        "spectral threads weights"
+    ),
+    "fetch_dataset": "atomic data data/fetch data/sources errors jobs threads",
+    "fetch_imagenet_checkpoint": (
+        "atomic dag_builder errors imagenet jobs keras_files limits network_files onnx_io pruning state_dict "
+        "tf_runtime threads weights"
+    ),
+    "figure": (
+        "atomic columns dag_graph data data/formats data/prepare data/sources eigensolver errors figures "
+        "graph jobs lesions limits seeds statistics tables threads weights"
+    ),
+    "gather_shuffles": "atomic errors jobs statistics threads",
+    "import_pretrained": (
+        "atomic dag_builder errors imagenet jobs keras_files limits network_files onnx_io pruning state_dict "
+        "tf_runtime threads weights"
+    ),
+    "lesion_pairs": (
+        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
+        "statistics tables threads weights"
+    ),
+    "lesion_single": (
+        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
+        "statistics tables threads weights"
+    ),
+    "make_paired_dataset": "atomic data data/formats data/halves data/prepare data/sources errors jobs seeds threads",
+    "make_synthetic_dataset": (
+        "atomic data data/formats data/prepare data/sources data/synthetic errors jobs seeds threads"
+    ),
+    "mix_datasets": "atomic data data/formats data/mixtures data/prepare data/sources errors jobs seeds threads",
+    "prepare_dataset": "atomic data data/formats data/prepare data/sources errors jobs seeds threads",
+    "resize_dataset": "atomic data data/formats data/prepare data/sources errors jobs seeds threads",
+    "scorecard": (
+        "atomic columns dag_builder data data/formats data/prepare data/sources data/synthetic errors "
+        "experiments imagenet jobs keras_files lesions limits models network_files onnx_io pruning scorecard "
+        "seeds state_dict statistics tables tf_runtime threads train_config weights"
+    ),
+    "shuffle_chunk": (
+        "atomic bipartite dag_graph eigensolver errors graph jobs kmeans limits measure ncut seeds shuffles "
+        "spectral threads weights"
+    ),
+    "table": (
+        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
+        "statistics tables threads weights"
+    ),
+    "train_network": (
+        "atomic bipartite clusterable_init dag_builder dag_graph data data/formats data/prepare data/sources "
+        "eigensolver errors graph jobs keras_io limits models pruning regularizer seeds tf_runtime threads "
+        "train_config training weights"
+    ),
+}
+READERS = {"onnx_io", "state_dict", "keras_files", "network_files"}
+
+
+def _modules(script: Path) -> set[str]:
+    names = set()
+    for p in script_module_files(script):
+        name = Path(p).relative_to(PACKAGE_DIR).with_suffix("").as_posix()
+        names.add(name.removesuffix("/__init__") if name != "__init__" else "")
+    return names - {""}
+
+
+def test_each_script_imports_exactly_its_pinned_modules() -> None:
+    assert {p.stem for p in SCRIPTS.glob("*.py")} == set(PINNED)
+    for script, modules in PINNED.items():
+        assert _modules(SCRIPTS / f"{script}.py") == set(modules.split()), script
+
+
+def test_readers_and_downloaders_stay_out_of_training_clustering_and_tables() -> None:
+    for script in ("train_network", "cluster_network", "shuffle_chunk", "gather_shuffles", "table", "figure"):
+        modules = set(PINNED[script].split())
+        assert not modules & READERS and "data/fetch" not in modules and "imagenet" not in modules, script
+    assert "spectral" not in PINNED["train_network"].split()
+    assert "spectral" in PINNED["cluster_network"].split() and "spectral" in PINNED["shuffle_chunk"].split()
+
+
+def test_logic_dump_ignores_comments_docstrings_and_layout() -> None:
+    def dump(tmp: Path, text: str) -> str:
+        tmp.write_text(text)
+        return logic_dump(tmp)
+
+    tmp = REPO / ".pytest_logic_dump.py"
+    try:
+        plain = dump(tmp, "def f(x):\n    return x + 1\n")
+        assert dump(tmp, '"""Module."""\n# c\ndef f( x ):  # c\n    """Doc."""\n\n    return (x +\n 1)\n') == plain
+        assert dump(tmp, "def f(x):\n    return x + 2\n") != plain
+        assert dump(tmp, 'def f(x):\n    """Only a docstring."""\n') == dump(tmp, "def f(x):\n    pass\n")
+        assert dump(tmp, "def f(x):\n    return 'x + 1'\n") != plain  # a string that is not a docstring counts
+    finally:
+        tmp.unlink()
+
+
+_HASHES = """
+import json, sys
+from pathlib import Path
+from clusterability.provenance import code_hash
+print(json.dumps({p.stem: code_hash(p) for p in sorted(Path(sys.argv[1]).glob("*.py"))}))
+"""
+
+
+def _hashes(lib: Path, scripts: Path) -> dict[str, str]:
+    env = {"PYTHONPATH": str(lib), "PATH": ""}
+    out = subprocess.run([sys.executable, "-c", _HASHES, str(scripts)], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.fixture
+def code_copy(tmp_path: Path) -> tuple[Path, Path]:
+    """A private copy of the library and of the workflow scripts."""
+    lib = tmp_path / "lib"
+    shutil.copytree(PACKAGE_DIR, lib / "clusterability", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(SCRIPTS, tmp_path / "scripts", ignore=shutil.ignore_patterns("clusterability", "__pycache__"))
+    return lib, tmp_path / "scripts"
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
+    return {name for name in before if before[name] != after[name]}
+
+
+def test_code_params_move_with_logic_only(code_copy: tuple[Path, Path]) -> None:
+    lib, scripts = code_copy
+    assert code_hash(SCRIPTS / "table.py") == code_hash(SCRIPTS / "table.py")
+    before = _hashes(lib, scripts)
+    # A comment and a docstring in every library file and script, and reformatting: nothing moves.
+    for path in [*lib.rglob("*.py"), *scripts.glob("*.py")]:
+        text = path.read_text()
+        path.write_text(text.replace("\n\n\n", "\n\n\n\n") + "\n# a comment\ndef _added():\n    '''A docstring.'''\n")
+    with_comments = _hashes(lib, scripts)
+    for path in [*lib.rglob("*.py"), *scripts.glob("*.py")]:  # back to the same code minus the helper
+        path.write_text(path.read_text().split("\n# a comment\n")[0].replace("\n\n\n\n", "\n\n\n"))
+    assert _hashes(lib, scripts) == before
+    assert _changed(before, with_comments) == set(before)  # the added function is logic: every hash moved
+    for path in [*lib.rglob("*.py"), *scripts.glob("*.py")]:
+        path.write_text("# a comment\n" + path.read_text().replace("\n\n\n", "\n\n\n\n") + "\n# the end\n")
+    assert _hashes(lib, scripts) == before
+
+    spectral = lib / "clusterability/spectral.py"
+    original = spectral.read_text()
+    spectral.write_text(original + "\n_EDITED = 1\n")
+    assert _changed(before, _hashes(lib, scripts)) == {"cluster_network", "shuffle_chunk"}
+    spectral.write_text(original)
+
+    onnx = lib / "clusterability/onnx_io.py"
+    onnx.write_text(onnx.read_text() + "\n_EDITED = 1\n")
+    assert _changed(before, _hashes(lib, scripts)) == {"fetch_imagenet_checkpoint", "import_pretrained", "scorecard"}
+
+    script = scripts / "table.py"
+    script.write_text(script.read_text() + "\nEDITED = 1\n")
+    assert "table" in _changed(before, _hashes(lib, scripts))
+
+
+def test_another_clones_package_stops_the_workflow(tmp_path: Path) -> None:
+    """A second clone run with this clone's environment (its editable install) stops with one line."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("Snakefile", "config.yaml", "rules", "workflow_scripts", "schemas", "config", "report", "profiles"):
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, clone / name, symlinks=True)
+        elif src.exists():
+            shutil.copy(src, clone / name)
+    shutil.copytree(PACKAGE_DIR, clone / "lib/clusterability", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    proc = subprocess.run(
+        [SNAKEMAKE, "-n", "--cores", "1"], cwd=clone, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode != 0
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "importable clusterability" in line]
+    assert len(lines) == 1 and str(PACKAGE_DIR) in lines[0] and str(clone / "lib/clusterability") in lines[0]
+    assert "pip install -e ." in lines[0]
