@@ -1,6 +1,6 @@
 # Two commands on a fresh machine (Python >= 3.11 with venv):
 #   make table1   - install into .venv, then run the pipeline to results/table1.csv
-#   make test     - install into .venv, then run the whole test suite
+#   make test     - install into .venv, then run the whole test suite (make test-fast: the inner loop)
 # make table1 CORES=16 SCALE=quick MIRROR=../shared/datasets: cores, scale (config/scales/<SCALE>.yaml;
 # paper = config.yaml alone), and a local folder with the raw dataset files instead of downloading them.
 
@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test lint bench \
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench \
 	readme-results clean
 
 $(VENV)/.installed: pyproject.toml
@@ -71,6 +71,12 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest
+
+# The inner loop (docs/testing.md, "Test tiers"): the unit tests but the heavy ones (tests/conftest.py HEAVY),
+# and the smoke run of every rule and plot kind once (tests/test_smoke.py, config/scales/smoke.yaml).
+FAST_TESTS = not slow and not tf and not heavy
+test-fast: install
+	$(VENV)/bin/pytest -m "$(FAST_TESTS)"
 
 lint: install
 	$(SNAKEMAKE) --lint

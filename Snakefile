@@ -19,6 +19,7 @@ include: "rules/clustering.smk"
 include: "rules/lesions.smk"
 include: "rules/tables.smk"
 include: "rules/scorecard.smk"
+include: "rules/smoke.smk"
 
 
 rule all:

@@ -7,9 +7,13 @@ import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    from synthetic_mirror import RawMirror
 
 # The MLP of both papers: 784-256-256-256-256-10.
 PAPER_WIDTHS = (784, 256, 256, 256, 256, 10)
@@ -83,14 +87,34 @@ def write_weights(tmp_path: Path) -> Callable[..., Path]:
 
 
 MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+#: Where the real mirror is looked for: unset, ``MIRROR``; ``none``, nowhere (to run the data tests as on a
+#: fresh clone while ../shared exists); else that folder.
+REAL_MIRROR_ENV = "CLUSTERABILITY_REAL_MIRROR"
+
+
+def _real_mirror() -> Path | None:
+    """The folder of the official raw files, or None when it is absent or hidden (``REAL_MIRROR_ENV``)."""
+    setting = os.environ.get(REAL_MIRROR_ENV, "")
+    if setting.lower() == "none":
+        return None
+    path = Path(setting) if setting else MIRROR
+    return path if path.is_dir() else None
 
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
-    """The read-only shared mirror of the official raw files (skip when absent)."""
-    if not MIRROR.is_dir():
-        pytest.skip(f"shared dataset mirror {MIRROR} is absent (needs the official MNIST/Fashion/CIFAR files)")
-    return MIRROR
+    """The read-only shared mirror of the official raw files (skip when absent).
+
+    Only for what the publishers' files alone have: their official md5s, their sizes and class
+    counts. Everything else reads ``raw_mirror``, which is there on a fresh clone too.
+    """
+    real = _real_mirror()
+    if real is None:
+        pytest.skip(
+            f"shared dataset mirror {MIRROR} is absent or hidden by {REAL_MIRROR_ENV} "
+            "(needs the official MNIST/Fashion/CIFAR files)"
+        )
+    return real
 
 
 @pytest.fixture(scope="session")
@@ -99,6 +123,19 @@ def synthetic_mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from synthetic_mirror import write_mirror
 
     return write_mirror(tmp_path_factory.mktemp("synthetic_mirror"))
+
+
+@pytest.fixture(scope="session")
+def raw_mirror(request: pytest.FixtureRequest) -> RawMirror:
+    """The raw files the data tests read: the real mirror (official md5s) where it exists, else the
+    synthetic one with its own MD5SUMS (``RawMirror.checksums``), so they run on a fresh clone."""
+    from synthetic_mirror import RawMirror
+
+    real = _real_mirror()
+    if real is not None:
+        return RawMirror(real, checksums=None)
+    synthetic = request.getfixturevalue("synthetic_mirror")
+    return RawMirror(synthetic, checksums=synthetic / "MD5SUMS")
 
 
 # -- the tiny run of both papers, shared by the workflow tests -----------------
@@ -128,7 +165,7 @@ TINY_RUN_TIMEOUT_S = 3000
 
 
 class _Background:
-    """The tiny run, started when the session starts and awaited by the tests that read it.
+    """The tiny run (or the smoke run), started when the session starts and awaited by the tests that read it.
 
     Its Snakemake invocations (one per paper part, in one working directory:
     each later part reuses what the earlier ones built) run one after the
@@ -138,21 +175,32 @@ class _Background:
     jobs of one DAG.
     """
 
-    def __init__(self, workdir: Path, commands: list[list[str]], env: dict[str, str]) -> None:
+    def __init__(self, workdir: Path, commands: list[list[str]], env: dict[str, str], name: str = "tiny_run") -> None:
         import threading
 
         self.workdir = workdir
+        self.name = name
         self.error: str | None = None
         self._proc: subprocess.Popen | None = None
         self._stopped = False
-        self._thread = threading.Thread(target=self._run, args=(commands, env), name="tiny-run", daemon=True)
+        self._lock = threading.Lock()  # stop() and the start of a part: one or the other first
+        self._thread = threading.Thread(
+            target=self._run, args=(commands, env), name=name.replace("_", "-"), daemon=True
+        )
         self._thread.start()
+
+    def log(self, i: int = 0) -> Path:
+        """The output of the ``i``-th command."""
+        return self.workdir / f"{self.name}_{i}.log"
 
     def _run(self, commands: list[list[str]], env: dict[str, str]) -> None:
         for i, cmd in enumerate(commands):
-            log = self.workdir / f"tiny_run_{i}.log"
+            log = self.log(i)
             with open(log, "w") as out:
-                self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
+                with self._lock:
+                    if self._stopped:  # the session ended: start no further part (it would outlive pytest)
+                        return
+                    self._proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env)
                 code = self._proc.wait()
             if code != 0 and not self._stopped:
                 self.error = f"{' '.join(cmd[-1:])} failed ({code}):\n{log.read_text()[-4000:]}"
@@ -161,27 +209,70 @@ class _Background:
     def result(self) -> Path:
         self._thread.join(TINY_RUN_TIMEOUT_S)
         if self._thread.is_alive():
-            raise TimeoutError(f"the tiny run did not finish in {TINY_RUN_TIMEOUT_S} s")
+            raise TimeoutError(f"the {self.name.replace('_', ' ')} did not finish in {TINY_RUN_TIMEOUT_S} s")
         if self.error is not None:
-            raise AssertionError(f"the tiny run failed: {self.error}")
+            raise AssertionError(f"the {self.name.replace('_', ' ')} failed: {self.error}")
         return self.workdir
 
     def stop(self) -> None:
-        self._stopped = True
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
+        with self._lock:
+            self._stopped = True
+            running = self._proc is not None and self._proc.poll() is None
+            if running:
+                self._proc.terminate()
+        if running:
             self._thread.join(60)
 
 
+#: Unit tests of many seconds each (subprocesses by the dozen, TensorFlow in child processes, Snakemake
+#: runs, the paper-scale dry runs, ImageNet-sized graphs): marked ``heavy`` below, so that ``make
+#: test-fast`` (``-m "not slow and not tf and not heavy"``) leaves them to ``make test``. A file, or a
+#: file and test function (all its parameters). On 2026-12-06, most of the time of the tests neither
+#: slow nor tf (1,081 of 1,240 s in one run; docs/testing.md, "Test tiers").
+HEAVY = (
+    "test_cli.py::test_draw_writes_the_clustered_network",
+    "test_cli_hostile.py::test_hostile_input",
+    "test_code_dependencies.py::test_code_params_move_with_logic_only",
+    "test_dag_graph.py::test_dag_clustering_matches_scikit_learn_and_shuffles_keep_the_wiring",
+    "test_dag_graph.py::test_import_pretrained_writes_wired_weights",
+    "test_dag_graph.py::test_torchvision_models_at_random_init",
+    "test_experiments.py::test_bad_config_gives_one_line_naming_the_key",
+    "test_experiments.py::test_dry_run_stops_at_a_missing_mirror_before_any_job",
+    "test_keras_untrusted.py",
+    "test_lint.py::test_paper_scale_dag",
+    "test_scorecard.py::test_snakemake_scorecard_on_an_empty_work_folder",  # the smoke run runs rule scorecard
+    "test_shuffles.py::test_shuffles_in_two_processes_equal_shuffles_in_one",
+)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Mark the tests of ``HEAVY`` ``heavy`` (before ``-m`` selects tests)."""
+    function = getattr(item, "originalname", item.name)
+    if item.path.name in HEAVY or f"{item.path.name}::{function}" in HEAVY:
+        item.add_marker(pytest.mark.heavy)
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that read the tiny run go last, so the others run while it is being built."""
-    needs = [item for item in items if "tiny_run" in getattr(item, "fixturenames", ())]
-    others = [item for item in items if "tiny_run" not in getattr(item, "fixturenames", ())]
-    items[:] = others + needs
+    """Tests that read the tiny run go last, so the others run while it is being built.
+
+    Last of the hooks: after ``-m`` and ``-k`` have deselected tests, so the tiny run starts only
+    if a test still selected reads it (never in ``make test-fast``).
+    """
+
+    def reads(item: pytest.Item, run: str) -> bool:
+        return run in getattr(item, "fixturenames", ())
+
+    needs = [item for item in items if reads(item, "tiny_run")]
+    smoke = [item for item in items if reads(item, "smoke_run") and not reads(item, "tiny_run")]
+    others = [item for item in items if not reads(item, "tiny_run") and not reads(item, "smoke_run")]
+    items[:] = others + smoke + needs
     config.stash[_NEEDS_TINY_RUN] = bool(needs)
+    config.stash[_NEEDS_SMOKE_RUN] = any(reads(item, "smoke_run") for item in items)
 
 
 _NEEDS_TINY_RUN = pytest.StashKey[bool]()
+_NEEDS_SMOKE_RUN = pytest.StashKey[bool]()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -218,3 +309,36 @@ def tiny_run(_tiny_run_in_background: _Background | None) -> Path:
         return Path(reuse)
     assert _tiny_run_in_background is not None, "pytest_collection_modifyitems saw no test that reads tiny_run"
     return _tiny_run_in_background.result()
+
+
+# -- the smoke run: every rule and plot kind once (make test-fast) ---------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _smoke_run_in_background(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[_Background | None]:
+    """Start the smoke run at the start of the session if a selected test reads it (see ``smoke_run``)."""
+    if not request.config.stash.get(_NEEDS_SMOKE_RUN, False):
+        yield None
+        return
+    from workflow_helpers import SMOKE, SMOKE_TARGET, scale_config_args, snakemake_command
+
+    mirror = request.getfixturevalue("synthetic_mirror")
+    workdir = tmp_path_factory.mktemp("smoke")
+    command = snakemake_command(workdir, "--cores", "2", *scale_config_args(SMOKE, mirror), "--", SMOKE_TARGET)
+    background = _Background(workdir, [command], dict(os.environ, PYTHONUNBUFFERED="1"), name="smoke_run")
+    yield background
+    background.stop()
+
+
+@pytest.fixture(scope="session")
+def smoke_run(_smoke_run_in_background: _Background | None) -> _Background:
+    """`snakemake smoke` at the smoke scale (config/scales/smoke.yaml) on the synthetic mirror, finished.
+
+    Started in the background at the start of the session, on the repository's library (its numba
+    cache is reused from run to run); tests/test_smoke.py reads it.
+    """
+    assert _smoke_run_in_background is not None, "pytest_collection_modifyitems saw no test that reads smoke_run"
+    _smoke_run_in_background.result()
+    return _smoke_run_in_background

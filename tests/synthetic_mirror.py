@@ -11,6 +11,10 @@ with few images per file. The images are learnable: each class is a bright
 pattern at a class-dependent place (bars for the IDX datasets, coloured squares
 for CIFAR-10) plus noise, so a tiny MLP reaches well above chance accuracy.
 ``MD5SUMS`` is the checksum list the pipeline takes as ``datasets.checksums``.
+
+:class:`RawMirror` is a mirror with the md5s its files must match: the real one
+with the publishers' md5s, or this one with its ``MD5SUMS`` (conftest's
+``raw_mirror`` fixture picks whichever is there).
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from __future__ import annotations
 import gzip
 import hashlib
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from clusterability.data.sources import DatasetSource, get_source, with_checksums
 
 IDX_FOLDERS = {"mnist": "mnist", "fashion_mnist": "fashion-mnist"}
 CIFAR_FOLDER = "cifar-10-batches-bin"
@@ -85,3 +92,17 @@ def write_mirror(root: str | Path, *, n_train: int = 1300, n_test: int = 500, se
     ]
     (root / "MD5SUMS").write_text("\n".join(lines) + "\n")
     return root
+
+
+@dataclass(frozen=True)
+class RawMirror:
+    """A folder of raw dataset files in the publishers' layout, and the md5s its files must match."""
+
+    root: Path
+    #: An md5sum-format list (``datasets.checksums``) of the files' md5s; None: the publishers' official md5s.
+    checksums: Path | None
+
+    def source(self, name: str) -> DatasetSource:
+        """Dataset ``name``'s registry entry with the md5s this mirror's files have."""
+        source = get_source(name)
+        return source if self.checksums is None else with_checksums(source, str(self.checksums))

@@ -1,4 +1,9 @@
-"""Fetching raw datasets: md5 checks, mirror copies, downloads (local HTTP server and fake openers)."""
+"""Fetching raw datasets: md5 checks, mirror copies, downloads (local HTTP server and fake openers).
+
+The mirror tests read ``raw_mirror`` (conftest): the real files with the official md5s where
+../shared/datasets exists, else the synthetic mirror with its own MD5SUMS, so they run on a fresh
+clone. Only the test of the official md5s themselves needs the real files (``mirror``).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import pytest
 from clusterability.data import fetch_raw, get_source, md5_file, verify_md5
 from clusterability.data.sources import SOURCES, canonical_name
 from clusterability.errors import InputError
+from synthetic_mirror import RawMirror
 
 PREFIX = "cifar-10-batches-bin/"
 
@@ -54,27 +60,40 @@ def test_md5_file_and_verify(tmp_path: Path) -> None:
         verify_md5(tmp_path / "absent.bin", expected)
 
 
-def test_registry_matches_mirror_md5sums(mirror: Path) -> None:
+def _listed_md5s(mirror: Path) -> dict[str, str]:
+    """``<folder>/<file>`` -> md5 of a mirror's MD5SUMS."""
     listed = {}
     for line in (mirror / "MD5SUMS").read_text().splitlines():
         md5, rel = line.split()
         listed[rel] = md5
-    registry = {f"{s.subfolder}/{f}": md5 for s in SOURCES.values() for f, md5 in s.files.items()}
-    assert registry == listed
+    return listed
+
+
+def test_registry_names_the_mirror_files(raw_mirror: RawMirror) -> None:
+    """The registry's folders and file names are the publishers' layout that a mirror holds."""
+    listed = _listed_md5s(raw_mirror.root)
+    assert {f"{s.subfolder}/{f}" for s in SOURCES.values() for f in s.files} == set(listed)
+    assert all((raw_mirror.root / rel).is_file() for rel in listed)
     assert set(SOURCES) == {"mnist", "fashion_mnist", "cifar10"}
     assert canonical_name("fashion-mnist") == "fashion_mnist"
     with pytest.raises(InputError, match="unknown dataset 'svhn'"):
         get_source("svhn")
 
 
+def test_registry_md5s_are_the_official_ones(mirror: Path) -> None:
+    """Real files only: the registry's md5s are those of the publishers' files in the shared mirror."""
+    registry = {f"{s.subfolder}/{f}": md5 for s in SOURCES.values() for f, md5 in s.files.items()}
+    assert registry == _listed_md5s(mirror)
+
+
 # --- mirror copies ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["mnist", "fashion_mnist", "cifar10"])
-def test_fetch_from_mirror(mirror: Path, tmp_path: Path, name: str) -> None:
-    source = get_source(name)
+def test_fetch_from_mirror(raw_mirror: RawMirror, tmp_path: Path, name: str) -> None:
+    source = raw_mirror.source(name)
     dest = tmp_path / "raw"
-    paths = fetch_raw(name, dest, mirror=mirror)
+    paths = fetch_raw(name, dest, mirror=raw_mirror.root, checksums=raw_mirror.checksums)
     assert [p.name for p in paths] == list(source.files)
     assert _leftovers(dest) == sorted(source.files)
     for p in paths:
@@ -82,21 +101,21 @@ def test_fetch_from_mirror(mirror: Path, tmp_path: Path, name: str) -> None:
     # Present with the right md5: skipped, so an empty mirror is never consulted.
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert fetch_raw(name, dest, mirror=empty) == paths
+    assert fetch_raw(name, dest, mirror=empty, checksums=raw_mirror.checksums) == paths
 
 
-def test_mirror_wrong_md5_leaves_nothing(mirror: Path, tmp_path: Path) -> None:
-    source = get_source("mnist")
+def test_mirror_wrong_md5_leaves_nothing(raw_mirror: RawMirror, tmp_path: Path) -> None:
+    source = raw_mirror.source("mnist")
     fake = tmp_path / "mirror" / source.subfolder
     fake.mkdir(parents=True)
     for f in source.files:
-        (fake / f).symlink_to(mirror / source.subfolder / f)
+        (fake / f).symlink_to(raw_mirror.root / source.subfolder / f)
     first = next(iter(source.files))
     (fake / first).unlink()
     (fake / first).write_bytes(b"not the official file")
     dest = tmp_path / "raw"
     with pytest.raises(InputError) as exc:
-        fetch_raw("mnist", dest, mirror=tmp_path / "mirror")
+        fetch_raw("mnist", dest, mirror=tmp_path / "mirror", checksums=raw_mirror.checksums)
     msg = _assert_one_line(exc)
     assert str(fake / first) in msg
     assert source.files[first] in msg and _md5(b"not the official file") in msg
@@ -112,12 +131,12 @@ def test_mirror_missing_file(tmp_path: Path) -> None:
     assert _leftovers(tmp_path / "raw") == []
 
 
-def test_existing_wrong_file_is_replaced(mirror: Path, tmp_path: Path) -> None:
+def test_existing_wrong_file_is_replaced(raw_mirror: RawMirror, tmp_path: Path) -> None:
     dest = tmp_path / "raw"
     dest.mkdir()
     (dest / "t10k-labels-idx1-ubyte.gz").write_bytes(b"stale")
-    paths = fetch_raw("mnist", dest, mirror=mirror)
-    assert md5_file(paths[-1]) == get_source("mnist").files["t10k-labels-idx1-ubyte.gz"]
+    paths = fetch_raw("mnist", dest, mirror=raw_mirror.root, checksums=raw_mirror.checksums)
+    assert md5_file(paths[-1]) == raw_mirror.source("mnist").files["t10k-labels-idx1-ubyte.gz"]
 
 
 # --- downloads from a real local HTTP server ----------------------------------------
@@ -129,12 +148,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def server_root(tmp_path_factory: pytest.TempPathFactory, mirror: Path) -> tuple[Path, str]:
+def server_root(tmp_path_factory: pytest.TempPathFactory, raw_mirror: RawMirror) -> tuple[Path, str]:
     """A temp folder served over HTTP on 127.0.0.1: ``mnist/`` copies and a CIFAR ``tar.gz``.
 
     Returns the folder and the md5 of the tarball built here from the mirror's
     ``.bin`` files (stored uncompressed inside gzip to keep the test fast).
     """
+    mirror = raw_mirror.root
     root = tmp_path_factory.mktemp("www")
     (root / "mnist").mkdir()
     for f in get_source("mnist").files:
@@ -167,11 +187,12 @@ def http_base(server_root: tuple[Path, str]) -> Iterator[str]:
         thread.join()
 
 
-def test_download_mnist_http_with_fallback(http_base: str, tmp_path: Path) -> None:
+def test_download_mnist_http_with_fallback(raw_mirror: RawMirror, http_base: str, tmp_path: Path) -> None:
     dest = tmp_path / "raw"
     # The first base URL answers 404; the second holds the files.
-    paths = fetch_raw("mnist", dest, urls=[f"{http_base}/missing/", f"{http_base}/mnist"])
-    source = get_source("mnist")
+    urls = [f"{http_base}/missing/", f"{http_base}/mnist"]
+    paths = fetch_raw("mnist", dest, urls=urls, checksums=raw_mirror.checksums)
+    source = raw_mirror.source("mnist")
     assert _leftovers(dest) == sorted(source.files)
     for p in paths:
         assert md5_file(p) == source.files[p.name]
@@ -186,10 +207,13 @@ def test_download_http_404_names_url(http_base: str, tmp_path: Path) -> None:
     assert _leftovers(dest) == []
 
 
-def test_download_cifar_tarball_http(server_root: tuple[Path, str], http_base: str, tmp_path: Path) -> None:
+def test_download_cifar_tarball_http(
+    raw_mirror: RawMirror, server_root: tuple[Path, str], http_base: str, tmp_path: Path
+) -> None:
     dest = tmp_path / "raw"
-    paths = fetch_raw("cifar10", dest, urls=[f"{http_base}/cifar/"], archive_md5=server_root[1])
-    source = get_source("cifar10")
+    urls = [f"{http_base}/cifar/"]
+    paths = fetch_raw("cifar10", dest, urls=urls, archive_md5=server_root[1], checksums=raw_mirror.checksums)
+    source = raw_mirror.source("cifar10")
     # Only the expected members, no readme/meta, no temporary archive left.
     assert _leftovers(dest) == sorted(source.files)
     for p in paths:
@@ -230,34 +254,36 @@ def _label_files(mirror: Path, name: str, base: str) -> dict[str, bytes]:
     return {f"{base}/{f}": (mirror / source.subfolder / f).read_bytes() for f in source.files}
 
 
-def test_fake_opener_download_and_skip(mirror: Path, tmp_path: Path) -> None:
-    opener = _Opener(_label_files(mirror, "fashion_mnist", "http://fake"))
+def test_fake_opener_download_and_skip(raw_mirror: RawMirror, tmp_path: Path) -> None:
+    opener = _Opener(_label_files(raw_mirror.root, "fashion_mnist", "http://fake"))
     dest = tmp_path / "raw"
-    paths = fetch_raw("fashion_mnist", dest, urls=["http://fake/"], opener=opener)
-    source = get_source("fashion_mnist")
+    sums = raw_mirror.checksums
+    paths = fetch_raw("fashion_mnist", dest, urls=["http://fake/"], opener=opener, checksums=sums)
+    source = raw_mirror.source("fashion_mnist")
     assert len(opener.calls) == 4
     assert all(md5_file(p) == source.files[p.name] for p in paths)
-    fetch_raw("fashion_mnist", dest, urls=["http://fake/"], opener=opener)
+    fetch_raw("fashion_mnist", dest, urls=["http://fake/"], opener=opener, checksums=sums)
     assert len(opener.calls) == 4  # everything already present: nothing downloaded
 
 
-def test_fake_opener_mid_stream_failure_leaves_nothing(mirror: Path, tmp_path: Path) -> None:
-    files = _label_files(mirror, "mnist", "http://fake")
+def test_fake_opener_mid_stream_failure_leaves_nothing(raw_mirror: RawMirror, tmp_path: Path) -> None:
+    files = _label_files(raw_mirror.root, "mnist", "http://fake")
     opener = _Opener(files, fail_after={url: 4096 for url in files})
     dest = tmp_path / "raw"
     with pytest.raises(InputError) as exc:
-        fetch_raw("mnist", dest, urls="http://fake", opener=opener)
+        fetch_raw("mnist", dest, urls="http://fake", opener=opener, checksums=raw_mirror.checksums)
     msg = _assert_one_line(exc)
     assert "train-images-idx3-ubyte.gz" in msg and "connection reset" in msg
     assert _leftovers(dest) == []
 
 
-def test_fake_opener_falls_back_after_broken_stream(mirror: Path, tmp_path: Path) -> None:
-    good = _label_files(mirror, "mnist", "http://good")
+def test_fake_opener_falls_back_after_broken_stream(raw_mirror: RawMirror, tmp_path: Path) -> None:
+    good = _label_files(raw_mirror.root, "mnist", "http://good")
     broken = {u.replace("http://good", "http://broken"): d for u, d in good.items()}
     opener = _Opener({**broken, **good}, fail_after={u: 1000 for u in broken})
-    paths = fetch_raw("mnist", tmp_path / "raw", urls=["http://broken", "http://good"], opener=opener)
-    source = get_source("mnist")
+    urls = ["http://broken", "http://good"]
+    paths = fetch_raw("mnist", tmp_path / "raw", urls=urls, opener=opener, checksums=raw_mirror.checksums)
+    source = raw_mirror.source("mnist")
     assert all(md5_file(p) == source.files[p.name] for p in paths)
 
 

@@ -1,4 +1,10 @@
-"""Parsing raw datasets (IDX, CIFAR-10 binary) and preparing uint8 28x28 train/val/test splits."""
+"""Parsing raw datasets (IDX, CIFAR-10 binary) and preparing uint8 28x28 train/val/test splits.
+
+The raw files come from ``raw_mirror`` (conftest): the real mirror where ../shared/datasets
+exists, else the synthetic one (same formats, fewer images), so these tests run on a fresh clone.
+The tests of what only the publishers' files have (their sizes, class counts and brightness)
+read ``mirror`` and skip without it.
+"""
 
 from __future__ import annotations
 
@@ -21,21 +27,22 @@ from clusterability.data import (
     split_indices,
 )
 from clusterability.errors import InputError
+from synthetic_mirror import RawMirror
 
 CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 
 
 @pytest.fixture(scope="module")
-def mnist(mirror: Path) -> dict[str, np.ndarray]:
-    """Full MNIST, parsed once for the module."""
-    return load_raw("mnist", mirror / "mnist")
+def mnist(raw_mirror: RawMirror) -> dict[str, np.ndarray]:
+    """The mirror's whole MNIST (the real one: 60,000 + 10,000 images), parsed once for the module."""
+    return load_raw("mnist", raw_mirror.root / "mnist")
 
 
 @pytest.fixture(scope="module")
-def cifar_prepared(mirror: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def cifar_prepared(raw_mirror: RawMirror, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A small prepared CIFAR-10 file (the mirror is found through its sub-folder)."""
     path = tmp_path_factory.mktemp("prep") / "cifar10.npz"
-    prepare_dataset("cifar10", mirror, path, val_size=100, seed=3, n_train=400, n_test=200)
+    prepare_dataset("cifar10", raw_mirror.root, path, val_size=100, seed=3, n_train=400, n_test=200)
     return load_prepared(path)
 
 
@@ -47,7 +54,8 @@ def _idx_bytes(arr: np.ndarray, code: int) -> bytes:
 # --- IDX ------------------------------------------------------------------------------
 
 
-def test_read_idx_real_mnist(mnist: dict[str, np.ndarray]) -> None:
+def test_read_idx_real_mnist(mirror: Path, mnist: dict[str, np.ndarray]) -> None:
+    """Real files only: MNIST's official sizes and brightness (``mnist`` is the real MNIST where ``mirror`` is)."""
     assert mnist["x_train"].shape == (60000, 28, 28) and mnist["x_train"].dtype == np.uint8
     assert mnist["y_train"].shape == (60000,) and mnist["x_test"].shape == (10000, 28, 28)
     assert mnist["y_test"].shape == (10000,)
@@ -57,6 +65,7 @@ def test_read_idx_real_mnist(mnist: dict[str, np.ndarray]) -> None:
 
 
 def test_read_idx_fashion_labels(mirror: Path) -> None:
+    """Real files only: Fashion-MNIST's test set has exactly 1,000 images of each class."""
     labels = read_idx(mirror / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
     assert labels.shape == (10000,) and labels.dtype == np.uint8
     assert np.array_equal(np.bincount(labels), np.full(10, 1000))
@@ -91,8 +100,8 @@ def test_read_idx_malformed(tmp_path: Path, content: bytes, match: str) -> None:
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
 
 
-def test_read_idx_truncated_gzip(mirror: Path, tmp_path: Path) -> None:
-    data = (mirror / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
+def test_read_idx_truncated_gzip(raw_mirror: RawMirror, tmp_path: Path) -> None:
+    data = (raw_mirror.root / "mnist" / "t10k-labels-idx1-ubyte.gz").read_bytes()
     path = tmp_path / "cut.gz"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(InputError, match="truncated") as exc:
@@ -108,6 +117,7 @@ def test_read_idx_truncated_gzip(mirror: Path, tmp_path: Path) -> None:
 
 
 def test_read_cifar10_real(mirror: Path) -> None:
+    """Real files only: CIFAR-10's official sizes and exact class balance."""
     folder = mirror / "cifar-10-batches-bin"
     x, y = read_cifar10_bin([folder / f for f in CIFAR_TRAIN])
     assert x.shape == (50000, 32, 32, 3) and x.dtype == np.uint8 and y.shape == (50000,)
@@ -171,7 +181,7 @@ def test_resize_matches_pillow_antialiased_bilinear() -> None:
 # --- prepare --------------------------------------------------------------------------------
 
 
-def test_prepared_cifar(cifar_prepared: dict) -> None:
+def test_prepared_cifar(raw_mirror: RawMirror, cifar_prepared: dict) -> None:
     d = cifar_prepared
     assert d["name"] == "cifar10"
     assert d["x_train"].shape == (400, 28, 28) and d["x_val"].shape == (100, 28, 28)
@@ -179,7 +189,19 @@ def test_prepared_cifar(cifar_prepared: dict) -> None:
     for s in ("train", "val", "test"):
         assert d[f"x_{s}"].dtype == np.uint8 and d[f"y_{s}"].dtype == np.uint8
         assert d[f"y_{s}"].max() <= 9
-    assert 80 < d["x_train"].mean() < 160 and d["x_train"].std() > 30
+    # Each split holds the raw images its indices name, in 28x28 gray.
+    folder = raw_mirror.root / "cifar-10-batches-bin"
+    x, y = read_cifar10_bin([folder / f for f in CIFAR_TRAIN])
+    xt, yt = read_cifar10_bin([folder / "test_batch.bin"])
+    idx = split_indices("cifar10", y.size, yt.size, val_size=100, seed=3, n_train=400, n_test=200)
+    for s, (images, labels) in (("train", (x, y)), ("val", (x, y)), ("test", (xt, yt))):
+        np.testing.assert_array_equal(d[f"y_{s}"], labels[idx[s]])
+        np.testing.assert_array_equal(d[f"x_{s}"], cifar_to_gray28(images[idx[s]]))
+
+
+def test_prepared_cifar_real_brightness(mirror: Path, cifar_prepared: dict) -> None:
+    """Real files only: natural images' gray levels (the synthetic ones are dark noise with one bright bar)."""
+    assert 80 < cifar_prepared["x_train"].mean() < 160 and cifar_prepared["x_train"].std() > 30
 
 
 def test_split_indices_disjoint_and_deterministic() -> None:
@@ -197,35 +219,37 @@ def test_split_indices_disjoint_and_deterministic() -> None:
     assert sub["test"].size == 50 and np.unique(sub["test"]).size == 50
 
 
-def test_prepare_mnist_split(mirror: Path, mnist: dict[str, np.ndarray], tmp_path: Path) -> None:
+def test_prepare_mnist_split(raw_mirror: RawMirror, mnist: dict[str, np.ndarray], tmp_path: Path) -> None:
     out = tmp_path / "out" / "mnist.npz"
-    prepare_dataset("mnist", mirror / "mnist", out, val_size=500, seed=7, n_train=1000, n_test=300)
+    sizes = {"val_size": 200, "seed": 7, "n_train": 1000, "n_test": 300}
+    prepare_dataset("mnist", raw_mirror.root / "mnist", out, **sizes)
     d = load_prepared(out)
     assert [p.name for p in out.parent.iterdir()] == ["mnist.npz"]  # no temporary files left
-    idx = split_indices("mnist", 60000, 10000, val_size=500, seed=7, n_train=1000, n_test=300)
+    assert mnist["x_train"].shape[1:] == (28, 28) and mnist["y_train"].shape == mnist["x_train"].shape[:1]
+    idx = split_indices("mnist", mnist["y_train"].size, mnist["y_test"].size, **sizes)
     assert np.array_equal(d["x_val"], mnist["x_train"][idx["val"]])
     assert np.array_equal(d["y_train"], mnist["y_train"][idx["train"]])
     assert np.array_equal(d["x_test"], mnist["x_test"][idx["test"]])
     assert (d["x_train"].shape, d["x_val"].shape, d["x_test"].shape) == (
         (1000, 28, 28),
-        (500, 28, 28),
+        (200, 28, 28),
         (300, 28, 28),
     )
     with np.load(out, allow_pickle=False) as npz:
         assert npz["name"].shape == () and str(npz["name"]) == "mnist"
     out2 = tmp_path / "again.npz"
-    prepare_dataset("mnist", mirror / "mnist", out2, val_size=500, seed=7, n_train=1000, n_test=300)
+    prepare_dataset("mnist", raw_mirror.root / "mnist", out2, **sizes)
     d2 = load_prepared(out2)
     assert all(np.array_equal(d[k], d2[k]) for k in d if k != "name")
 
 
-def test_prepare_bad_sizes(mirror: Path, tmp_path: Path) -> None:
+def test_prepare_bad_sizes(raw_mirror: RawMirror, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="val_size=60000"):
-        prepare_dataset("mnist", mirror / "mnist", tmp_path / "x.npz", val_size=60000, seed=0)
+        prepare_dataset("mnist", raw_mirror.root / "mnist", tmp_path / "x.npz", val_size=60000, seed=0)
     with pytest.raises(InputError, match="n_train=59000"):
         split_indices("mnist", 60000, 10000, val_size=5000, seed=0, n_train=59000)
     with pytest.raises(InputError, match="unknown dataset"):
-        prepare_dataset("svhn", mirror, tmp_path / "x.npz", val_size=10, seed=0)
+        prepare_dataset("svhn", raw_mirror.root, tmp_path / "x.npz", val_size=10, seed=0)
     assert not (tmp_path / "x.npz").exists()
 
 
@@ -279,10 +303,14 @@ def test_load_prepared_not_npz(tmp_path: Path) -> None:
     assert load_prepared(tmp_path / "ok.npz")["name"] == "mnist"
 
 
-def test_native_cifar_keeps_rgb_and_the_same_splits(mirror: Path, cifar_prepared: dict, tmp_path: Path) -> None:
+def test_native_cifar_keeps_rgb_and_the_same_splits(
+    raw_mirror: RawMirror, cifar_prepared: dict, tmp_path: Path
+) -> None:
     """P2's VGG: CIFAR-10 at 32x32 RGB, the same images in each split as the 28x28 gray version."""
     path = tmp_path / "cifar10_rgb.npz"
-    prepare_dataset("cifar10", mirror, path, val_size=100, seed=3, n_train=400, n_test=200, native=True, label="rgb")
+    prepare_dataset(
+        "cifar10", raw_mirror.root, path, val_size=100, seed=3, n_train=400, n_test=200, native=True, label="rgb"
+    )
     rgb = load_prepared(path)
     assert rgb["name"] == "rgb"
     assert rgb["x_train"].shape == (400, 32, 32, 3) and rgb["x_test"].shape == (200, 32, 32, 3)

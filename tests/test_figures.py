@@ -54,3 +54,17 @@ def test_dataset_samples_show_the_class_asked_for(tmp_path: Path) -> None:
     plot_dataset_figure("dataset_samples", [path, path], outputs, label=3, samples=10, title="samples")
     assert all(p.stat().st_size > 1000 for p in outputs)
     assert np.asarray(samples_of_class(data["x_test"], data["y_test"], 3, 10000)).shape[0] < 200
+
+
+def test_cohens_d_figure_of_a_single_dataset(tmp_path: Path) -> None:
+    """P1 figure A.1 restricted to one family: seaborn's dodge divides by (datasets - 1), so one dataset has none."""
+    from clusterability.figures import plot_cohens_d
+
+    frame = pd.DataFrame(
+        {"dataset": "mnist", "dropout": [True, True], "regime": "dropout", "stage": ["unpruned", "pruned"]}
+        | {"cohens_d": [0.4, 1.2]}
+    )
+    fig = plot_cohens_d(frame)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["dropout, unpruned", "dropout, pruned"]
+    save_figure(fig, [tmp_path / "a1.png"], "t")
+    assert (tmp_path / "a1.png").stat().st_size > 1000

@@ -18,11 +18,15 @@ REPO = Path(__file__).resolve().parents[1]
 MIRROR = REPO.parent / "shared" / "datasets"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = REPO / "config" / "scales" / "tiny.yaml"
+#: The smoke scale and its target (rules/smoke.smk): every rule and every plot kind once.
+SMOKE = REPO / "config" / "scales" / "smoke.yaml"
+SMOKE_TARGET = "smoke"
 # The columns of results/table1.csv (P1 Table 1, plus k and the number of shuffles).
 TABLE1_COLUMNS = (
     "dataset",
     "dropout",
     "n_networks",
+    "n_degenerate",
     "prop_sig",
     "train_acc",
     "test_acc",
@@ -45,12 +49,17 @@ def tiny_config_args(mirror: Path = MIRROR, **overrides: object) -> list[str]:
     A mirror with an ``MD5SUMS`` file of its own (the synthetic one) is checked
     against it; the real mirror against the official md5s.
     """
+    return scale_config_args(TINY, mirror, **overrides)
+
+
+def scale_config_args(scale: Path, mirror: Path = MIRROR, **overrides: object) -> list[str]:
+    """Arguments for the scale file ``scale`` reading raw data from ``mirror`` (as :func:`tiny_config_args`)."""
     datasets: dict[str, object] = {"mirror": str(mirror)}
     if mirror != MIRROR and (mirror / "MD5SUMS").is_file():
         datasets["checksums"] = str(mirror / "MD5SUMS")
     args = [f"datasets={json.dumps(datasets)}"]
     args += [f"{key}={json.dumps(value)}" for key, value in overrides.items()]
-    return ["--configfile", str(TINY), "--config", *args]
+    return ["--configfile", str(scale), "--config", *args]
 
 
 def snakemake_command(workdir: Path, *args: str) -> list[str]:
@@ -97,3 +106,52 @@ def table_lines(csv: Path, families: list[str]) -> list[str]:
     header, *lines = csv.read_text().splitlines()
     names = {*families, *(f.rsplit("_", 1)[0] for f in families)}
     return [header, *(line for line in lines if line.split(",", 1)[0] in names)]
+
+
+def job_stats(output: str) -> dict[str, int]:
+    """Rule name -> number of jobs, from the "Job stats:" table Snakemake prints before running (or dry-running)."""
+    if "Job stats:" not in output:
+        return {}
+    jobs = {}
+    for line in output.split("Job stats:", 1)[1].splitlines()[3:]:
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not m:
+            break
+        if m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+def job_blocks(output: str) -> list[dict[str, str]]:
+    """The jobs Snakemake printed (a dry run's plan, or a run's log): each job's ``rule`` and its
+    ``input``, ``output``, ``wildcards``... lines as printed (``key: value``)."""
+    jobs: list[dict[str, str]] = []
+    for line in output.splitlines():
+        m = re.match(r"^(?:local)?(?:rule|checkpoint) (\w+):$", line)
+        if m:
+            jobs.append({"rule": m.group(1)})
+        elif jobs and (m := re.match(r"^    (\w+): (.*)$", line)):
+            jobs[-1].setdefault(m.group(1), m.group(2))
+    return jobs
+
+
+def job_wildcards(job: dict[str, str]) -> dict[str, str]:
+    """A printed job's wildcards (``wildcards: a=1, b=x``) as a dict."""
+    pairs = [p.split("=", 1) for p in job.get("wildcards", "").split(", ") if "=" in p]
+    return {key: value for key, value in pairs}
+
+
+def workflow_rules() -> dict[str, bool]:
+    """Every rule of the Snakefile and the rule files it includes, and whether it declares an ``output:``.
+
+    A rule without output runs no code of its own: it is a list of targets (``all``, ``paper1``...).
+    """
+    snakefile = (REPO / "Snakefile").read_text()
+    texts = [snakefile] + [(REPO / inc).read_text() for inc in re.findall(r'^include: "([^"]+)"', snakefile, re.M)]
+    rules = {}
+    for text in texts:
+        for block in re.split(r"^(?=(?:rule|checkpoint) \w+:)", text, flags=re.M)[1:]:
+            name = re.match(r"(?:rule|checkpoint) (\w+):", block).group(1)
+            body = re.split(r"^\S", block.split("\n", 1)[-1], maxsplit=1, flags=re.M)[0]  # to the next top-level line
+            rules[name] = re.search(r"^    output:", body, re.M) is not None
+    return rules
