@@ -224,3 +224,48 @@ def test_cli_measures_a_residual_network_and_refuses_to_draw_it(tmp_path: Path, 
     assert "cnn with layers [4, 4, 4, 6, 2, 5]" in capsys.readouterr().out
     assert main(["draw", str(tmp_path / "res.npz"), "-o", str(tmp_path / "x.png"), "--k", "3"]) == 2
     assert "residual or branching" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+
+
+def _random_dag(seed: int = 0) -> DagGraph:
+    """Four layers: a chain, a residual sum (layers 0 and 1 into 2) and a concatenation (2 and 1 into 3)."""
+    rng = np.random.default_rng(seed)
+    blocks = (np.zeros((0, 40)), rng.random((40, 40)), rng.random((40, 60)), np.asfortranarray(rng.random((100, 50))))
+    return DagGraph((40, 40, 60, 50), blocks, ((), ((0, 0),), ((1, 0), (0, 0)), ((2, 0), (1, 60))))
+
+
+def test_the_fused_float32_operator_is_the_adjacency_with_float32_weights() -> None:
+    from clusterability import dag_graph
+
+    graph = _random_dag()
+    rounded = graph.with_blocks([b.astype(np.float32).astype(np.float64) for b in graph.blocks])
+    x = RNG.normal(size=graph.n_nodes)
+    blocks = dag_graph._float32_blocks(graph.blocks)
+    assert [t for _, t in blocks] == [False, False, False, True]  # the Fortran-ordered block is read transposed
+    np.testing.assert_allclose(dag_graph._operator_product(graph, blocks, x), rounded.adjacency() @ x, rtol=1e-12)
+    np.testing.assert_allclose(graph.matmat(x), graph.adjacency() @ x, rtol=1e-12)
+
+
+def test_dag_embedding_spans_the_exact_eigenvectors_and_frees_its_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    import weakref
+
+    from clusterability import dag_graph
+
+    graph = _random_dag(1)
+    a = graph.adjacency().toarray()
+    d = a.sum(axis=1)
+    _, u = np.linalg.eigh(a / np.sqrt(np.outer(d, d)))
+    exact = u[:, -4:] / np.sqrt(d)[:, None]
+    buffers = []
+    original = dag_graph._float32_blocks
+
+    def recording(blocks):
+        out = original(blocks)
+        buffers.append(weakref.ref(out[0][0].base if out[0][0].base is not None else out[0][0]))
+        return out
+
+    monkeypatch.setattr(dag_graph, "_float32_blocks", recording)
+    x = dag_graph.dag_embedding(graph, 4, np.random.default_rng(0))
+    qa, qb = np.linalg.qr(x)[0], np.linalg.qr(exact)[0]
+    assert 1 - np.linalg.svd(qa.T @ qb, compute_uv=False).min() < 1e-10
+    # The float32 copies are gone when it returns, without waiting for the garbage collector.
+    assert len(buffers) == 1 and buffers[0]() is None

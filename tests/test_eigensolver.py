@@ -1,10 +1,14 @@
-"""The bounded eigen-solver: ARPACK within a budget of products, then a dense fallback or one line."""
+"""The bounded eigen-solvers: ARPACK within a budget of products, then a dense fallback or one line;
+Lanczos on a small explicit matrix within the same budget, else None (the caller goes to ARPACK)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.linalg
 from conftest import build_glorot_mlp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from clusterability import eigensolver
@@ -80,21 +84,160 @@ def test_no_fallback_beyond_the_dense_limit_is_one_line(monkeypatch: pytest.Monk
 
 
 def test_the_papers_mlp_never_reaches_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The budget leaves ARPACK several times the products the 784-256x4-10 MLP needs at k = 4 and 12."""
-    used: list[int] = []
-    original = eigensolver.eigsh
+    """The budget leaves Lanczos several times the products the 784-256x4-10 MLP needs at k = 4 and 12
+    (dense and pruned to 90 %); ARPACK is not needed at all."""
+    steps: list[tuple[int, int]] = []
+    original = eigensolver._lanczos_steps
 
-    def counting(operator, **kwargs):
-        op = _Counting(np.asarray(operator))
-        out = original(op, **kwargs)
-        used.append(op.products)
-        return out
+    def counting(matrix, basis, alpha, beta, start, stop, fixed):
+        done = original(matrix, basis, alpha, beta, start, stop, fixed)
+        steps.append((start, done))
+        return done
 
-    monkeypatch.setattr(eigensolver, "eigsh", counting)
-    graph = mlp_graph(build_glorot_mlp(seed=3))
-    for k in (4, 12):
-        cluster_network(graph, k, seed=0)
-    assert len(used) == 2 and max(used) * 2 < eigensolver.MIN_PRODUCTS
+    def no_arpack(*args, **kwargs):
+        raise AssertionError("the fast route fell back to ARPACK")
+
+    monkeypatch.setattr(eigensolver, "_lanczos_steps", counting)
+    monkeypatch.setattr(eigensolver, "eigsh", no_arpack)
+    kernels = build_glorot_mlp(seed=3)
+    pruned = [np.where(np.abs(w) >= np.quantile(np.abs(w), 0.9), w, 0) for w in kernels]
+    used = []
+    for weights in (kernels, pruned):
+        for k in (4, 12):
+            steps.clear()
+            cluster_network(mlp_graph(weights), k, seed=0)
+            assert steps and all(start == 0 or start == prev for (start, _), (_, prev) in zip(steps[1:], steps))
+            used.append(steps[-1][1])
+    assert max(used) * 2 < eigensolver.MIN_PRODUCTS, used
+
+
+# --- Lanczos on an explicit matrix --------------------------------------------------------------------
+
+
+def _symmetric(n: int, seed: int, spread: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A symmetric matrix with known eigenpairs (ascending), its upper triangle kept and garbage below."""
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+    vals = np.sort(rng.uniform(-spread, 1.0, size=n))
+    matrix = (q * vals) @ q.T
+    return np.triu(matrix) + np.tril(rng.normal(size=(n, n)) * 1e3, -1), vals, q
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("k", [1, 6])
+def test_lanczos_finds_the_top_eigenpairs_from_the_upper_triangle(dtype: type, k: int) -> None:
+    matrix, _, _ = _symmetric(150, seed=k)
+    matrix = matrix.astype(dtype)
+    exact = np.triu(matrix).astype(np.float64)
+    exact = exact + np.triu(exact, 1).T  # the symmetric matrix the upper triangle stands for
+    ref_vals, ref_vecs = scipy.linalg.eigh(exact, subset_by_index=[150 - k, 149])
+    v0 = np.random.default_rng(0).uniform(0.5, 1.5, size=150)
+    vals, vecs = eigensolver.lanczos_top_eigenpairs(matrix, k, v0=v0, tol=1e-10)
+    np.testing.assert_allclose(vals, ref_vals, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(np.abs(vecs.T @ ref_vecs), np.eye(k), atol=1e-6)
+    np.testing.assert_allclose(exact @ vecs, vecs * vals, atol=1e-8)
+
+
+def test_lanczos_works_in_the_complement_of_known_eigenvectors() -> None:
+    matrix, vals, q = _symmetric(120, seed=5)
+    v0 = np.random.default_rng(1).uniform(0.5, 1.5, size=120)
+    top, vecs = eigensolver.lanczos_top_eigenpairs(matrix, 3, v0=v0, tol=1e-10, deflate=q[:, -2:])
+    np.testing.assert_allclose(top, vals[-5:-2], rtol=1e-9)
+    assert np.abs(vecs.T @ q[:, -2:]).max() < 1e-10
+    # A start inside the deflated span leaves nothing to search: None, not a wrong answer.
+    assert eigensolver.lanczos_top_eigenpairs(matrix, 3, v0=q[:, -1], tol=1e-10, deflate=q[:, -2:]) is None
+
+
+def test_lanczos_gives_up_within_its_budget_on_crowded_eigenvalues() -> None:
+    n = 1000
+    matrix = _path_laplacian_like(n)
+    v0 = np.random.default_rng(0).uniform(0.5, 1.5, size=n)
+    products = []
+    original = eigensolver._lanczos_steps
+    try:
+        eigensolver._lanczos_steps = lambda *a: products.append(a[5] - a[4]) or original(*a)
+        assert eigensolver.lanczos_top_eigenpairs(matrix, 4, v0=v0, tol=1e-6) is None
+    finally:
+        eigensolver._lanczos_steps = original
+    assert sum(products) == eigensolver.MIN_PRODUCTS
+    # ... where ARPACK and the dense fallback (top_eigenpairs) still end with the exact answer.
+    vals, _ = eigensolver.top_eigenpairs(matrix, 4, v0=v0, tol=1e-6, dense=lambda: matrix)
+    np.testing.assert_allclose(vals, np.cos(np.pi * np.arange(3, -1, -1) / (n - 1)), atol=1e-12)
+
+
+def test_lanczos_refuses_an_invariant_subspace_that_could_hide_a_repeated_eigenvalue() -> None:
+    block, _, _ = _symmetric(10, seed=2)
+    block = np.triu(block) + np.triu(block, 1).T
+    twins = scipy.linalg.block_diag(block, block)  # every eigenvalue twice
+    v0 = np.concatenate([np.ones(10), np.zeros(10)])  # its Krylov space never leaves the first copy
+    assert eigensolver.lanczos_top_eigenpairs(twins, 12, v0=v0, tol=1e-8) is None
+    # When the Krylov space fills the whole space, the answer is exact.
+    vals, vecs = eigensolver.lanczos_top_eigenpairs(block, 10, v0=np.ones(10), tol=1e-8)
+    np.testing.assert_allclose(vals, np.linalg.eigvalsh(block), atol=1e-10)
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(10), atol=1e-8)
+
+
+def test_lanczos_arguments_out_of_range_give_none() -> None:
+    matrix, _, _ = _symmetric(20, seed=0)
+    v0 = np.ones(20)
+    assert eigensolver.lanczos_top_eigenpairs(matrix, 0, v0=v0, tol=1e-6) is None
+    assert eigensolver.lanczos_top_eigenpairs(matrix, 21, v0=v0, tol=1e-6) is None
+    assert eigensolver.lanczos_top_eigenpairs(matrix, 5, v0=v0, tol=1e-6, max_products=4) is None
+    assert eigensolver.lanczos_top_eigenpairs(matrix, 2, v0=np.zeros(20), tol=1e-6) is None
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    n=st.integers(8, 70),
+    k=st.integers(1, 6),
+    seed=st.integers(0, 2**31 - 1),
+    deflated=st.integers(0, 2),
+    spread=st.sampled_from([1.0, 1e-3, 0.0]),
+)
+def test_lanczos_on_random_matrices_is_right_or_says_none(
+    n: int, k: int, seed: int, deflated: int, spread: float
+) -> None:
+    """Whatever the spectrum (spread 0: every eigenvalue in [0, 1]; 1e-3: crowded near the top), a
+    result meets ARPACK's criterion on the complement of the deflated eigenvectors, or there is none."""
+    matrix, vals, q = _symmetric(n, seed, spread)
+    deflate = q[:, n - deflated :] if deflated else None
+    v0 = np.random.default_rng(seed).uniform(0.5, 1.5, size=n)
+    result = eigensolver.lanczos_top_eigenpairs(matrix, k, v0=v0, tol=1e-8, deflate=deflate)
+    if result is None:
+        return
+    top, vecs = result
+    exact = np.triu(matrix) + np.triu(matrix, 1).T
+    assert top.shape == (k,) and np.all(np.diff(top) >= 0)
+    np.testing.assert_allclose(vecs.T @ vecs, np.eye(k), atol=1e-8)
+    if deflated:
+        assert np.abs(vecs.T @ deflate).max() < 1e-8
+    residuals = np.linalg.norm(exact @ vecs - vecs * top, axis=0)
+    assert np.all(residuals <= 1e-8 * np.abs(top) + 1e-12)
+    wanted = vals[: n - deflated][-k:]  # the top k of the complement (q's columns are ascending)
+    np.testing.assert_allclose(top, wanted, atol=1e-7)
+
+
+def test_ritz_values_and_vectors_match_lapack_on_a_lanczos_tridiagonal() -> None:
+    """The convergence test's Ritz values (bisection, all at once), residuals and vectors (each from
+    its last component up) are LAPACK's, for the top of a Lanczos tridiagonal where they are used."""
+    matrix, _, _ = _symmetric(200, seed=4)
+    basis = np.zeros((61, 200))
+    basis[0] = np.random.default_rng(0).uniform(0.5, 1.5, size=200)
+    basis[0] /= np.linalg.norm(basis[0])
+    alpha, beta = np.zeros(60), np.zeros(60)
+    assert eigensolver._lanczos_steps(matrix, basis, alpha, beta, 0, 60, 0) == 60
+    for m in (1, 2, 10, 30, 60):
+        k = min(m, 6)
+        ref_vals, ref_vecs = scipy.linalg.eigh_tridiagonal(
+            alpha[:m], beta[: m - 1], select="i", select_range=(m - k, m - 1)
+        )
+        vals, residuals, vecs = eigensolver._top_ritz(alpha, beta, m, k, k, True)
+        np.testing.assert_allclose(vals, ref_vals, atol=1e-12)
+        np.testing.assert_allclose(residuals, np.abs(beta[m - 1] * ref_vecs[-1]), rtol=1e-6, atol=1e-10)
+        np.testing.assert_allclose(np.abs(vecs.T @ ref_vecs), np.eye(k), atol=1e-8)
+        one_vals, one_residuals, none = eigensolver._top_ritz(alpha, beta, m, k, 1, False)
+        assert one_vals[0] == pytest.approx(vals[0], rel=1e-14) and none.shape == (0, 1)
+        assert one_residuals[0] == pytest.approx(residuals[0], rel=1e-6, abs=1e-10)
 
 
 def test_a_long_chain_of_small_layers_ends_with_a_result(tmp_path, capsys) -> None:

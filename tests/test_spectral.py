@@ -249,3 +249,109 @@ def test_bipartite_eigenpairs_arpack_and_dense_agree() -> None:
         np.testing.assert_allclose(m @ vectors[keep], vectors[keep] * sigma, atol=1e-6)
     with pytest.raises(ValueError, match="eigensolver"):
         bipartite_eigenpairs(graph, 5, eigensolver="lobpcg")
+
+
+# --- the Gram-matrix route: Lanczos on B^T B ----------------------------------------------------
+
+
+def _subspace_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """1 - the smallest cosine between the column spaces of ``a`` and ``b``."""
+    qa, qb = np.linalg.qr(a)[0], np.linalg.qr(b)[0]
+    return 1.0 - float(np.linalg.svd(qa.T @ qb, compute_uv=False).min())
+
+
+def _exact_embedding(g: LayeredGraph, k: int) -> np.ndarray:
+    """The embedding from a dense float64 eigen-decomposition of the Gram matrix (the regularizer's route)."""
+    from clusterability.bipartite import bipartite_eigenpairs
+
+    return spectral._embedding_from_pairs(
+        bipartite_eigenpairs(g, k, eigensolver="dense", gram_dtype=np.float64), [d > 0 for d in g.layer_degrees()]
+    )
+
+
+@pytest.mark.parametrize(("keep", "k"), [(1.0, 3), (0.1, 3), (0.1, 7), (0.3, 5)])
+def test_gram_route_gives_the_exact_embedding(keep: float, k: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lanczos on the Gram matrix (sparse or dense, isolated neurons included) spans the exact eigenvectors."""
+    kernels = _pruned(build_glorot_mlp((400, 320, 200, 330, 10), seed=int(10 * keep) + k), keep=keep)
+    kernels[1][:, :3] = 0.0  # three neurons of layer 2 lose their inputs ...
+    kernels[2][:3, :] = 0.0  # ... and their outputs: isolated
+    g = mlp_graph(kernels)
+
+    def no_fallback(*args, **kwargs):
+        raise AssertionError("fell back to ARPACK")
+
+    monkeypatch.setattr(spectral, "bipartite_eigenpairs", no_fallback)
+    x = spectral_embedding(g, k, rng=np.random.default_rng(0))
+    monkeypatch.undo()
+    assert x.shape == (int(np.count_nonzero(g.degrees())), k)
+    assert _subspace_gap(x, _exact_embedding(g, k)) < 1e-8
+
+
+def test_sparse_and_dense_gram_matrices_agree() -> None:
+    kernels = _pruned(build_glorot_mlp((350, 300, 310, 20), seed=6), keep=0.15)
+    kernels[0][:, 7] = 0.0  # isolated neuron 7 of layer 1
+    kernels[1][7, :] = 0.0
+    for g in (mlp_graph(kernels), LayeredGraph(tuple(np.asfortranarray(w) for w in mlp_graph(kernels).blocks))):
+        degrees = g.layer_degrees()
+        inv_sqrt = [np.where(d > 0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 0.0) for d in degrees]
+        for small in (0, 1):
+            sparse, entries = spectral._bipartite_gram(g, inv_sqrt, small)
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(spectral, "_SPARSE_GRAM", 0.0)  # every graph through BLAS
+                dense, no_entries = spectral._bipartite_gram(g, inv_sqrt, small)
+            assert no_entries is None
+            n = sum(g.layer_sizes[small::2])
+            b = sp.csr_matrix(g.adjacency().toarray())
+            side = np.concatenate([np.arange(o, o + s) for o, s in zip(g.layer_offsets(), g.layer_sizes)][small::2])
+            other = np.setdiff1d(np.arange(g.n_nodes), side)
+            d = np.concatenate(inv_sqrt)
+            block = (b[other][:, side].toarray() * d[other][:, None]) * d[side][None, :]
+            exact = np.triu(block.T @ block)
+            big, sml, vals = entries  # B's non-zero entries, numbered within each side
+            np.testing.assert_allclose(sp.coo_matrix((vals, (big, sml)), shape=block.shape).toarray(), block)
+            assert sparse.shape == dense.shape == (n, n) and sparse.dtype == dense.dtype == np.float32
+            np.testing.assert_allclose(np.triu(sparse), exact, atol=1e-7)
+            np.testing.assert_allclose(np.triu(dense), exact, atol=1e-6)
+            assert not np.tril(sparse, -1).any()  # only the upper triangle is formed (and read)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_a_graph_that_falls_apart_on_the_gram_route_goes_to_arpack(k: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three modules with no edges between them: eigenvalue 1 three times, which one Lanczos vector
+    cannot resolve; the route notices it (eigenvalue 1 left after deflating the trivial vector)."""
+    kernels, modules = build_planted_mlp((400, 400, 400), 3, seed=2, weak=0.0)
+    g = mlp_graph(kernels)
+    calls = []
+    original = spectral.bipartite_eigenpairs
+    monkeypatch.setattr(spectral, "bipartite_eigenpairs", lambda *a, **kw: calls.append(1) or original(*a, **kw))
+    labels = spectral_clusters(g, k, seed=0)
+    assert calls == [1]
+    for m in range(3):  # whole components, never split
+        assert len(set(labels[modules == m].tolist())) == 1 or k > 3
+    assert ncut(g, labels) == pytest.approx(0.0, abs=1e-12) if k <= 3 else ncut(g, labels) < 3
+
+
+def test_twin_networks_and_extreme_weights_on_the_gram_route() -> None:
+    """Hostile inputs: two identical disconnected copies (every eigenvalue repeated); weights of 1e-150
+    and 1e150 (unit scaling keeps degrees finite); k = 1; a single cluster per component."""
+    kernels = _pruned(build_glorot_mlp((320, 310, 300), seed=7), keep=0.2)
+    twins = mlp_graph([np.block([[w, np.zeros_like(w)], [np.zeros_like(w), w]]) for w in kernels])
+    labels = spectral_clusters(twins, 2, seed=0)
+    halves = np.concatenate([np.repeat([0, 1], s // 2) for s in twins.layer_sizes])
+    assert same_partition(labels, halves)
+    g = mlp_graph(kernels)
+    reference = spectral_clusters(g, 4, seed=3)
+    for scale in (1e-150, 1e150):
+        scaled = mlp_graph([w.astype(np.float64) * scale for w in kernels])
+        np.testing.assert_array_equal(spectral_clusters(scaled, 4, seed=3), reference)
+    assert set(spectral_clusters(g, 1, seed=0).tolist()) == {0}
+
+
+def test_a_clustering_does_not_depend_on_what_ran_before() -> None:
+    """No state carries over between calls (the shuffles of a network are computed in any order)."""
+    a = mlp_graph(_pruned(build_glorot_mlp((400, 330, 300, 10), seed=1), keep=0.1))
+    b = mlp_graph(build_glorot_mlp((350, 310, 320, 10), seed=2))
+    first = spectral_clusters(a, 6, seed=11)
+    spectral_clusters(b, 12, seed=5)
+    spectral_clusters(b, 3, seed=6)
+    np.testing.assert_array_equal(spectral_clusters(a, 6, seed=11), first)

@@ -8,8 +8,12 @@ small Gram matrix over the smaller side (522 x 522 for the 784-256x4-10 MLP
 instead of 1,818 x 1,818). The fast spectral clustering
 (:mod:`clusterability.spectral`) embeds nodes with them, and the clusterability
 regularizer (:mod:`clusterability.regularizer`) differentiates the smallest
-eigenvalues of ``L_sym = I - M``. This module needs only NumPy and SciPy, so a
-training job that uses the regularizer does not depend on the clustering code.
+eigenvalues of ``L_sym = I - M``. This module needs only NumPy and SciPy (the
+ARPACK route imports :mod:`clusterability.eigensolver`, which loads numba, when
+it runs), so a training job that uses the regularizer does not depend on the
+clustering code. The fast spectral clustering forms the same Gram matrix its
+own way and solves it with Lanczos (:func:`clusterability.spectral._layered_embedding`);
+it comes here for ARPACK when Lanczos cannot answer.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from .eigensolver import top_eigenpairs
 from .graph import LayeredGraph
 
 GRAM_DTYPE = np.float32  # default precision of the Gram-matrix products (the clustering's)
@@ -92,6 +95,8 @@ def bipartite_eigenpairs(
         n = gram.shape[0]
         vals, v_kept = scipy.linalg.eigh(gram, subset_by_index=[n - k, n - 1])
     else:
+        from .eigensolver import top_eigenpairs  # here: the eigen-solver module loads numba
+
         rng = np.random.default_rng(0) if rng is None else rng
         v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
         vals, v_kept = top_eigenpairs(gram, k, v0=v0, tol=ARPACK_TOL, dense=lambda: gram)

@@ -23,7 +23,8 @@ A chain (each convolution reads the previous one) is exactly the layered graph
 of :func:`clusterability.graph.cnn_graph`; :meth:`DagGraph.as_layered` returns
 it so that the fast bipartite solver applies. Other graphs are clustered with
 ARPACK on the normalized adjacency as a linear operator (:meth:`DagGraph.matmat`:
-two products per convolution block), so neither a dense ``n x n`` matrix nor
+two products per convolution block; :func:`dag_embedding` does both in one
+pass over a float32 copy of each block), so neither a dense ``n x n`` matrix nor
 the sparse adjacency (whose residual edges repeat each block once per
 producer: about 80 million entries for ResNet-50) is formed; the
 scikit-learn reference solvers get the sparse adjacency.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -167,28 +169,104 @@ class DagGraph:
         return LayeredGraph(tuple(self.blocks[1:]))
 
 
-def dag_embedding(graph: DagGraph, k: int, rng: np.random.Generator, tol: float = 1e-8) -> np.ndarray:
+def dag_embedding(
+    graph: DagGraph, k: int, rng: np.random.Generator, tol: float = 1e-8, degrees: np.ndarray | None = None
+) -> np.ndarray:
     """Rows of the k smallest eigenvectors of ``L_rw`` for the non-isolated nodes (spectral clustering's
-    embedding), from ``eigsh`` on ``M = D^-1/2 A D^-1/2`` as a linear operator over :meth:`DagGraph.matmat`,
-    within :mod:`clusterability.eigensolver`'s budget of products."""
+    embedding), from ``eigsh`` on ``M = D^-1/2 A D^-1/2`` as a linear operator (:func:`_operator_product`)
+    within :mod:`clusterability.eigensolver`'s budget of products.
+
+    The operator reads float32 copies of the blocks (half the memory traffic of float64; the
+    products are summed in float64, so ARPACK sees one fixed matrix, the adjacency with its
+    weights rounded to float32, and reaches ``tol``); the degrees (``graph.degrees()`` unless
+    given) are exact.
+    """
     from scipy.sparse.linalg import LinearOperator
 
     from .eigensolver import top_eigenpairs
 
-    degrees = graph.degrees()
+    degrees = graph.degrees() if degrees is None else degrees
     kept = degrees > 0
     inv_sqrt = np.where(kept, 1.0 / np.sqrt(np.where(kept, degrees, 1.0)), 0.0)
+    # Held in a list emptied at the end: scipy's eigsh leaves reference cycles behind, and the copies
+    # (51 MB for ResNet-50) should not wait for the garbage collector.
+    held = [_float32_blocks(graph.blocks)]
 
     def product(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        scale = inv_sqrt if x.ndim == 1 else inv_sqrt[:, None]
-        return scale * graph.matmat(scale * x)
+        if x.ndim == 2:
+            return np.column_stack([product(column) for column in x.T])
+        return inv_sqrt * _operator_product(graph, held[0], inv_sqrt * x)
 
     n = graph.n_nodes
     operator = LinearOperator((n, n), matvec=product, matmat=product, dtype=np.float64)
     v0 = rng.uniform(0.5, 1.5, size=n) * kept
-    _, vecs = top_eigenpairs(operator, k, v0=v0, tol=tol, dense=lambda: product(np.eye(n)), what="the channel graph")
+    try:
+        _, vecs = top_eigenpairs(
+            operator, k, v0=v0, tol=tol, dense=lambda: product(np.eye(n)), what="the channel graph"
+        )
+    finally:
+        held.clear()
     return (vecs * inv_sqrt[:, None])[kept]
+
+
+def _float32_blocks(blocks: tuple[np.ndarray, ...]) -> list[tuple[np.ndarray, bool]]:
+    """Each block as ``(matrix, transposed)``: a float32 copy of the block, or of its transpose when the
+    block is stored column-major, C-contiguous either way.
+
+    The copies share one buffer: a large one is mapped and unmapped whole, so the memory goes back
+    to the system when the embedding is done (many separate copies of a few MB would stay in the
+    allocator's heap and raise the process's peak memory at its next step).
+    """
+    buffer = np.empty(sum(b.size for b in blocks), dtype=np.float32)
+    out = []
+    start = 0
+    for block in blocks:
+        transposed = block.flags.f_contiguous and not block.flags.c_contiguous
+        source = block.T if transposed else block
+        matrix = buffer[start : start + block.size].reshape(source.shape)
+        matrix[...] = source
+        out.append((matrix, bool(transposed)))
+        start += block.size
+    return out
+
+
+def _operator_product(graph: DagGraph, blocks: list[tuple[np.ndarray, bool]], x: np.ndarray) -> np.ndarray:
+    """``A @ x`` for a vector ``x``, as :meth:`DagGraph.matmat`, with each block (``blocks``: from
+    :func:`_float32_blocks`) read once for both of its products (:func:`_both_products`)."""
+    offsets = graph.layer_offsets()
+    out = np.zeros(x.shape[0])
+    for l, ((matrix, transposed), sources) in enumerate(zip(blocks, graph.sources)):
+        if not sources:
+            continue
+        n_in = matrix.shape[1] if transposed else matrix.shape[0]
+        gathered = np.zeros(n_in)
+        for producer, start in sources:
+            gathered[start : start + graph.sizes[producer]] += x[offsets[producer] : offsets[producer + 1]]
+        back = np.zeros(n_in)
+        x_l, out_l = x[offsets[l] : offsets[l + 1]], out[offsets[l] : offsets[l + 1]]
+        if transposed:  # matrix = block^T: rows are the layer's nodes
+            _both_products(matrix, gathered, x_l, out_l, back)
+        else:
+            _both_products(matrix, x_l, gathered, back, out_l)
+        for producer, start in sources:
+            out[offsets[producer] : offsets[producer + 1]] += back[start : start + graph.sizes[producer]]
+    return out
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
+def _both_products(matrix, u, v, rows_out, cols_out):
+    """``rows_out += matrix @ u`` and ``cols_out += matrix.T @ v`` in one pass over ``matrix`` (row-major),
+    summed in float64."""
+    n_rows = matrix.shape[0]
+    for r in range(n_rows):
+        row = matrix[r]
+        vr = v[r]
+        s = 0.0
+        for c in range(row.shape[0]):
+            s += row[c] * u[c]
+            cols_out[c] += row[c] * vr
+        rows_out[r] += s
 
 
 def dag_cut_terms(graph: DagGraph, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
