@@ -472,4 +472,4 @@ def test_unknown_scale_gives_one_line() -> None:
     )
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.strip()]
-    assert len(lines) == 1 and "unknown scale 'huge'" in lines[0] and "quick, tiny" in lines[0], lines
+    assert len(lines) == 1 and "unknown scale 'huge'" in lines[0] and "quick, smoke, tiny" in lines[0], lines

@@ -30,7 +30,7 @@ CAPTIONS = {
         "One row per network family and weight set (pruned): mnist_plain (1 network), mnist_dropout (1 network), "
         "fashion_mnist_plain (1 network)",
         "prop_sig is the proportion of networks whose n-cut is lower than that of every one of their 4 shuffles",
-        "Columns: dataset, dropout, n_networks, prop_sig",
+        "Columns: dataset, dropout, n_networks, n_degenerate, prop_sig",
         "Scale tiny is a reduced run",
         "no network can reach p < 0.05",
     ],

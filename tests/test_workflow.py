@@ -416,7 +416,8 @@ def test_k_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, 
 
 def test_epoch_change_reruns_training_and_everything_after(tiny_run: Path, env: dict[str, str], args) -> None:
     jobs = planned_jobs(tiny_run, *args(training={"epochs": 3}), env=env)
-    assert jobs["train_network"] == 6 and jobs["cluster_network"] == 6 and jobs["table"] == 1
+    # cifar10_dropout keeps its own epochs (100 + 40 at the papers' settings, capped to 4 here): 5 of 6 rerun.
+    assert jobs["train_network"] == 5 and jobs["cluster_network"] == 5 and jobs["table"] == 1
     assert "prepare_dataset" not in jobs
 
 
