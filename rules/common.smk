@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 import clusterability
 
@@ -24,6 +25,8 @@ def _check_library(imported, beside):
             f"the importable clusterability is {imported}, not this workflow's {beside}: "
             "run `pip install -e .` in this clone, or run with this clone's environment"
         )
+    if workflow.is_main_process:
+        logger.info(f"clusterability library: {imported}")
 
 
 _check_library(
