@@ -251,29 +251,35 @@ def patch(data: bytes, member: str, field: str, value: int, where: str = "both")
 REAL = ("mlp", "cnn_bn", "mlp_bf16", "mlp_big", "tied")
 
 
+def _expected_arrays(name: str) -> dict[str, np.ndarray]:
+    """The tensors torch held when it wrote ``NAME.pt``, from ``expected.json`` (dtype, shape, values; exact)."""
+    tensors = json.loads((DATA / "expected.json").read_text())[name]
+    return {k: np.array(t["values"], dtype=t["dtype"]).reshape(t["shape"]) for k, t in tensors.items()}
+
+
 @pytest.mark.parametrize("name", REAL)
 def test_real_torch_files_give_the_arrays_torch_held(name: str) -> None:
     """``torch.save`` of torch 2.13 (float32, BatchNorm2d, bfloat16, big-endian, tied views), read without torch."""
     state = read_torch_zip(DATA / f"{name}.pt")
-    with np.load(DATA / f"{name}.npz") as expected:
-        assert list(state) == expected.files  # the modules' registration order
-        for key in expected.files:
-            assert state[key].dtype == expected[key].dtype and state[key].shape == expected[key].shape, key
-            np.testing.assert_array_equal(state[key], expected[key], err_msg=key)
-        weights = read_network(DATA / f"{name}.pt")
-        last = [k for k in expected.files if k.endswith(".weight") and expected[k].ndim in (2, 4)][-1]
-        np.testing.assert_array_equal(weights.kernels[-1], expected[last].T)
-        if name == "tied":  # one storage in the archive, three views of it
-            assert [k.shape for k in weights.kernels] == [(4, 6), (6, 4), (4, 3)]
-            assert [n for n in zipfile.ZipFile(DATA / "tied.pt").namelist() if "/data/" in n] == ["tied/data/0"]
-            np.testing.assert_array_equal(state["fc2.weight"], expected["fc1.weight"].T)
-        elif name == "cnn_bn":
-            assert [k.shape for k in weights.kernels] == [(3, 3, 1, 3), (3, 3, 3, 4), (16, 5)]
-            np.testing.assert_array_equal(weights.kernels[0], expected["0.weight"].transpose(2, 3, 1, 0))
-            np.testing.assert_array_equal(weights.batch_norms[1].moving_variance, expected["4.running_var"])
-            assert not np.allclose(expected["4.running_var"], 1)  # trained statistics, not the defaults
-        else:
-            assert [k.shape for k in weights.kernels] == [(4, 8), (8, 6), (6, 3)]
+    expected = _expected_arrays(name)
+    assert list(state) == list(expected)  # the modules' registration order
+    for key in expected:
+        assert state[key].dtype == expected[key].dtype and state[key].shape == expected[key].shape, key
+        np.testing.assert_array_equal(state[key], expected[key], err_msg=key)
+    weights = read_network(DATA / f"{name}.pt")
+    last = [k for k in expected if k.endswith(".weight") and expected[k].ndim in (2, 4)][-1]
+    np.testing.assert_array_equal(weights.kernels[-1], expected[last].T)
+    if name == "tied":  # one storage in the archive, three views of it
+        assert [k.shape for k in weights.kernels] == [(4, 6), (6, 4), (4, 3)]
+        assert [n for n in zipfile.ZipFile(DATA / "tied.pt").namelist() if "/data/" in n] == ["tied/data/0"]
+        np.testing.assert_array_equal(state["fc2.weight"], expected["fc1.weight"].T)
+    elif name == "cnn_bn":
+        assert [k.shape for k in weights.kernels] == [(3, 3, 1, 3), (3, 3, 3, 4), (16, 5)]
+        np.testing.assert_array_equal(weights.kernels[0], expected["0.weight"].transpose(2, 3, 1, 0))
+        np.testing.assert_array_equal(weights.batch_norms[1].moving_variance, expected["4.running_var"])
+        assert not np.allclose(expected["4.running_var"], 1)  # trained statistics, not the defaults
+    else:
+        assert [k.shape for k in weights.kernels] == [(4, 8), (8, 6), (6, 3)]
 
 
 def test_big_endian_file_reads_as_the_little_endian_one() -> None:

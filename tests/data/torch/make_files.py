@@ -1,12 +1,12 @@
-"""Write the tiny ``.pt`` files of ``tests/data/torch`` with real ``torch.save`` and their expected arrays as ``.npz``.
+"""Write the tiny ``.pt`` files of ``tests/data/torch`` with real ``torch.save``, and their arrays as JSON.
 
 Run with a throwaway torch (never the project's venv, which has no torch)::
 
     python3 -m venv /tmp/torchenv && /tmp/torchenv/bin/pip install torch==2.13.0 numpy
     /tmp/torchenv/bin/python tests/data/torch/make_files.py
 
-Each ``NAME.pt`` comes with ``NAME.npz``: every tensor of the state dict by its
-name, as numpy wrote it from the tensor (bfloat16 upcast exactly to float32).
+``expected.json`` holds, for each ``NAME.pt``, every tensor of the state dict by its
+name: dtype, shape and values (bfloat16 upcast exactly to float32; JSON's floats are exact).
 
 ``mlp.pt``        an MLP (Linear 4-8-6-3), float32
 ``cnn_bn.pt``     Conv2d-BatchNorm2d-Conv2d-BatchNorm2d-Linear, running statistics from a few training steps
@@ -22,6 +22,7 @@ name, as numpy wrote it from the tensor (bfloat16 upcast exactly to float32).
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -58,12 +59,18 @@ def _tied() -> dict[str, torch.Tensor]:
     return {"fc1.weight": weight, "fc2.weight": weight.t(), "fc3.weight": weight[2:5]}
 
 
+EXPECTED: dict[str, dict[str, dict]] = {}
+
+
+def _record(name: str, arrays: dict[str, np.ndarray]) -> None:
+    EXPECTED[name] = {
+        k: {"dtype": str(a.dtype), "shape": list(a.shape), "values": a.ravel().tolist()} for k, a in arrays.items()
+    }
+
+
 def _save(name: str, state: dict[str, torch.Tensor], **kwargs: object) -> None:
     torch.save(state, HERE / f"{name}.pt", **kwargs)
-    np.savez(
-        HERE / f"{name}.npz",
-        **{k: v.detach().float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()},
-    )
+    _record(name, {k: v.detach().float().numpy() if v.is_floating_point() else v.numpy() for k, v in state.items()})
 
 
 def _big_endian(source: str, name: str) -> None:
@@ -89,7 +96,7 @@ def _big_endian(source: str, name: str) -> None:
                 out.writestr(info.filename.replace(prefix, f"{name}/", 1), data)
     again = torch.load(HERE / f"{name}.pt", weights_only=True)
     assert all(torch.equal(again[k], v) for k, v in state.items()), "torch reads the big-endian file differently"
-    np.savez(HERE / f"{name}.npz", **{k: v.numpy() for k, v in again.items()})
+    _record(name, {k: v.numpy() for k, v in again.items()})
 
 
 def main() -> None:
@@ -101,7 +108,9 @@ def main() -> None:
     _save("legacy", mlp, _use_new_zipfile_serialization=False)
     _save("tied", _tied())
     _save("mlp_f8", {k: v.to(torch.float8_e4m3fn) for k, v in mlp.items()})
-    print(f"torch {torch.__version__}: wrote", ", ".join(sorted(p.name for p in HERE.glob("*.[pn][tp]*"))))
+    (HERE / "expected.json").write_text(json.dumps(EXPECTED, indent=1))
+    written = ", ".join(sorted(p.name for p in HERE.glob("*.pt")))
+    print(f"torch {torch.__version__}: wrote {written} and expected.json")
 
 
 if __name__ == "__main__":
