@@ -1,13 +1,13 @@
 """Benchmark: seconds per clustering of P2's ImageNet models (Table A.11), and memory.
 
 For each of VGG-16/19, ResNet-18/34/50 and Inception-V3, randomly initialized
-with torchvision's shapes and wiring (:mod:`clusterability.imagenet`; the
+with torchvision's shapes and wiring (:mod:`clusterability.io.torchvision`; the
 weights' values do not change the cost), builds the channel graph and times,
 on one thread:
 
 * the network's spectral clustering with the ``fast`` solver at k = 12 and
   P2's 100 k-means restarts (ResNets and Inception: ARPACK on the implicit
-  operator of :mod:`clusterability.dag_graph`; VGGs: the bipartite shortcut),
+  operator of :mod:`clusterability.core.dag_graph`; VGGs: the bipartite shortcut),
 * one ``layer`` shuffle (shuffle + clustering + n-cut),
 
 with this working tree's solver (``fast``) and with the ``fast`` solver at
@@ -42,13 +42,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from clusterability import measure  # noqa: E402
-from clusterability.dag_graph import DagGraph  # noqa: E402
-from clusterability.graph import network_graph  # noqa: E402
-from clusterability.imagenet import TORCHVISION, random_torchvision_state, torchvision_weights  # noqa: E402
-from clusterability.measure import cluster_network, shuffle_ncut  # noqa: E402
-from clusterability.ncut import ncut  # noqa: E402
-from clusterability.spectral import spectral_clusters  # noqa: E402
+from clusterability.core import measure  # noqa: E402
+from clusterability.core.build import network_graph  # noqa: E402
+from clusterability.core.dag_graph import DagGraph  # noqa: E402
+from clusterability.core.measure import cluster_network, shuffle_ncut  # noqa: E402
+from clusterability.core.ncut import ncut  # noqa: E402
+from clusterability.core.spectral import spectral_clusters  # noqa: E402
+from clusterability.io.torchvision import TORCHVISION, random_torchvision_state, torchvision_weights  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_ncut import REFERENCE_REV, load_reference  # noqa: E402

@@ -2,16 +2,16 @@
 
 On the spectral embeddings that the pipeline clusters (shuffles of Glorot-initialized
 784-256-256-256-256-10 MLPs, dense and pruned to 90 % zeros, embedded by
-``clusterability.spectral.spectral_embedding`` with the generators of
-``clusterability.measure.shuffle_ncut``), for k = 4 and k = 12, times side by side
+``clusterability.core.spectral.spectral_embedding`` with the generators of
+``clusterability.core.measure.shuffle_ncut``), for k = 4 and k = 12, times side by side
 (interleaved repetitions, rotating order, medians, one thread):
 
-* ``old``: ``clusterability/kmeans.py`` at ``--old-rev`` (default: the commit with the
+* ``old``: ``clusterability/core/kmeans.py`` at ``--old-rev`` (default: the commit with the
   hand-unrolled kernels), read with ``git show`` into a module under ``benchmarks/out``;
-* ``new``: ``clusterability.kmeans.kmeans`` of the working tree;
+* ``new``: ``clusterability.core.kmeans.kmeans`` of the working tree;
 * ``sklearn``: ``sklearn.cluster.k_means`` with ``init="k-means++"``, ``n_init=10``;
 * per shuffle: whole ``shuffle_ncut`` calls (shuffle, embedding, k-means, n-cut) with the
-  old and the new k-means (``clusterability.spectral.kmeans`` swapped), interleaved with
+  old and the new k-means (``clusterability.core.spectral.kmeans`` swapped), interleaved with
   each other in a second phase: the quantity of the per-shuffle targets (15 / 30 ms at
   k = 4 / 12 on the pruned network, 100 / 200 ms on the dense one).
 
@@ -44,12 +44,13 @@ import numpy as np  # noqa: E402
 from sklearn.cluster import k_means  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from clusterability import spectral  # noqa: E402
-from clusterability.graph import LayeredGraph, mlp_graph  # noqa: E402
-from clusterability.kmeans import kmeans  # noqa: E402
-from clusterability.measure import shuffle_ncut  # noqa: E402
-from clusterability.shuffles import shuffle_graph, shuffle_rngs  # noqa: E402
-from clusterability.spectral import spectral_embedding  # noqa: E402
+from clusterability.core import spectral  # noqa: E402
+from clusterability.core.build import mlp_graph  # noqa: E402
+from clusterability.core.kmeans import kmeans  # noqa: E402
+from clusterability.core.layered_graph import LayeredGraph  # noqa: E402
+from clusterability.core.measure import shuffle_ncut  # noqa: E402
+from clusterability.core.shuffles import shuffle_graph, shuffle_rngs  # noqa: E402
+from clusterability.core.spectral import spectral_embedding  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 UNROLLED_REV = "7b7c787416c27794b53cd41c860149cf99c9f6f6"  # kmeans.py with the unrolled kernels
@@ -74,7 +75,7 @@ def glorot_mlp(seed: int, sparsity: float) -> list[np.ndarray]:
 
 
 def load_old_kmeans(rev: str) -> ModuleType:
-    """``clusterability/kmeans.py`` at ``rev`` as a module (its numba cache kept under benchmarks/out)."""
+    """``clusterability/core/kmeans.py`` at ``rev`` as a module (its numba cache kept under benchmarks/out)."""
     source = subprocess.run(
         ["git", "show", f"{rev}:lib/clusterability/kmeans.py"], cwd=REPO, check=True, capture_output=True, text=True
     ).stdout

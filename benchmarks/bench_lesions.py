@@ -40,8 +40,8 @@ def _synthetic(n_test: int, k: int, seed: int = 0):
     """A random MLP with 90 % of its kernel entries zero, images, and k clusters per hidden layer."""
     import numpy as np
 
+    from clusterability.core.network import NetworkWeights
     from clusterability.lesions import submodules
-    from clusterability.weights import NetworkWeights
 
     rng = np.random.default_rng(seed)
     kernels, biases = [], []
@@ -77,7 +77,7 @@ def _one_by_one(weights, x, y, lesions) -> list[float]:
 def _keras(weights, x, y, lesions, threads: int) -> list[float]:
     import numpy as np
 
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.runtime import import_tf
 
     _, keras, _ = import_tf(threads=threads)
     model = keras.Sequential(
@@ -126,7 +126,7 @@ def main() -> None:
         if args.weights:
             lesioner, modules = load_lesion_inputs(args.weights, args.clustering, args.data)
             from clusterability.data.prepare import load_prepared
-            from clusterability.weights import load_weights
+            from clusterability.io.npz import load_weights
 
             weights, data = load_weights(args.weights), load_prepared(args.data)
             x, y = data["x_test"], data["y_test"]

@@ -49,9 +49,9 @@ import importlib.util  # noqa: E402
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from clusterability import measure  # noqa: E402
-from clusterability.graph import mlp_graph  # noqa: E402
-from clusterability.measure import shuffle_ncut  # noqa: E402
+from clusterability.core import measure  # noqa: E402
+from clusterability.core.build import mlp_graph  # noqa: E402
+from clusterability.core.measure import shuffle_ncut  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTHS = (784, 256, 256, 256, 256, 10)
@@ -90,6 +90,8 @@ def load_reference(rev: str) -> ModuleType:
             ["git", "show", f"{rev}:lib/clusterability/{name}.py"], cwd=REPO, check=True, capture_output=True, text=True
         ).stdout
         source = re.sub(rf"from \.({'|'.join(SOLVER_MODULES)}) import", r"from ._ref_\1 import", source)
+        # Its graph types are today's (the reference rev had them in graph.py, before the core/ subpackage).
+        source = source.replace("from .graph import", "from clusterability.core.layered_graph import")
         path = folder / f"_ref_{name}.py"
         if not path.exists() or path.read_text() != source:  # rewriting would void numba's cache
             path.write_text(source)

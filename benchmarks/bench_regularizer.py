@@ -2,7 +2,7 @@
 
 For each MLP of P2 section 4.1 -- P2 Table 1's 49-64x3-10 on 7x7 images and the
 papers' 784-256x4-10 on 28x28 images -- the same network is trained by
-:func:`clusterability.training.train_and_prune` with regularizer weight 0
+:func:`clusterability.train.training.train_and_prune` with regularizer weight 0
 (plain) and 0.1 (eigenvalues 2..4, with Algorithm 2 after every step), on one
 thread, Adam, batch 128, no pruning. Each program runs for ``E1`` and ``E2``
 epochs; seconds per step are ``(t_train(E2) - t_train(E1)) / ((E2 - E1) * steps)``,
@@ -10,8 +10,8 @@ so tracing and set-up cancel. Runs are interleaved (plain, regularized, ...)
 and summarised by the median over ``--repeats``, all in one process.
 
 It also times the regularizer's own work per step on the trained weights: the
-eigenvectors of ``L_sym`` (:func:`clusterability.regularizer.laplacian_eigenpairs`)
-and Algorithm 2 (:func:`clusterability.regularizer.normalize_input_norms`),
+eigenvectors of ``L_sym`` (:func:`clusterability.train.regularizer.laplacian_eigenpairs`)
+and Algorithm 2 (:func:`clusterability.train.regularizer.normalize_input_norms`),
 and projects one paper-scale regularized network (20 + 20 epochs on 55,000
 images, 430 steps per epoch) on one core.
 
@@ -62,9 +62,9 @@ def _data(side: int, n_train: int):
 
 
 def _train_seconds(data: dict, widths: tuple[int, ...], weight: float, epochs: int) -> tuple[float, list]:
-    from clusterability.train_config import TrainConfig
-    from clusterability.training import train_and_prune
-    from clusterability.weights import load_weights
+    from clusterability.io.npz import load_weights
+    from clusterability.train.config import TrainConfig
+    from clusterability.train.training import train_and_prune
 
     config = TrainConfig(epochs=epochs, prune_epochs=0, batch_size=BATCH, widths=widths, regularizer_weight=weight)
     out = Path("/tmp") / f"bench_regularizer_{weight}.npz"
@@ -89,8 +89,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
 
-    from clusterability.regularizer import laplacian_eigenpairs, normalize_input_norms
     from clusterability.threads import limit_threads, set_thread_env
+    from clusterability.train.regularizer import laplacian_eigenpairs, normalize_input_norms
 
     set_thread_env(1)
     e1, e2 = args.epochs

@@ -11,7 +11,7 @@ Programs, run interleaved (pipeline, plain, pipeline, plain, ...) and summarised
 by the median over ``--repeats``:
 
 ``pipeline``
-    :func:`clusterability.training.train_and_prune` (op determinism on, the
+    :func:`clusterability.train.training.train_and_prune` (op determinism on, the
     pipeline's pruning implementation), timed by the ``wall_seconds`` it reports.
 ``plain``
     The loop anyone would write: ``Sequential`` of the same layers, ``fit`` on
@@ -63,8 +63,8 @@ def _data(n_train: int):
 
 
 def _worker_pipeline(n_train: int, epochs: int) -> dict:
-    from clusterability.train_config import TrainConfig
-    from clusterability.training import train_and_prune
+    from clusterability.train.config import TrainConfig
+    from clusterability.train.training import train_and_prune
 
     data = _data(n_train)
     metrics = train_and_prune(data, TrainConfig(epochs=epochs, prune_epochs=epochs), seed=0, threads=1)

@@ -179,7 +179,7 @@ def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
 
 def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
     """Projected paper-scale core-hours of P2's MLP tables from this run's job times, and a summary sentence."""
-    from clusterability.costs import project_costs, project_total
+    from clusterability.workflow.costs import project_costs, project_total
 
     _, paper, units, names = _projection(workdir, "p2_mlp")
     p1 = {(f.network, r) for t in paper.paper_targets("p1") if t in paper.tables for f, r in paper.networks(t)}
@@ -195,7 +195,8 @@ def p2_mlp_costs(workdir: Path) -> tuple[list[str], str]:
             f"| {c.training_hours:.1f} | {c.clustering_hours:.1f} | {c.hours:.1f} |"
         )
     summary = (
-        f"Projected from this run's job times (`clusterability.costs`), P2's MLP part at the papers' settings is "
+        "Projected from this run's job times (`clusterability.workflow.costs`), P2's MLP part at the papers' "
+        f"settings is "
         f"{total.hours:,.0f} core-hours on its own ({total.training_hours:,.0f} to train its {total.networks} "
         f"networks, {total.clustering_hours:,.1f} to cluster them and their {total.shuffles:,} shuffles); "
         f"{len(mine & p1)} of those networks are P1's, so after `paper1` only {len(mine - p1)} are trained anew. "
@@ -221,7 +222,8 @@ def write_p2_mlp(record: dict[str, object], workdir: Path) -> None:
         "## Projected core-hours at the papers' settings",
         "",
         "Each table built alone at `scale: paper` (5 networks per P2 family, 20 + 20 epochs, 50 shuffles at "
-        "k = 12, 320 for the k-sweep), projected by `clusterability.costs` from the job times of the run above; "
+        "k = 12, 320 for the k-sweep), projected by `clusterability.workflow.costs` from the job times of the run "
+        "above; "
         "the last row counts what tables share once.",
         "",
         *cost_table,
@@ -297,8 +299,8 @@ def write_p2_promote(record: dict[str, object], workdir: Path) -> None:
 
 def _projection(workdir: Path, part: str):
     """The paper-scale config, its experiments, this run's unit costs and the tables of ``part`` (``p1``, ...)."""
-    from clusterability.costs import measure_unit_costs
-    from clusterability.pipeline_config import load_config
+    from clusterability.workflow.config import load_config
+    from clusterability.workflow.costs import measure_unit_costs
 
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
@@ -307,11 +309,11 @@ def _projection(workdir: Path, part: str):
 
 
 def cost_lines(workdir: Path) -> tuple[list[str], str]:
-    """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.costs).
+    """Projected paper-scale core-hours of every P1 table, from this run's job times (clusterability.workflow.costs).
 
     Returns the Markdown table (and the kilo-epoch line) and a one-sentence summary for the top of the page.
     """
-    from clusterability.costs import project_costs, project_total
+    from clusterability.workflow.costs import project_costs, project_total
 
     config, paper, units, names = _projection(workdir, "p1")
     lines = [
@@ -335,7 +337,7 @@ def cost_lines(workdir: Path) -> tuple[list[str], str]:
     )
     lines += ["", kilo_line[0].upper() + kilo_line[1:] + "."]
     summary = (
-        f"Projected from this run's job times (`clusterability.costs`), all of P1 at the papers' settings is "
+        f"Projected from this run's job times (`clusterability.workflow.costs`), all of P1 at the papers' settings is "
         f"{total.hours:,.0f} core-hours ({total.training_hours:,.0f} to train its {total.networks} networks, "
         f"{total.clustering_hours:,.0f} to cluster them and their {total.shuffles:,} shuffles, "
         f"{total.lesion_hours * 60:,.0f} core-minutes for the {total.lesions:,} lesions), and {kilo_line}; "
@@ -358,7 +360,7 @@ def write_p1(record: dict[str, object], workdir: Path) -> None:
         "## Projected core-hours at the papers' settings",
         "",
         "Each table built alone at `scale: paper` (10 networks per family, 20 + 20 epochs, 320 shuffles), "
-        "projected by `clusterability.costs` from the job times of the run above (one thread per job, two per "
+        "projected by `clusterability.workflow.costs` from the job times of the run above (one thread per job, two per "
         "lesion job); the last row counts every network, clustering, shuffle and lesion that tables share once, "
         "as the workflow does. Lesions: as many sub-modules and pairs as this run's clustering of the network "
         "has, each with the paper's random sets (100 per sub-module, 50 per pair and side).",

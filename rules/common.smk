@@ -35,9 +35,9 @@ _check_library(
 )
 
 from clusterability.errors import InputError
-from clusterability.experiments import shuffle_chunks
-from clusterability.pipeline_config import load_config
-from clusterability.provenance import code_hash
+from clusterability.workflow.experiments import shuffle_chunks
+from clusterability.workflow.config import load_config
+from clusterability.workflow.provenance import code_hash
 from clusterability.seeds import derive_seed
 
 try:
@@ -248,7 +248,7 @@ def _network_record(family, run, stages, role="row"):
 
 
 def table_records(name):
-    """Per network of table ``name``: its labels, seed and result files (see clusterability.tables).
+    """Per network of table ``name``: its labels, seed and result files (see clusterability.report.tables).
 
     The networks of its ``init_family`` come last, with role "init" and their
     unpruned clustering only.

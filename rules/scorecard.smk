@@ -1,7 +1,7 @@
 # The scorecard: every number of the papers' tables (config/papers/) against the tables built here,
 # and the target lists of the fidelity scale (config/scales/fidelity.yaml).
 
-from clusterability.scorecard import (
+from clusterability.workflow.scorecard import (
     TOLERANCES,
     built_tables,
     fidelity_tables,
@@ -38,7 +38,7 @@ rule scorecard:
             sort_keys=True,
         ),
         built=lambda wildcards: json.dumps(built_tables(TABLES), sort_keys=True),
-        # When a number agrees with the paper's: clusterability.scorecard.Tolerances.
+        # When a number agrees with the paper's: clusterability.workflow.scorecard.Tolerances.
         tolerances=json.dumps(TOLERANCES.to_dict(), sort_keys=True),
         scale=SCALE,
         # The tables record neither: the scorecard records the scale in force and the commit of now.

@@ -15,7 +15,7 @@ SMOKE_TABLES = [
     "lesion_dependencies",
     "p2/mlp_networks",
 ]
-# One figure per plot kind (clusterability.figures: PLOTS, DATASET_PLOTS, NETWORK_PLOTS).
+# One figure per plot kind (clusterability.report.figures: PLOTS, DATASET_PLOTS, NETWORK_PLOTS).
 SMOKE_FIGURES = [
     "fig1_network",
     "fig2_ncut_vs_accuracy",

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clusterability.cli import json_safe, main, shown
-from clusterability.statistics import p_value, z_score
+from clusterability.core.statistics import p_value, z_score
 
 RESULT_KEYS = {
     "ncut",
@@ -248,7 +248,7 @@ def test_console_script_and_version() -> None:
 
 def test_cli_and_measure_do_not_import_tensorflow() -> None:
     code = (
-        "import sys, clusterability.cli, clusterability.measure; "
+        "import sys, clusterability.cli, clusterability.core.measure; "
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('tensorflow', 'keras', 'tf_keras', 'tensorflow_model_optimization')); "
         "print(repr(heavy))"

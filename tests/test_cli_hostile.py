@@ -33,10 +33,10 @@ import numpy as np
 import pytest
 from conftest import build_planted_mlp
 
-from clusterability.graph import mlp_graph
-from clusterability.measure import cluster_network
-from clusterability.ncut import ncut
-from clusterability.spectral import spectral_clusters
+from clusterability.core.build import mlp_graph
+from clusterability.core.measure import cluster_network
+from clusterability.core.ncut import ncut
+from clusterability.core.spectral import spectral_clusters
 
 SCRIPT = Path(sys.executable).with_name("clusterability")
 TIMEOUT_S = 120

@@ -1,7 +1,7 @@
 """A job depends on the code it runs, and only on its logic (rules/common.smk ``code_params``).
 
 (a) each workflow script's library modules, pinned: a new import must be looked at here;
-(b) the ``code`` param (:func:`clusterability.provenance.code_hash`) ignores comments, docstrings
+(b) the ``code`` param (:func:`clusterability.workflow.provenance.code_hash`) ignores comments, docstrings
 and layout, and a logic change moves exactly its users' hashes;
 (c) a workflow whose importable ``clusterability`` is another clone's stops with one line.
 """
@@ -17,65 +17,74 @@ from pathlib import Path
 
 import pytest
 
-from clusterability.provenance import PACKAGE_DIR, code_hash, logic_dump, script_module_files
+from clusterability.workflow.provenance import PACKAGE_DIR, code_hash, logic_dump, script_module_files
 from workflow_helpers import REPO, SNAKEMAKE
 
 SCRIPTS = REPO / "workflow_scripts"
 #: Each script's library modules (package-relative; ``__init__`` always included, ``data`` is its package).
 PINNED = {
     "cluster_network": (
-        "atomic bipartite dag_graph eigensolver errors graph jobs kmeans limits measure ncut seeds shuffles "
-        "spectral threads weights"
+        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/kmeans core/layered_graph "
+        "core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz limits seeds "
+        "threads workflow workflow/jobs"
     ),
-    "fetch_dataset": "atomic data data/fetch data/sources errors jobs threads",
+    "fetch_dataset": "atomic data data/fetch data/sources errors threads workflow workflow/jobs",
     "fetch_imagenet_checkpoint": (
-        "atomic dag_builder errors imagenet jobs keras_files limits network_files onnx_io pruning state_dict "
-        "tf_runtime threads weights"
+        "atomic core core/network errors io io/keras_files io/network_files io/npz io/onnx_io io/state_dict "
+        "io/torchvision io/wiring limits threads workflow workflow/jobs workflow/pretrained"
     ),
     "figure": (
-        "atomic columns dag_graph data data/formats data/prepare data/sources eigensolver errors figures "
-        "graph jobs lesions limits seeds statistics tables threads weights"
+        "atomic core core/build core/dag_graph core/eigensolver core/layered_graph core/network "
+        "core/statistics data data/formats data/prepare data/sources errors io io/npz lesions limits report "
+        "report/columns report/figures report/tables seeds threads workflow workflow/jobs"
     ),
-    "gather_shuffles": "atomic errors jobs statistics threads",
+    "gather_shuffles": "atomic core core/statistics errors threads workflow workflow/jobs",
     "import_pretrained": (
-        "atomic dag_builder errors imagenet jobs keras_files limits network_files onnx_io pruning state_dict "
-        "tf_runtime threads weights"
+        "atomic core core/network errors io io/keras_files io/network_files io/npz io/onnx_io io/state_dict "
+        "io/torchvision io/wiring limits threads workflow workflow/jobs workflow/pretrained"
     ),
     "lesion_pairs": (
-        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
-        "statistics tables threads weights"
+        "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "
+        "io/npz lesions limits report report/columns report/tables seeds threads workflow workflow/jobs"
     ),
     "lesion_single": (
-        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
-        "statistics tables threads weights"
+        "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "
+        "io/npz lesions limits report report/columns report/tables seeds threads workflow workflow/jobs"
     ),
-    "make_paired_dataset": "atomic data data/formats data/halves data/prepare data/sources errors jobs seeds threads",
+    "make_paired_dataset": (
+        "atomic data data/formats data/halves data/prepare data/sources errors seeds threads workflow workflow/jobs"
+    ),
     "make_synthetic_dataset": (
-        "atomic data data/formats data/prepare data/sources data/synthetic errors jobs seeds threads"
+        "atomic data data/formats data/prepare data/sources data/synthetic errors seeds threads workflow workflow/jobs"
     ),
-    "mix_datasets": "atomic data data/formats data/mixtures data/prepare data/sources errors jobs seeds threads",
-    "prepare_dataset": "atomic data data/formats data/prepare data/sources errors jobs seeds threads",
-    "resize_dataset": "atomic data data/formats data/prepare data/sources errors jobs seeds threads",
+    "mix_datasets": (
+        "atomic data data/formats data/mixtures data/prepare data/sources errors seeds threads workflow workflow/jobs"
+    ),
+    "prepare_dataset": "atomic data data/formats data/prepare data/sources errors seeds threads workflow workflow/jobs",
+    "resize_dataset": "atomic data data/formats data/prepare data/sources errors seeds threads workflow workflow/jobs",
     "scorecard": (
-        "atomic columns dag_builder data data/formats data/prepare data/sources data/synthetic errors "
-        "experiments imagenet jobs keras_files lesions limits models network_files onnx_io pruning scorecard "
-        "seeds state_dict statistics tables tf_runtime threads train_config weights"
+        "atomic core core/network core/statistics data data/formats data/prepare data/sources data/synthetic "
+        "errors io io/npz io/torchvision io/wiring lesions limits report report/columns report/tables seeds "
+        "threads train train/config train/models train/pruning train/runtime workflow workflow/experiments "
+        "workflow/jobs workflow/scorecard"
     ),
     "shuffle_chunk": (
-        "atomic bipartite dag_graph eigensolver errors graph jobs kmeans limits measure ncut seeds shuffles "
-        "spectral threads weights"
+        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/kmeans core/layered_graph "
+        "core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz limits seeds "
+        "threads workflow workflow/jobs"
     ),
     "table": (
-        "atomic columns data data/formats data/prepare data/sources errors jobs lesions limits seeds "
-        "statistics tables threads weights"
+        "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "
+        "io/npz lesions limits report report/columns report/tables seeds threads workflow workflow/jobs"
     ),
     "train_network": (
-        "atomic bipartite clusterable_init dag_builder dag_graph data data/formats data/prepare data/sources "
-        "eigensolver errors graph jobs keras_io limits models pruning regularizer seeds tf_runtime threads "
-        "train_config training weights"
+        "atomic core core/bipartite core/eigensolver core/layered_graph core/network data data/formats "
+        "data/prepare data/sources errors io io/npz io/wiring limits seeds threads train "
+        "train/clusterable_init train/config train/keras_model train/models train/pruning train/regularizer "
+        "train/runtime train/training workflow workflow/jobs"
     ),
 }
-READERS = {"onnx_io", "state_dict", "keras_files", "network_files"}
+READERS = {"io/onnx_io", "io/state_dict", "io/keras_files", "io/network_files", "io/torchvision"}
 
 
 def _modules(script: Path) -> set[str]:
@@ -95,9 +104,9 @@ def test_each_script_imports_exactly_its_pinned_modules() -> None:
 def test_readers_and_downloaders_stay_out_of_training_clustering_and_tables() -> None:
     for script in ("train_network", "cluster_network", "shuffle_chunk", "gather_shuffles", "table", "figure"):
         modules = set(PINNED[script].split())
-        assert not modules & READERS and "data/fetch" not in modules and "imagenet" not in modules, script
-    assert "spectral" not in PINNED["train_network"].split()
-    assert "spectral" in PINNED["cluster_network"].split() and "spectral" in PINNED["shuffle_chunk"].split()
+        assert not modules & READERS and "data/fetch" not in modules and "workflow/pretrained" not in modules, script
+    assert "core/spectral" not in PINNED["train_network"].split()
+    assert "core/spectral" in PINNED["cluster_network"].split() and "core/spectral" in PINNED["shuffle_chunk"].split()
 
 
 def test_logic_dump_ignores_comments_docstrings_and_layout() -> None:
@@ -119,7 +128,7 @@ def test_logic_dump_ignores_comments_docstrings_and_layout() -> None:
 _HASHES = """
 import json, sys
 from pathlib import Path
-from clusterability.provenance import code_hash
+from clusterability.workflow.provenance import code_hash
 print(json.dumps({p.stem: code_hash(p) for p in sorted(Path(sys.argv[1]).glob("*.py"))}))
 """
 
@@ -161,15 +170,15 @@ def test_code_params_move_with_logic_only(code_copy: tuple[Path, Path]) -> None:
         path.write_text("# a comment\n" + path.read_text().replace("\n\n\n", "\n\n\n\n") + "\n# the end\n")
     assert _hashes(lib, scripts) == before
 
-    spectral = lib / "clusterability/spectral.py"
+    spectral = lib / "clusterability/core/spectral.py"
     original = spectral.read_text()
     spectral.write_text(original + "\n_EDITED = 1\n")
     assert _changed(before, _hashes(lib, scripts)) == {"cluster_network", "shuffle_chunk"}
     spectral.write_text(original)
 
-    onnx = lib / "clusterability/onnx_io.py"
+    onnx = lib / "clusterability/io/onnx_io.py"
     onnx.write_text(onnx.read_text() + "\n_EDITED = 1\n")
-    assert _changed(before, _hashes(lib, scripts)) == {"fetch_imagenet_checkpoint", "import_pretrained", "scorecard"}
+    assert _changed(before, _hashes(lib, scripts)) == {"fetch_imagenet_checkpoint", "import_pretrained"}
 
     script = scripts / "table.py"
     script.write_text(script.read_text() + "\nEDITED = 1\n")

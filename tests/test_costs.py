@@ -1,4 +1,4 @@
-"""Projected core-hours (clusterability.costs): unit costs read from a run, multiplied out per table."""
+"""Projected core-hours (clusterability.workflow.costs): unit costs read from a run, multiplied out per table."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusterability.costs import TrainingCost, UnitCosts, measure_unit_costs, project_costs, project_total
 from clusterability.errors import InputError
-from clusterability.pipeline_config import load_config
+from clusterability.workflow.config import load_config
+from clusterability.workflow.costs import TrainingCost, UnitCosts, measure_unit_costs, project_costs, project_total
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,21 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clusterability.dag_graph import DagGraph, solver_input
+from clusterability.core.build import cnn_graph, network_graph
+from clusterability.core.dag_graph import DagGraph, solver_input
+from clusterability.core.measure import cluster_network, shuffle_ncut
+from clusterability.core.ncut import cluster_cut_terms
+from clusterability.core.network import BatchNorm
+from clusterability.core.shuffles import shuffle_graph
+from clusterability.core.spectral import spectral_clusters
 from clusterability.errors import InputError
-from clusterability.graph import cnn_graph, network_graph
-from clusterability.imagenet import (
-    TORCHVISION,
-    DagBuilder,
-    detect_torchvision,
-    random_torchvision_state,
-    torchvision_weights,
-)
-from clusterability.measure import cluster_network, shuffle_ncut
-from clusterability.ncut import cluster_cut_terms
-from clusterability.shuffles import shuffle_graph
-from clusterability.spectral import spectral_clusters
-from clusterability.weights import BatchNorm, load_weights, save_weights
+from clusterability.io.npz import load_weights, save_weights
+from clusterability.io.torchvision import TORCHVISION, detect_torchvision, random_torchvision_state, torchvision_weights
+from clusterability.io.wiring import DagBuilder
 
 RNG = np.random.default_rng(0)
 
@@ -150,7 +146,7 @@ def test_torchvision_checkpoint_files_are_wired(tmp_path: Path, monkeypatch: pyt
     """A ResNet-18 checkpoint as .safetensors and .pt (torch's zip layout, no torch) is read and wired."""
     from safetensors.numpy import save_file
 
-    from clusterability.network_files import read_network
+    from clusterability.io.network_files import read_network
     from test_network_files import write_torch_zip
 
     state = random_torchvision_state("resnet18", seed=2)
@@ -166,8 +162,7 @@ def test_torchvision_checkpoint_files_are_wired(tmp_path: Path, monkeypatch: pyt
 def test_keras_applications_are_wired_like_torchvision() -> None:
     """keras.applications' ResNet-50 and Inception-V3 (random init) give torchvision's channel graphs."""
     pytest.importorskip("tf_keras")
-    from clusterability.imagenet import keras_application
-    from clusterability.keras_io import network_weights
+    from clusterability.train.keras_model import keras_application, network_weights
 
     for name, channels in (("resnet50", 26560), ("inception_v3", 17216)):
         weights = network_weights(keras_application(name), name)
@@ -182,7 +177,7 @@ def test_fetch_checkpoint_checks_the_sha256_prefix(tmp_path: Path, monkeypatch: 
     import hashlib
     import io
 
-    from clusterability import imagenet
+    from clusterability.workflow import pretrained as imagenet
 
     payload = b"a checkpoint"
     prefix = hashlib.sha256(payload).hexdigest()[:8]
@@ -206,7 +201,7 @@ def test_fetch_checkpoint_checks_the_sha256_prefix(tmp_path: Path, monkeypatch: 
 
 
 def test_import_pretrained_writes_wired_weights(tmp_path: Path) -> None:
-    from clusterability.imagenet import import_pretrained
+    from clusterability.workflow.pretrained import import_pretrained
 
     metrics = import_pretrained("inception_v3", None, 5, tmp_path / "w.npz", tmp_path / "m.json")
     weights = load_weights(tmp_path / "w.npz")
@@ -234,7 +229,7 @@ def _random_dag(seed: int = 0) -> DagGraph:
 
 
 def test_the_fused_float32_operator_is_the_adjacency_with_float32_weights() -> None:
-    from clusterability import dag_graph
+    from clusterability.core import dag_graph
 
     graph = _random_dag()
     rounded = graph.with_blocks([b.astype(np.float32).astype(np.float64) for b in graph.blocks])
@@ -248,7 +243,7 @@ def test_the_fused_float32_operator_is_the_adjacency_with_float32_weights() -> N
 def test_dag_embedding_spans_the_exact_eigenvectors_and_frees_its_copies(monkeypatch: pytest.MonkeyPatch) -> None:
     import weakref
 
-    from clusterability import dag_graph
+    from clusterability.core import dag_graph
 
     graph = _random_dag(1)
     a = graph.adjacency().toarray()

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from clusterability.data import fetch_raw, get_source, md5_file, verify_md5
-from clusterability.data.sources import SOURCES, canonical_name
+from clusterability.data.fetch import fetch_raw, md5_file, verify_md5
+from clusterability.data.sources import SOURCES, canonical_name, get_source
 from clusterability.errors import InputError
 from synthetic_mirror import RawMirror
 

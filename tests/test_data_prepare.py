@@ -14,14 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clusterability.data import (
+from clusterability.data.formats import read_cifar10_bin, read_idx
+from clusterability.data.prepare import (
     antialias_matrix,
     cifar_to_gray28,
     load_prepared,
     load_raw,
     prepare_dataset,
-    read_cifar10_bin,
-    read_idx,
     resize_antialiased,
     resize_prepared,
     split_indices,

@@ -11,12 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from clusterability import eigensolver
 from clusterability.cli import main
+from clusterability.core import eigensolver
+from clusterability.core.build import mlp_graph
+from clusterability.core.measure import cluster_network
+from clusterability.core.network import NetworkWeights
 from clusterability.errors import InputError
-from clusterability.graph import mlp_graph
-from clusterability.measure import cluster_network
-from clusterability.weights import NetworkWeights, save_weights
+from clusterability.io.npz import save_weights
 
 
 def _chain(n_layers: int, width: int = 4, seed: int = 0) -> list[np.ndarray]:

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from clusterability.errors import InputError
-from clusterability.experiments import graph_nodes, shuffle_chunks, training_settings
-from clusterability.pipeline_config import coerce_to_schema, load_config
-from clusterability.provenance import module_files, script_module_files
+from clusterability.workflow.config import coerce_to_schema, load_config
+from clusterability.workflow.experiments import graph_nodes, shuffle_chunks, training_settings
+from clusterability.workflow.provenance import module_files, script_module_files
 from workflow_helpers import TABLE1_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -365,11 +365,11 @@ def test_chunks_do_not_depend_on_the_number_of_shuffles() -> None:
 
 
 def test_provenance_follows_imports_without_importing() -> None:
-    files = {Path(p).name for p in module_files("clusterability.measure")}
-    assert {"measure.py", "spectral.py", "kmeans.py", "graph.py", "ncut.py", "shuffles.py"} <= files
-    assert "training.py" not in files and "tf_runtime.py" not in files
+    files = {Path(p).name for p in module_files("clusterability.core.measure")}
+    assert {"measure.py", "spectral.py", "kmeans.py", "layered_graph.py", "ncut.py", "shuffles.py"} <= files
+    assert "training.py" not in files and "runtime.py" not in files
     train = {Path(p).name for p in script_module_files(REPO / "workflow_scripts/train_network.py")}
-    assert {"training.py", "tf_runtime.py", "models.py", "jobs.py", "keras_io.py", "train_config.py"} <= train
+    assert {"training.py", "runtime.py", "models.py", "jobs.py", "keras_model.py", "config.py"} <= train
     assert not {"onnx_io.py", "state_dict.py", "keras_files.py", "network_files.py", "fetch.py"} & train  # readers
     assert "spectral.py" not in train and "kmeans.py" not in train  # the regularizer needs only bipartite.py
     assert "bipartite.py" in train
@@ -379,15 +379,15 @@ def test_provenance_follows_imports_without_importing() -> None:
 
 def test_plot_names_agree_everywhere() -> None:
     """The plots the config may name (schema), that experiments resolve, and that figures draw are the same."""
-    from clusterability import experiments, figures
+    from clusterability.report import columns, figures
 
     schema = yaml.safe_load((Path(__file__).parents[1] / "schemas/config.schema.yaml").read_text())
     enum = schema["properties"]["figures"]["additionalProperties"]["properties"]["plot"]["enum"]
-    assert set(figures.PLOTS) == set(experiments.TABLE_PLOTS)
-    assert set(figures.NETWORK_PLOTS) == set(experiments.NETWORK_PLOTS)
-    assert set(experiments.SHUFFLE_PLOTS) <= set(experiments.TABLE_PLOTS)
-    assert set(figures.DATASET_PLOTS) == set(experiments.DATASET_PLOTS)
-    assert set(enum) == set(experiments.TABLE_PLOTS) | set(experiments.NETWORK_PLOTS) | set(experiments.DATASET_PLOTS)
+    assert set(figures.PLOTS) == set(columns.TABLE_PLOTS)
+    assert set(figures.NETWORK_PLOTS) == set(columns.NETWORK_PLOTS)
+    assert set(columns.SHUFFLE_PLOTS) <= set(columns.TABLE_PLOTS)
+    assert set(figures.DATASET_PLOTS) == set(columns.DATASET_PLOTS)
+    assert set(enum) == set(columns.TABLE_PLOTS) | set(columns.NETWORK_PLOTS) | set(columns.DATASET_PLOTS)
 
 
 def test_p2_cnn_families_get_their_architecture_settings(config: dict) -> None:

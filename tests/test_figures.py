@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from clusterability.data.synthetic import make_dataset
-from clusterability.figures import plot_clusterability, plot_dataset_figure, samples_of_class, save_figure
+from clusterability.report.figures import plot_clusterability, plot_dataset_figure, samples_of_class, save_figure
 
 
 def _networks() -> pd.DataFrame:
@@ -58,7 +58,7 @@ def test_dataset_samples_show_the_class_asked_for(tmp_path: Path) -> None:
 
 def test_cohens_d_figure_of_a_single_dataset(tmp_path: Path) -> None:
     """P1 figure A.1 restricted to one family: seaborn's dodge divides by (datasets - 1), so one dataset has none."""
-    from clusterability.figures import plot_cohens_d
+    from clusterability.report.figures import plot_cohens_d
 
     frame = pd.DataFrame(
         {"dataset": "mnist", "dropout": [True, True], "regime": "dropout", "stage": ["unpruned", "pruned"]}

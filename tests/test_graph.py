@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
+from clusterability.core.build import cnn_graph, conv_slice_norms, mlp_graph, network_graph
+from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.network import BatchNorm, NetworkWeights
 from clusterability.errors import InputError
-from clusterability.graph import LayeredGraph, cnn_graph, conv_slice_norms, mlp_graph, network_graph
-from clusterability.weights import BatchNorm, NetworkWeights
 
 # --- MLP graphs -------------------------------------------------------------------
 

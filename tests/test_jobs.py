@@ -10,7 +10,7 @@ CODE = """
 import os, sys
 from types import SimpleNamespace
 from clusterability.errors import InputError
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 smk = SimpleNamespace(threads=1, log=[{log!r}])
 with script_job(smk) as log:

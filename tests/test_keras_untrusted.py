@@ -32,12 +32,12 @@ from hypothesis import strategies as st
 
 h5py = pytest.importorskip("h5py")
 
-from clusterability import keras_files  # noqa: E402
 from clusterability.cli import main  # noqa: E402
+from clusterability.core.network import NetworkWeights  # noqa: E402
 from clusterability.errors import InputError  # noqa: E402
-from clusterability.keras_files import TF_OP_ACTIVATIONS, check_builtin_classes, read_saved_model  # noqa: E402
-from clusterability.network_files import read_network  # noqa: E402
-from clusterability.weights import NetworkWeights  # noqa: E402
+from clusterability.io import keras_files  # noqa: E402
+from clusterability.io.keras_files import TF_OP_ACTIVATIONS, check_builtin_classes, read_saved_model  # noqa: E402
+from clusterability.io.network_files import read_network  # noqa: E402
 
 # ---------------------------------------------------------------------------- tf_keras' layouts, written by hand
 
@@ -536,7 +536,7 @@ def test_a_folder_is_not_loaded_as_a_saved_model(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def keras() -> Any:
     pytest.importorskip("tf_keras")
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.runtime import import_tf
 
     return import_tf(seed=0)[1]
 
@@ -625,7 +625,7 @@ def test_saved_models_read_as_keras_loads_them(keras: Any, tmp_path: Path) -> No
     """
     import tensorflow_model_optimization as tfmot
 
-    from clusterability.keras_io import network_weights
+    from clusterability.train.keras_model import network_weights
 
     layers = keras.layers
     cnn = keras.Sequential(

@@ -12,9 +12,9 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from clusterability.graph import mlp_graph
-from clusterability.kmeans import kmeans
-from clusterability.spectral import spectral_embedding
+from clusterability.core.build import mlp_graph
+from clusterability.core.kmeans import kmeans
+from clusterability.core.spectral import spectral_embedding
 
 
 def _blobs(rng, n, d, k, spread):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
+from clusterability.core.network import NetworkWeights
 from clusterability.errors import InputError
-from clusterability.figures import LESION_TYPE_COLOURS
 from clusterability.lesions import (
     MIN_DAMAGE,
     TYPES,
@@ -29,8 +29,8 @@ from clusterability.lesions import (
     submodule_type,
     submodules,
 )
+from clusterability.report.figures import LESION_TYPE_COLOURS
 from clusterability.seeds import derive_seed
-from clusterability.weights import NetworkWeights
 
 N_CLASSES, BLOCK, N_INPUT_GROUP = 4, 6, 5
 WIDTH = N_CLASSES * BLOCK  # 24 neurons per hidden layer, one block of 6 per class
@@ -303,9 +303,9 @@ def test_numpy_forward_pass_gives_the_keras_accuracy() -> None:
     """The lesioner's accuracy is Keras' own, intact and lesioned (weights into the neurons and their biases
     zeroed, as the authors' code did)."""
     pytest.importorskip("tf_keras")
-    from clusterability.keras_io import network_weights
-    from clusterability.models import build_model
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.keras_model import network_weights
+    from clusterability.train.models import build_model
+    from clusterability.train.runtime import import_tf
 
     import_tf(threads=1, seed=0)
     model = build_model("mlp", input_shape=(28, 28), widths=[64, 64, 64], n_classes=10, dropout=0.5, l1=0, l2=0, seed=3)

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from clusterability.graph import LayeredGraph, mlp_graph
-from clusterability.measure import cluster_network
-from clusterability.ncut import (
+from clusterability.core.build import mlp_graph
+from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.measure import cluster_network
+from clusterability.core.ncut import (
     DEGENERATE_MAX_CUT,
     DEGENERATE_MAX_SIZE,
     Degeneracy,
@@ -230,8 +231,8 @@ def test_degeneracy_ignores_unlabelled_nodes() -> None:
 
 
 def test_collect_shuffles_takes_the_first_n_from_any_chunks() -> None:
+    from clusterability.core.statistics import collect_shuffles
     from clusterability.errors import InputError
-    from clusterability.statistics import collect_shuffles
 
     chunks = [
         ("c1.json", {"method": "layer", "seed": 7, "k": 4, "indices": [2, 3], "ncuts": [2.2, 2.3]}),

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from clusterability.cli import main
+from clusterability.core.build import conv_slice_norms, network_graph
 from clusterability.errors import InputError
-from clusterability.graph import conv_slice_norms, network_graph
-from clusterability.network_files import read_network
+from clusterability.io.network_files import read_network
 
 RNG = np.random.default_rng(0)
 

@@ -1,4 +1,4 @@
-"""ONNX models as untrusted input (:mod:`clusterability.onnx_io`), built in the tests with ``onnx.helper``.
+"""ONNX models as untrusted input (:mod:`clusterability.io.onnx_io`), built in the tests with ``onnx.helper``.
 
 Each case that could give a wrong answer compares the n-cut of the ONNX model with that of the same network
 written as a plain ``.npz``; each malformed model must end in one :class:`InputError` line; a property-based test
@@ -21,13 +21,14 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from clusterability import onnx_io  # noqa: E402
 from clusterability.cli import main  # noqa: E402
+from clusterability.core.build import network_graph  # noqa: E402
+from clusterability.core.measure import cluster_network  # noqa: E402
+from clusterability.core.network import BatchNorm, NetworkWeights  # noqa: E402
 from clusterability.errors import InputError  # noqa: E402
-from clusterability.graph import network_graph  # noqa: E402
-from clusterability.measure import cluster_network  # noqa: E402
-from clusterability.network_files import read_network  # noqa: E402
-from clusterability.weights import BatchNorm, NetworkWeights, save_weights  # noqa: E402
+from clusterability.io import onnx_io  # noqa: E402
+from clusterability.io.network_files import read_network  # noqa: E402
+from clusterability.io.npz import save_weights  # noqa: E402
 
 RNG = np.random.default_rng(19)
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusterability.experiments import Experiments
-from clusterability.pipeline_config import load_config
+from clusterability.workflow.config import load_config
+from clusterability.workflow.experiments import Experiments
 
 REPO = Path(__file__).resolve().parents[1]
 PAPERS = REPO / "config" / "papers"

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clusterability.clusterable_init import balanced_tags, clusterable_kernels, hidden_chain
 from clusterability.errors import InputError
-from clusterability.regularizer import (
+from clusterability.train.clusterable_init import balanced_tags, clusterable_kernels, hidden_chain
+from clusterability.train.config import TrainConfig
+from clusterability.train.regularizer import (
     INPUT_NORM,
     eigenvalue_sum,
     laplacian_eigenpairs,
     normalize_input_norms,
     penalty_scale,
 )
-from clusterability.train_config import TrainConfig
 
 
 def _mlp(sizes, seed=0, dtype=np.float64):
@@ -63,9 +63,9 @@ def test_clusterable_init_keeps_each_layers_mean_abs_weight(beta: float) -> None
 
 
 def test_clusterable_init_makes_a_network_more_clusterable() -> None:
-    from clusterability.graph import network_graph
-    from clusterability.measure import cluster_network
-    from clusterability.weights import NetworkWeights
+    from clusterability.core.build import network_graph
+    from clusterability.core.measure import cluster_network
+    from clusterability.core.network import NetworkWeights
 
     kernels = _mlp([784, 256, 256, 256, 256, 10], seed=4, dtype=np.float32)
     inner, _ = clusterable_kernels(kernels[1:-1], 10, 0.6, np.random.default_rng(5))
@@ -104,7 +104,7 @@ def test_eigenpairs_match_a_dense_eigendecomposition(sizes: list[int]) -> None:
 def test_penalty_gradient_matches_finite_differences() -> None:
     """The TensorFlow penalty with the current eigenvectors held constant: the eigenvalue sum and its gradient."""
     tf = pytest.importorskip("tensorflow")
-    from clusterability.regularizer import eigenvalue_penalty
+    from clusterability.train.regularizer import eigenvalue_penalty
 
     kernels = _mlp([6, 8, 7, 5], seed=7)
     kernels[1][2, 3] = 0.0  # a pruned weight: no gradient
@@ -204,9 +204,9 @@ def test_the_weight_is_shared_by_the_eigenvalues() -> None:
 @pytest.mark.tf
 def test_the_loss_gets_the_weight_times_the_mean_eigenvalue() -> None:
     pytest.importorskip("tensorflow_model_optimization")
-    from clusterability.models import build_model
-    from clusterability.regularizer import attach_regularizer
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.models import build_model
+    from clusterability.train.regularizer import attach_regularizer
+    from clusterability.train.runtime import import_tf
 
     tf, keras, _ = import_tf(threads=1, seed=0)
     model = build_model("mlp", input_shape=(3, 3), widths=(8, 8), n_classes=4, seed=0)
@@ -221,9 +221,9 @@ def test_the_loss_gets_the_weight_times_the_mean_eigenvalue() -> None:
 @pytest.mark.tf
 def test_weights_that_are_no_longer_finite_stop_training_with_one_line() -> None:
     pytest.importorskip("tensorflow_model_optimization")
-    from clusterability.models import build_model
-    from clusterability.regularizer import attach_regularizer
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.models import build_model
+    from clusterability.train.regularizer import attach_regularizer
+    from clusterability.train.runtime import import_tf
 
     tf, keras, _ = import_tf(threads=1, seed=0)
     model = build_model("mlp", input_shape=(3, 3), widths=(8, 8), n_classes=4, seed=0)
@@ -239,8 +239,8 @@ def test_weights_that_are_no_longer_finite_stop_training_with_one_line() -> None
 @pytest.mark.tf
 def test_regularized_training_lowers_the_eigenvalues_and_keeps_input_norms(tmp_path) -> None:
     pytest.importorskip("tensorflow_model_optimization")
-    from clusterability.training import train_and_prune
-    from clusterability.weights import load_weights
+    from clusterability.io.npz import load_weights
+    from clusterability.train.training import train_and_prune
 
     rng = np.random.default_rng(0)
     data = {}
@@ -272,8 +272,8 @@ def test_regularized_training_lowers_the_eigenvalues_and_keeps_input_norms(tmp_p
 @pytest.mark.tf
 def test_clusterable_init_in_training_changes_only_hidden_to_hidden_kernels(tmp_path) -> None:
     pytest.importorskip("tensorflow_model_optimization")
-    from clusterability.training import train_and_prune
-    from clusterability.weights import load_weights
+    from clusterability.io.npz import load_weights
+    from clusterability.train.training import train_and_prune
 
     rng = np.random.default_rng(1)
     data = {}

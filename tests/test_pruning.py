@@ -7,10 +7,10 @@ import pytest
 
 pytest.importorskip("tensorflow_model_optimization")
 
-from clusterability.pruning import kth_largest_magnitude  # noqa: E402
-from clusterability.tf_runtime import import_tf  # noqa: E402
-from clusterability.train_config import TrainConfig  # noqa: E402
-from clusterability.training import train_and_prune  # noqa: E402
+from clusterability.train.config import TrainConfig  # noqa: E402
+from clusterability.train.pruning import kth_largest_magnitude  # noqa: E402
+from clusterability.train.runtime import import_tf  # noqa: E402
+from clusterability.train.training import train_and_prune  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
@@ -75,7 +75,7 @@ def test_pruning_runs_are_tfmots_bit_for_bit(tf_modules, tmp_path) -> None:
     """The paper's schedule (frequency 10, cubic 0.5 -> 0.9) with either mask update: same masks and weights."""
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
 
-    from clusterability.weights import load_weights
+    from clusterability.io.npz import load_weights
 
     # 640 training + 64 validation images, both trained on: 22 steps of 32 an epoch, 66 pruning steps.
     config = TrainConfig(epochs=1, prune_epochs=3, batch_size=32, widths=(64, 64), dropout=0.5)
@@ -104,7 +104,7 @@ def test_another_tfmot_release_keeps_tfmots_own_mask_update(tf_modules, monkeypa
 
     from tensorflow_model_optimization.python.core.sparsity.keras import pruning_impl
 
-    from clusterability.pruning import install_exact_mask_update
+    from clusterability.train.pruning import install_exact_mask_update
 
     tf, _, tfmot = tf_modules
     assert install_exact_mask_update(tf, tfmot)  # the pinned release: in place (idempotent)

@@ -109,7 +109,7 @@ def test_captions_render_at_paper_scale() -> None:
     from docutils.core import publish_parts
     from jinja2 import Environment
 
-    from clusterability.pipeline_config import load_config
+    from clusterability.workflow.config import load_config
 
     config, exp = load_config(yaml.safe_load((REPO / "config.yaml").read_text()), REPO / "schemas/config.schema.yaml")
     env = Environment(trim_blocks=True, lstrip_blocks=True)  # as snakemake.report

@@ -17,8 +17,9 @@ import pytest
 import yaml
 
 from clusterability.errors import InputError
-from clusterability.pipeline_config import load_config
-from clusterability.scorecard import (
+from clusterability.report.tables import write_csv
+from clusterability.workflow.config import load_config
+from clusterability.workflow.scorecard import (
     FIDELITY_LEFT_OUT,
     PAPER_COLUMNS,
     TOLERANCES,
@@ -45,7 +46,6 @@ from clusterability.scorecard import (
     table_infos,
     verdict,
 )
-from clusterability.tables import write_csv
 from workflow_helpers import REPO, TINY, planned_jobs, snakemake
 
 SCHEMA = REPO / "schemas/config.schema.yaml"

@@ -15,13 +15,12 @@ from conftest import build_glorot_mlp, build_planted_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clusterability import spectral
-from clusterability.dag_graph import DagGraph
-from clusterability.errors import InputError
-from clusterability.graph import LayeredGraph, mlp_graph
-from clusterability.measure import cluster_network, shuffle_ncut, shuffle_ncuts
-from clusterability.seeds import derive_seed, generator, name_key, seed_sequence
-from clusterability.shuffles import (
+from clusterability.core import spectral
+from clusterability.core.build import mlp_graph
+from clusterability.core.dag_graph import DagGraph
+from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.measure import cluster_network, shuffle_ncut, shuffle_ncuts
+from clusterability.core.shuffles import (
     SHUFFLE_METHODS,
     kept_blocks,
     shuffle_graph,
@@ -29,8 +28,10 @@ from clusterability.shuffles import (
     shuffle_layer_nonzero,
     shuffle_rngs,
 )
-from clusterability.spectral import spectral_clusters
-from clusterability.statistics import is_significant, p_value
+from clusterability.core.spectral import spectral_clusters
+from clusterability.core.statistics import is_significant, p_value
+from clusterability.errors import InputError
+from clusterability.seeds import derive_seed, generator, name_key, seed_sequence
 
 
 def _pruned_block(rng: np.random.Generator, shape=(30, 20), keep=0.3) -> np.ndarray:
@@ -351,8 +352,8 @@ _WORKER = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from clusterability.graph import LayeredGraph
-    from clusterability.measure import shuffle_ncuts
+    from clusterability.core.layered_graph import LayeredGraph
+    from clusterability.core.measure import shuffle_ncuts
 
     src, out, method, first, last = sys.argv[1:]
     with np.load(src) as npz:

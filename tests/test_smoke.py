@@ -2,7 +2,7 @@
 
 Rule ``smoke`` (rules/smoke.smk) at the smoke scale (config/scales/smoke.yaml) on the synthetic
 mirror. One test checks, from a dry run, that its targets reach every rule that makes a file and
-every plot kind of clusterability.figures, so that a new rule or plot cannot escape it; another
+every plot kind of clusterability.report.figures, so that a new rule or plot cannot escape it; another
 reads the run itself (started in the background when the session starts: conftest ``smoke_run``).
 Two more check the machinery of the fast tier in conftest: stopping a background run, and the
 ``HEAVY`` list it leaves out.
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from clusterability.figures import DATASET_PLOTS, NETWORK_PLOTS, PLOTS
-from clusterability.pipeline_config import load_config
+from clusterability.report.figures import DATASET_PLOTS, NETWORK_PLOTS, PLOTS
+from clusterability.workflow.config import load_config
 from workflow_helpers import (
     REPO,
     SMOKE,

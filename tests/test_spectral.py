@@ -7,12 +7,13 @@ import pytest
 import scipy.sparse as sp
 from conftest import PAPER_WIDTHS, build_glorot_mlp, build_planted_mlp, same_partition
 
-from clusterability import spectral
+from clusterability.core import spectral
+from clusterability.core.build import mlp_graph
+from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.measure import cluster_network
+from clusterability.core.ncut import ncut
+from clusterability.core.spectral import SOLVERS, spectral_clusters, spectral_embedding
 from clusterability.errors import InputError
-from clusterability.graph import LayeredGraph, mlp_graph
-from clusterability.measure import cluster_network
-from clusterability.ncut import ncut
-from clusterability.spectral import SOLVERS, spectral_clusters, spectral_embedding
 
 # (150, 150, 150, 150) puts 300 nodes on each side of the bipartite graph: the Gram-matrix
 # shortcut of the fast solver; (20, 20, 20, 20) takes the dense route.
@@ -228,7 +229,7 @@ def test_argument_validation() -> None:
 
 def test_bipartite_eigenpairs_arpack_and_dense_agree() -> None:
     """The shortcut shared by the fast solver (ARPACK) and the regularizer (dense eigh): the same eigenpairs of M."""
-    from clusterability.bipartite import bipartite_eigenpairs
+    from clusterability.core.bipartite import bipartite_eigenpairs
 
     kernels = build_glorot_mlp((60, 40, 30, 20, 10), seed=3)
     kernels[1][:, 5] = 0  # neuron 5 of layer 2 loses its inputs ...
@@ -262,7 +263,7 @@ def _subspace_gap(a: np.ndarray, b: np.ndarray) -> float:
 
 def _exact_embedding(g: LayeredGraph, k: int) -> np.ndarray:
     """The embedding from a dense float64 eigen-decomposition of the Gram matrix (the regularizer's route)."""
-    from clusterability.bipartite import bipartite_eigenpairs
+    from clusterability.core.bipartite import bipartite_eigenpairs
 
     return spectral._embedding_from_pairs(
         bipartite_eigenpairs(g, k, eigensolver="dense", gram_dtype=np.float64), [d > 0 for d in g.layer_degrees()]

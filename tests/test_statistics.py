@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from clusterability.statistics import cohens_d, is_significant, p_value, z_score
+from clusterability.core.statistics import cohens_d, is_significant, p_value, z_score
 
 
 @pytest.mark.parametrize(
@@ -93,7 +93,7 @@ def test_statistics_scale_invariance() -> None:
 
 
 def test_summarize_is_the_statistics_of_the_cli_and_the_workflow() -> None:
-    from clusterability.statistics import summarize
+    from clusterability.core.statistics import summarize
 
     shuffles = np.array([2.0, 2.1, 2.2, 2.3])
     s = summarize(1.9, shuffles)

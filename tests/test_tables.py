@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from clusterability.statistics import cohens_d, summarize
-from clusterability.tables import build_table
+from clusterability.core.statistics import cohens_d, summarize
+from clusterability.report.tables import build_table
 
 SHUFFLES = {
     ("a", 0, "layer"): [2.0, 2.2, 2.4],
@@ -142,7 +142,7 @@ def test_p2_order_goes_stage_by_stage_with_losses(records: list[dict]) -> None:
 
 def test_summary_counts_degenerate_clusterings(records: list[dict]) -> None:
     """``n_degenerate``: how many of a row's networks have a degenerate clustering (counted, not dropped)."""
-    from clusterability.experiments import COLUMNS, SUMMARY_COLUMNS
+    from clusterability.report.columns import COLUMNS, SUMMARY_COLUMNS
 
     assert "n_degenerate" in SUMMARY_COLUMNS and COLUMNS["summary"] is SUMMARY_COLUMNS
     net = Path(records[1]["stages"]["pruned"]["network"])  # family a, run 1
@@ -165,7 +165,7 @@ def test_summary_counts_degenerate_clusterings(records: list[dict]) -> None:
 def test_train_acc_is_the_papers_and_the_evaluation_is_apart(records: list[dict]) -> None:
     """``train_acc``: the papers' "Train acc." (training mode, dropout on); ``train_acc_eval``: dropout off.
     No ``val_acc``: the validation images are trained on."""
-    from clusterability.experiments import NETWORK_COLUMNS, SUMMARY_COLUMNS
+    from clusterability.report.columns import NETWORK_COLUMNS, SUMMARY_COLUMNS
 
     for columns in (SUMMARY_COLUMNS, NETWORK_COLUMNS):
         assert {"train_acc", "train_acc_eval", "train_loss", "train_loss_eval"} <= set(columns)

@@ -32,11 +32,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusterability.cli import main
+from clusterability.core.network import NetworkWeights
 from clusterability.errors import InputError
-from clusterability.imagenet import random_torchvision_state
-from clusterability.network_files import read_network
-from clusterability.state_dict import SAFETENSORS_DTYPES, TORCH_STORAGES, read_safetensors, read_torch_zip
-from clusterability.weights import NetworkWeights
+from clusterability.io.network_files import read_network
+from clusterability.io.state_dict import SAFETENSORS_DTYPES, TORCH_STORAGES, read_safetensors, read_torch_zip
+from clusterability.io.torchvision import random_torchvision_state
 
 DATA = Path(__file__).parent / "data" / "torch"
 RNG = np.random.default_rng(19)

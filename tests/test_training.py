@@ -14,10 +14,10 @@ pytest.importorskip("tf_keras")
 pytest.importorskip("tensorflow_model_optimization")
 
 from clusterability.errors import InputError  # noqa: E402
-from clusterability.keras_files import load_keras_model_weights  # noqa: E402
-from clusterability.train_config import TrainConfig  # noqa: E402
-from clusterability.training import train_and_prune  # noqa: E402
-from clusterability.weights import load_weights  # noqa: E402
+from clusterability.io.keras_files import load_keras_model_weights  # noqa: E402
+from clusterability.io.npz import load_weights  # noqa: E402
+from clusterability.train.config import TrainConfig  # noqa: E402
+from clusterability.train.training import train_and_prune  # noqa: E402
 
 pytestmark = pytest.mark.tf
 
@@ -145,7 +145,7 @@ def test_keras_model_round_trip(runs):
 def test_train_acc_is_the_last_epochs_and_train_acc_eval_the_evaluation(runs, tmp_path):
     """``train_acc``/``train_loss``: Keras' training metrics of the phase's last epoch (P1's "Train acc.");
     ``train_*_eval``: the final network evaluated on every training image (validation split included)."""
-    from clusterability.models import build_mlp
+    from clusterability.train.models import build_mlp
 
     m = runs["a"]["metrics"]
     for stage, phase in (("unpruned", "train"), ("pruned", "prune")):
@@ -197,7 +197,7 @@ def test_config_trains_cifar10_for_the_epochs_that_reproduce_p1():
 
     import yaml
 
-    from clusterability.pipeline_config import load_config
+    from clusterability.workflow.config import load_config
 
     repo = Path(__file__).resolve().parents[1]
     config = yaml.safe_load((repo / "config.yaml").read_text())
@@ -215,7 +215,7 @@ def test_config_trains_cifar10_for_the_epochs_that_reproduce_p1():
 
 def test_training_images_are_the_training_and_validation_splits():
     """The papers train on all 60,000 (50,000) training images: the validation split follows the training split."""
-    from clusterability.training import _check_data, training_images
+    from clusterability.train.training import _check_data, training_images
 
     data = _tiny_data()
     x, y = training_images(_check_data(data, 10, regression=False))
@@ -233,7 +233,7 @@ def test_training_images_are_the_training_and_validation_splits():
 
 
 def test_dropout_layers_and_regularizers():
-    from clusterability.models import build_mlp
+    from clusterability.train.models import build_mlp
 
     model = build_mlp(widths=(8, 8, 8), dropout=0.5, l1=5e-5, seed=0)
     kinds = [type(layer).__name__ for layer in model.layers]
@@ -247,7 +247,7 @@ def test_dropout_layers_and_regularizers():
 
 
 def test_initialization_depends_on_seed_only():
-    from clusterability.models import build_mlp
+    from clusterability.train.models import build_mlp
 
     a = build_mlp(widths=(8,), seed=3).get_weights()
     b = build_mlp(widths=(8,), seed=3).get_weights()
@@ -274,8 +274,8 @@ def test_bad_inputs_are_input_errors(tmp_path):
 
 def test_importing_the_package_does_not_import_tensorflow():
     code = (
-        "import sys, clusterability, clusterability.weights, clusterability.training, "
-        "clusterability.models, clusterability.tf_runtime; "
+        "import sys, clusterability, clusterability.io.npz, clusterability.train.training, "
+        "clusterability.train.models, clusterability.train.runtime; "
         "assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -285,7 +285,7 @@ def test_tfmot_is_imported_without_keras_3():
     """import_tf leaves Keras 3 unloaded (tfmot's failed probe for it cost seconds) and tfmot as before."""
     code = (
         "import sys\n"
-        "from clusterability.tf_runtime import import_tf\n"
+        "from clusterability.train.runtime import import_tf\n"
         "tf, keras, tfmot = import_tf(threads=1)\n"
         "from tensorflow_model_optimization.python.core.sparsity.keras import prune_registry\n"
         "assert 'keras' not in sys.modules, sorted(m for m in sys.modules if m.startswith('keras'))\n"
@@ -299,7 +299,7 @@ def test_tfmot_is_imported_without_keras_3():
 
 @pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file")
 def test_keras_conv_batchnorm_model_weights(tmp_path):
-    from clusterability.tf_runtime import import_tf
+    from clusterability.train.runtime import import_tf
 
     _, keras, _ = import_tf(seed=0)
     model = keras.Sequential(
@@ -381,7 +381,7 @@ def _layer_kinds(model) -> list[str]:
 def test_small_cnn_and_vgg_layers() -> None:
     """P2 A.2: the small CNN pools after its 2nd and 3rd convolutions, dropout after the poolings;
     VGG-16 has 13 convolutions in blocks of 2, 2, 3, 3, 3, each followed by batch norm (Liu & Deng)."""
-    from clusterability.models import build_model, vgg_pools
+    from clusterability.train.models import build_model, vgg_pools
 
     cnn = build_model(
         "small_cnn", input_shape=(28, 28), widths=(4, 4, 4), dense_widths=(8,), dropout=0.5, conv_dropout=0.25, seed=0
@@ -410,7 +410,7 @@ def test_small_cnn_and_vgg_layers() -> None:
 
 def test_vgg_conv_dropout_rates() -> None:
     """VGG's first convolution gets Liu & Deng's 0.3, never more than the others; no dropout stays none."""
-    from clusterability.models import build_model, vgg_conv_dropout
+    from clusterability.train.models import build_model, vgg_conv_dropout
 
     assert vgg_conv_dropout(0.4, 13) == (0.3,) + (0.4,) * 12
     assert vgg_conv_dropout(0.2, 3) == (0.2, 0.2, 0.2) and vgg_conv_dropout(0.0, 2) == (0.0, 0.0)
@@ -435,7 +435,7 @@ def test_vgg_with_augmentation_trains_deterministically_and_keeps_batch_norm(tmp
     """A narrow VGG on 32x32 RGB images with augmentation: the same seed gives the same weights;
     the kernels come out 4-d with their batch norms, and the channel graph
     has one node per channel (the first convolution's channels have no input edges)."""
-    from clusterability.graph import network_graph
+    from clusterability.core.build import network_graph
 
     config = TrainConfig(
         epochs=1, prune_epochs=1, batch_size=16, pruning_frequency=1, architecture="vgg", widths=(3,) * 13,

@@ -8,15 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from clusterability.core.network import BatchNorm, NetworkWeights
 from clusterability.errors import InputError
-from clusterability.weights import (
-    BatchNorm,
-    NetworkWeights,
-    load_weights,
-    save_weights,
-    weights_from_arrays,
-    weights_to_arrays,
-)
+from clusterability.io.npz import load_weights, save_weights, weights_from_arrays, weights_to_arrays
 
 
 def _load_error(path: Path) -> str:

@@ -26,11 +26,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clusterability import limits
+from clusterability.core.build import network_graph
+from clusterability.core.network import BatchNorm, NetworkWeights
 from clusterability.errors import InputError
-from clusterability.graph import network_graph
-from clusterability.imagenet import DagBuilder
-from clusterability.state_dict import weights_from_state_dict
-from clusterability.weights import BatchNorm, NetworkWeights, load_weights, weights_to_arrays
+from clusterability.io.npz import load_weights, weights_to_arrays
+from clusterability.io.state_dict import weights_from_state_dict
+from clusterability.io.wiring import DagBuilder
 
 RNG = np.random.default_rng(0)
 MiB = 2**20
@@ -379,7 +380,7 @@ def test_batch_norm_values_from_onnx(tmp_path: Path) -> None:
         [numpy_helper.from_array(v, k) for k, v in inits.items()],
     )
     onnx.save(helper.make_model(graph), tmp_path / "net.onnx")
-    from clusterability.network_files import read_network
+    from clusterability.io.network_files import read_network
 
     with pytest.raises(InputError) as exc:
         read_network(tmp_path / "net.onnx")

@@ -228,8 +228,8 @@ def test_paper2_promote_builds_every_target(tiny_run: Path) -> None:
     assert small["input_shape"] == [7, 7] and small["weight_shapes"] == [[49, 64], [64, 64], [64, 64], [64, 10]]
     sums = small["regularizer_eigenvalue_sums"]
     assert len(sums["train"]) == small["epochs_run"]["train"] + 1 and all(0 <= v <= 3 for v in sums["prune"])
-    from clusterability.regularizer import INPUT_NORM
-    from clusterability.weights import load_weights
+    from clusterability.io.npz import load_weights
+    from clusterability.train.regularizer import INPUT_NORM
 
     weights = load_weights(tiny_run / "results/networks/mnist_7x7_regularized/run0/weights_unpruned.npz")
     for kernel, bias in zip(weights.kernels[:-1], weights.biases[:-1]):  # Algorithm 2 after the last step
@@ -423,7 +423,7 @@ def test_epoch_change_reruns_training_and_everything_after(tiny_run: Path, env: 
 
 def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, str], lib_copy: Path, args) -> None:
     # A job's `code` param hashes its modules' logic: a comment or a docstring reruns nothing ...
-    spectral = lib_copy / "clusterability/spectral.py"
+    spectral = lib_copy / "clusterability/core/spectral.py"
     original = spectral.read_text()
     try:
         spectral.write_text(original.replace('"""', '"""An edited docstring. ', 1) + "\n# an edit\n")
@@ -436,7 +436,7 @@ def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, st
     assert "train_network" not in jobs and "prepare_dataset" not in jobs
     assert jobs["cluster_network"] == 6 and jobs["shuffle_chunk"] == 6 and jobs["table"] == 1
 
-    training = lib_copy / "clusterability/training.py"
+    training = lib_copy / "clusterability/train/training.py"
     original = training.read_text()
     try:
         training.write_text(original + "\n_EDITED = 1\n")
@@ -497,7 +497,7 @@ def _fingerprint(workdir: Path) -> str:
 def machine_fingerprint(env: dict[str, str]) -> str:
     """This machine's TensorFlow numerics fingerprint, as a one-thread training job records it."""
     code = (
-        "from clusterability.tf_runtime import import_tf, numerics_fingerprint\n"
+        "from clusterability.train.runtime import import_tf, numerics_fingerprint\n"
         "import_tf(threads=1)\n"
         "print(numerics_fingerprint())\n"
     )

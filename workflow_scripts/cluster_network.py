@@ -1,12 +1,12 @@
 """Rule cluster_network: the n-cut and clusters of one network's weight set."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     from clusterability.atomic import write_json
-    from clusterability.graph import network_graph
-    from clusterability.measure import cluster_network
-    from clusterability.weights import load_weights
+    from clusterability.core.build import network_graph
+    from clusterability.core.measure import cluster_network
+    from clusterability.io.npz import load_weights
 
     graph = network_graph(load_weights(snakemake.input.weights))
     clustering = cluster_network(

@@ -1,6 +1,6 @@
 """Rule fetch_dataset: a dataset's raw files, from the mirror or the canonical URLs, md5-verified."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     from clusterability.data.fetch import fetch_raw

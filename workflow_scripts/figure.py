@@ -1,11 +1,11 @@
 """Rule figure: one figure of the papers, drawn from its table's CSV, from one network or from datasets."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     import json
 
-    from clusterability.figures import plot_dataset_figure, plot_network_figure, plot_table_figure
+    from clusterability.report.figures import plot_dataset_figure, plot_network_figure, plot_table_figure
 
     figure = json.loads(snakemake.params.figure)
     outputs = [snakemake.output.png, snakemake.output.pdf]

@@ -1,13 +1,13 @@
 """Rule gather_shuffles: a network's first n shuffles from the chunks, with its statistics."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     import json
     from pathlib import Path
 
     from clusterability.atomic import write_json
-    from clusterability.statistics import collect_shuffles, summarize
+    from clusterability.core.statistics import collect_shuffles, summarize
 
     network = json.loads(Path(snakemake.input.network).read_text())
     chunks = [(path, json.loads(Path(path).read_text())) for path in snakemake.input.chunks]

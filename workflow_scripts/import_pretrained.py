@@ -1,9 +1,9 @@
 """Rule import_pretrained: an ImageNet model's wired convolutions (P2 3.1), from its checkpoint or random."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
-    from clusterability.imagenet import import_pretrained
+    from clusterability.workflow.pretrained import import_pretrained
 
     checkpoint = snakemake.input.checkpoint or None
     metrics = import_pretrained(

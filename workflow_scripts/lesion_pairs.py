@@ -4,13 +4,13 @@ Scope ``important``: pairs of important sub-modules in different layers (Table A
 ``all``: every pair (figure A.6).
 """
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     import pandas as pd
 
     from clusterability import lesions
-    from clusterability.tables import write_csv
+    from clusterability.report.tables import write_csv
 
     lesioner, modules = lesions.load_lesion_inputs(
         snakemake.input.weights, snakemake.input.clustering, snakemake.input.data, zero=snakemake.params.zero

@@ -1,12 +1,12 @@
 """Rule lesion_single: lesion every sub-module of one clustered network, and random sets of its size."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     import pandas as pd
 
     from clusterability import lesions
-    from clusterability.tables import write_csv
+    from clusterability.report.tables import write_csv
 
     lesioner, modules = lesions.load_lesion_inputs(
         snakemake.input.weights, snakemake.input.clustering, snakemake.input.data, zero=snakemake.params.zero

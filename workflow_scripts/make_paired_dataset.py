@@ -1,6 +1,6 @@
 """Rule make_paired_dataset: two images of a dataset side by side (halves, P2 2.1) or as two channels (stack, 3.2)."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     from clusterability.data.halves import make_paired

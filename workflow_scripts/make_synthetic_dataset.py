@@ -1,6 +1,6 @@
 """Rule make_synthetic_dataset: a dataset drawn from a seed (LINES, random), in the prepared format."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     from clusterability.data.synthetic import make_dataset

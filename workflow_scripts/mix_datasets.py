@@ -1,6 +1,6 @@
 """Rule mix_datasets: the mixture of two prepared datasets (overlapping or -SEP classes)."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     from clusterability.data.mixtures import mix_datasets

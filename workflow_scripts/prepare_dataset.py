@@ -1,6 +1,6 @@
 """Rule prepare_dataset: the 28x28 uint8 .npz of a dataset (or its native one), with a validation split."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     from clusterability.data.prepare import prepare_dataset

@@ -1,6 +1,6 @@
 """Rule resize_dataset: a prepared dataset's images downsampled (P2 4.1: MNIST at 7x7), same splits."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake):
     from clusterability.data.prepare import load_prepared, resize_prepared

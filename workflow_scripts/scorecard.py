@@ -1,13 +1,14 @@
 """Rule scorecard: the papers' numbers (config/papers/) against the tables built in the work folder."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     import json
     import os
 
     from clusterability.atomic import atomic_path
-    from clusterability.scorecard import (
+    from clusterability.report.tables import write_csv
+    from clusterability.workflow.scorecard import (
         TableInfo,
         Tolerances,
         read_facts,
@@ -18,7 +19,6 @@ with script_job(snakemake) as log:
         shown_path,
         summary_line,
     )
-    from clusterability.tables import write_csv
 
     tables = {name: TableInfo.from_dict(info) for name, info in json.loads(snakemake.params.tables).items()}
     tol = Tolerances(**json.loads(snakemake.params.tolerances))

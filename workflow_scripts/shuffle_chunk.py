@@ -1,12 +1,12 @@
 """Rule shuffle_chunk: the n-cuts of one chunk of a network's shuffles."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     from clusterability.atomic import write_json
-    from clusterability.graph import network_graph
-    from clusterability.measure import shuffle_ncuts
-    from clusterability.weights import load_weights
+    from clusterability.core.build import network_graph
+    from clusterability.core.measure import shuffle_ncuts
+    from clusterability.io.npz import load_weights
 
     indices = list(range(*snakemake.params.indices))
     ncuts = shuffle_ncuts(

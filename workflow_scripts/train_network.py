@@ -1,11 +1,11 @@
 """Rule train_network: train one network, prune it, save both weight sets and the metrics."""
 
-from clusterability.jobs import script_job
+from clusterability.workflow.jobs import script_job
 
 with script_job(snakemake) as log:
     from clusterability.data.prepare import load_prepared
-    from clusterability.train_config import TrainConfig
-    from clusterability.training import train_and_prune
+    from clusterability.train.config import TrainConfig
+    from clusterability.train.training import train_and_prune
 
     metrics = train_and_prune(
         load_prepared(snakemake.input.data),

@@ -1,9 +1,9 @@
 """Command-line interface: ``clusterability ncut WEIGHTS --k 4 --shuffles 320 ...``, ``clusterability draw``.
 
 ``ncut`` measures the clusterability of a user's own network from its weights
-(an ``.npz`` in the format of :mod:`clusterability.weights`, a saved Keras
+(an ``.npz`` in the format of :mod:`clusterability.io.npz`, a saved Keras
 model (read as data, without Keras), a PyTorch state dict as ``.safetensors`` or
-``.pt``, or an ONNX model: :mod:`clusterability.network_files`): the n-cut of its spectral clustering, the
+``.pt``, or an ONNX model: :mod:`clusterability.io.network_files`): the n-cut of its spectral clustering, the
 n-cuts of its shuffles, the p-value and Z-score. ``draw WEIGHTS --k 4 -o
 net.png`` draws the network as layers of neurons coloured by cluster (P1
 figure 1), as PNG, PDF or SVG.
@@ -34,17 +34,18 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from . import __version__
-from .atomic import write_json
-from .errors import InputError
-from .graph import LayeredGraph, network_graph
-from .measure import Clustering, cluster_network, shuffle_ncuts
-from .network_files import read_network
-from .shuffles import SHUFFLE_METHODS
-from .spectral import SOLVERS
-from .statistics import summarize
-from .threads import limit_threads
-from .weights import NetworkWeights
+from clusterability import __version__
+from clusterability.atomic import write_json
+from clusterability.core.build import network_graph
+from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.measure import Clustering, cluster_network, shuffle_ncuts
+from clusterability.core.network import NetworkWeights
+from clusterability.core.shuffles import SHUFFLE_METHODS
+from clusterability.core.spectral import SOLVERS
+from clusterability.core.statistics import summarize
+from clusterability.errors import InputError
+from clusterability.io.network_files import read_network
+from clusterability.threads import limit_threads
 
 
 def shown(text: str | os.PathLike[str]) -> str:
@@ -218,7 +219,7 @@ def _clustered(args: argparse.Namespace) -> tuple[NetworkWeights, LayeredGraph, 
 
 def run_draw(args: argparse.Namespace) -> str:
     """Draw the clustered network of ``args.weights`` to ``args.output``; returns a one-line summary."""
-    from .figures import draw_network, save_figure
+    from clusterability.report.figures import draw_network, save_figure
 
     weights, graph, clustering = _clustered(args)
     if not isinstance(graph, LayeredGraph):

@@ -48,9 +48,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .seeds import derive_seed
-from .weights import NetworkWeights
+from clusterability.core.network import NetworkWeights
+from clusterability.errors import InputError
+from clusterability.seeds import derive_seed
 
 #: P1's thresholds: damage in accuracy (1 percentage point) and proportion of the layer (5 %).
 MIN_DAMAGE = 0.01
@@ -96,7 +96,7 @@ def submodules(labels: Sequence[int] | np.ndarray, widths: Sequence[int]) -> lis
     """The sub-modules of a clustered MLP, by layer then label.
 
     ``labels`` is one cluster label per neuron in node order (inputs first, as
-    :func:`clusterability.measure.cluster_network` gives them; -1 for dropped
+    :func:`clusterability.core.measure.cluster_network` gives them; -1 for dropped
     neurons, which belong to no sub-module); ``widths`` the layer widths,
     inputs first.
     """
@@ -453,8 +453,8 @@ def load_lesion_inputs(
     import json
     from pathlib import Path
 
-    from .data.prepare import load_prepared
-    from .weights import load_weights
+    from clusterability.data.prepare import load_prepared
+    from clusterability.io.npz import load_weights
 
     weights = load_weights(weights_path)
     labels = json.loads(Path(clustering_path).read_text())["labels"]

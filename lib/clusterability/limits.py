@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .errors import InputError
+from clusterability.errors import InputError
 
 #: Largest single tensor a network file may declare, in bytes (after upcasting to its stored dtype).
 MAX_TENSOR_BYTES = 4 * 2**30

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from ..atomic import atomic_path
-from ..errors import InputError
-from .sources import DatasetSource, get_source, with_checksums
+from clusterability.atomic import atomic_path
+from clusterability.data.sources import DatasetSource, get_source, with_checksums
+from clusterability.errors import InputError
 
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60.0

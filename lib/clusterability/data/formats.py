@@ -19,7 +19,7 @@ from typing import IO
 
 import numpy as np
 
-from ..errors import InputError
+from clusterability.errors import InputError
 
 IDX_DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),

@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_npz
-from ..errors import InputError
-from ..seeds import generator
-from .prepare import N_CLASSES, SIDE, SPLITS, Prepared, antialias_matrix
+from clusterability.atomic import write_npz
+from clusterability.data.prepare import N_CLASSES, SIDE, SPLITS, Prepared, antialias_matrix
+from clusterability.errors import InputError
+from clusterability.seeds import generator
 
 #: The halves of a halves image, each ``SIDE`` x ``HALF`` pixels.
 HALF = SIDE // 2

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_npz
-from ..seeds import generator
-from .prepare import N_CLASSES, SPLITS, Prepared
+from clusterability.atomic import write_npz
+from clusterability.data.prepare import N_CLASSES, SPLITS, Prepared
+from clusterability.seeds import generator
 
 #: Labels the first dataset contributes in a separate mixture; the second contributes the rest.
 FIRST_CLASSES = range(N_CLASSES // 2)

@@ -33,11 +33,11 @@ from typing import TypedDict
 
 import numpy as np
 
-from ..atomic import write_npz
-from ..errors import InputError
-from ..seeds import generator
-from .formats import read_cifar10_bin, read_idx
-from .sources import DatasetSource, canonical_name, get_source
+from clusterability.atomic import write_npz
+from clusterability.data.formats import read_cifar10_bin, read_idx
+from clusterability.data.sources import DatasetSource, canonical_name, get_source
+from clusterability.errors import InputError
+from clusterability.seeds import generator
 
 SIDE = 28
 N_CLASSES = 10

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_npz
-from ..errors import InputError
-from ..seeds import generator
-from .prepare import N_CLASSES, SIDE, SPLITS
+from clusterability.atomic import write_npz
+from clusterability.data.prepare import N_CLASSES, SIDE, SPLITS
+from clusterability.errors import InputError
+from clusterability.seeds import generator
 
 KINDS = ("lines", "random", "polynomial")
 #: The exponents ``(a, b)`` of the monomials ``x^a y^b`` of the polynomial dataset, bit ``m`` of a target's index.

@@ -1,0 +1,201 @@
+"""The one place where TensorFlow, Keras and tfmot are imported and configured.
+
+TensorFlow Model Optimization (tfmot) does not support Keras 3, so the legacy
+Keras 2 (the ``tf_keras`` package) is used everywhere: ``TF_USE_LEGACY_KERAS``
+is set before TensorFlow is imported and ``tf_keras`` is returned as *the*
+Keras. Other modules reach TensorFlow through :func:`import_tf`, called inside
+their functions, never at import time (after it they may import tfmot's
+internal modules, e.g. to recognise its pruning wrappers), so
+``import clusterability`` and the numerical core never load TensorFlow.
+
+:func:`import_tf` also configures the process for reproducible training:
+
+* thread pools (intra-op and inter-op) of a given size, also exported as
+  ``OMP_NUM_THREADS``/``TF_NUM_*_THREADS`` before the import;
+* ``keras.utils.set_random_seed`` (Python, NumPy and TensorFlow global seeds)
+  and ``tf.config.experimental.enable_op_determinism`` so that the same seed,
+  data and thread count give the same weights;
+* every visible GPU with memory growth on; the CPU otherwise;
+* tfmot imported without loading Keras 3 (:func:`_keras3_blocked`: 3-4 s of
+  every training job's start-up, for nothing);
+* tfmot's pruning mask update replaced by an exact one that does not sort
+  (:func:`clusterability.train.pruning.install_exact_mask_update`: the same masks,
+  at a fraction of the cost).
+
+Thread pools and GPU memory growth can only be set before TensorFlow's runtime
+starts; asking for a different thread count later only warns (with op
+determinism the results do not depend on the pool sizes, only the speed does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.abc
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from clusterability.threads import set_thread_env
+
+
+def _prepare_environment(threads: int | None) -> None:
+    """Environment variables that only take effect before ``import tensorflow``."""
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if threads is not None and "tensorflow" not in sys.modules:
+        set_thread_env(threads)
+
+
+class _Keras3Blocker(importlib.abc.MetaPathFinder):
+    """A finder that makes ``import keras`` (Keras 3) fail with ImportError."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "keras" or name.startswith("keras."):
+            raise ImportError(f"{name}: Keras 3 is not loaded with tfmot (clusterability.train.runtime)")
+        return None
+
+
+@contextlib.contextmanager
+def _keras3_blocked() -> Iterator[None]:
+    """Import tfmot without loading Keras 3.
+
+    tfmot 0.8's ``prune_registry`` tries ``from keras.src.engine import
+    base_layer``. That module does not exist in Keras 3, so the import fails
+    and tfmot goes on without it, but only after loading all of Keras 3
+    (which TensorFlow >= 2.16 installs as a dependency; we use tf_keras). The
+    blocker makes the same import fail at once, so tfmot ends in the same
+    state. A Keras already imported by the user is left alone.
+    """
+    if "keras" in sys.modules:
+        yield
+        return
+    blocker = _Keras3Blocker()
+    sys.meta_path.insert(0, blocker)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(blocker)
+
+
+def _configure_threads(tf: Any, threads: int) -> None:
+    threading = tf.config.threading
+    try:
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:  # the runtime has started; the pools are fixed now
+        current = (
+            threading.get_intra_op_parallelism_threads(),
+            threading.get_inter_op_parallelism_threads(),
+        )
+        # Results do not depend on the pool sizes (op determinism), only speed does.
+        warnings.warn(
+            f"TensorFlow already runs with intra/inter-op threads {current}; "
+            f"cannot switch to {threads} in the same process",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+def _configure_gpus(tf: Any) -> None:
+    for gpu in tf.config.list_physical_devices("GPU"):
+        with contextlib.suppress(RuntimeError):  # already initialized: keep what is set
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def import_tf(threads: int | None = None, seed: int | None = None) -> tuple[Any, Any, Any]:
+    """Import and configure TensorFlow; return ``(tf, keras, tfmot)``.
+
+    ``keras`` is the ``tf_keras`` (Keras 2) module, the Keras that tfmot wraps.
+    ``threads`` sizes both TensorFlow thread pools (``None``: TensorFlow's
+    default). ``seed`` seeds Python, NumPy and TensorFlow (``None``: leave the
+    seeds alone). Op determinism is always enabled.
+    """
+    if threads is not None and int(threads) < 1:
+        raise ValueError(f"threads must be a positive integer, got {threads}")
+    _prepare_environment(threads)
+
+    import tensorflow as tf
+    import tf_keras as keras
+
+    with _keras3_blocked():
+        import tensorflow_model_optimization as tfmot
+
+    from clusterability.train.pruning import install_exact_mask_update
+
+    install_exact_mask_update(tf, tfmot)
+    if threads is not None:
+        _configure_threads(tf, int(threads))
+    _configure_gpus(tf)
+    tf.config.experimental.enable_op_determinism()
+    if seed is not None:
+        if int(seed) < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        # NumPy's legacy global seed must be < 2**32; TensorFlow's is an int64
+        # and gets the full seed (derived seeds use 63 bits).
+        keras.utils.set_random_seed(int(seed) % 2**32)
+        tf.random.set_seed(int(seed))
+    return tf, keras, tfmot
+
+
+def device_summary() -> str:
+    """One line naming the devices TensorFlow computes on and its thread pools."""
+    tf, _, _ = import_tf()
+    gpus = tf.config.list_physical_devices("GPU")
+    threading = tf.config.threading
+    pools = (
+        f"intra-op threads {threading.get_intra_op_parallelism_threads() or 'default'}, "
+        f"inter-op threads {threading.get_inter_op_parallelism_threads() or 'default'}"
+    )
+    if gpus:
+        names = []
+        for gpu in gpus:
+            try:
+                details = tf.config.experimental.get_device_details(gpu)
+            except (RuntimeError, ValueError):
+                details = {}
+            names.append(details.get("device_name", gpu.name))
+        return f"GPU: {', '.join(names)} ({pools})"
+    return f"CPU: {os.cpu_count()} logical cores visible ({pools})"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries that train the networks (for the metrics file)."""
+    import numpy as np
+
+    tf, keras, tfmot = import_tf()
+    try:
+        from importlib.metadata import version
+
+        tfmot_version = version("tensorflow-model-optimization")
+    except Exception:  # noqa: BLE001 - metadata may be missing in odd installs
+        tfmot_version = getattr(tfmot, "__version__", "unknown")
+    return {
+        "tensorflow": tf.__version__,
+        "tf_keras": keras.__version__,
+        "tfmot": tfmot_version,
+        "numpy": np.__version__,
+    }
+
+
+def numerics_fingerprint() -> str:
+    """A short hash of TensorFlow's float32 matmul results on fixed inputs.
+
+    TensorFlow's CPU kernels (oneDNN) choose their code at run time from the
+    CPU's instruction set, so the same seed and data give slightly different
+    weights on different CPUs. Two machines with the same fingerprint compute
+    the same matmuls bit for bit, and so train the same networks.
+    """
+    import hashlib
+
+    import numpy as np
+
+    tf, _, _ = import_tf()
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((128, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 256)).astype(np.float32)
+    g = rng.standard_normal((128, 256)).astype(np.float32)
+    products = [tf.matmul(x, w), tf.matmul(x, g, transpose_a=True), tf.matmul(g, w, transpose_b=True)]
+    digest = hashlib.sha256(b"".join(np.asarray(p).tobytes() for p in products))
+    return digest.hexdigest()[:16]

@@ -1,0 +1,124 @@
+"""Which library code a job runs, so that a change to its logic reruns exactly its users.
+
+Snakemake tracks a rule's inputs, parameters and script, but not the Python
+modules the script imports. :func:`module_files` finds, by reading the source
+(never importing it), every module of this package that the given modules
+import, directly or transitively, at module level or inside a function (which
+functions a job calls is not known, so every import counts). Importing
+``a.b.c`` also runs the package ``a.b``'s ``__init__``, whose own imports count
+too; a package imported for itself (``import a.b``, ``from a.b import name``)
+counts with all its modules, as its ``__init__`` may load them lazily.
+
+:func:`code_hash` digests those modules' syntax trees without docstrings,
+comments or layout: the workflow gives it to each rule as a parameter, so a
+comment, a docstring or reformatting reruns nothing and a logic change reruns
+exactly the jobs whose code it is.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from pathlib import Path
+
+PACKAGE = "clusterability"
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _module_path(module: str) -> Path | None:
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_DIR.joinpath(*parts[1:])
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Package modules (absolute names) imported by the module at ``path``: ``from P import name``
+    gives ``P.name`` where that is a module, else ``P`` itself."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    is_package = path.name == "__init__.py"
+    package = module if is_package else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                prefix = ".".join(base + ([node.module] if node.module else []))
+            else:
+                prefix = node.module or ""
+            for alias in node.names:
+                sub = f"{prefix}.{alias.name}"
+                found.add(sub if _module_path(sub) is not None else prefix)
+    return {m for m in found if m.split(".")[0] == PACKAGE}
+
+
+def _package_modules(module: str) -> list[str]:
+    """Every module of the package ``module`` (its ``__init__`` and everything below it)."""
+    root = PACKAGE_DIR.joinpath(*module.split(".")[1:])
+    names = []
+    for path in sorted(root.rglob("*.py")):
+        parts = path.relative_to(PACKAGE_DIR).with_suffix("").parts
+        names.append(".".join((PACKAGE, *(parts[:-1] if parts[-1] == "__init__" else parts))))
+    return names
+
+
+def module_files(*modules: str) -> list[str]:
+    """Sorted source files of ``modules`` and of every package module they import."""
+    seen: set[str] = set()
+    files: set[Path] = set()
+    stack = [(m, True) for m in modules]
+    while stack:
+        module, direct = stack.pop()
+        path = _module_path(module)
+        if path is None or (module, direct) in seen or (module, True) in seen:
+            continue
+        seen.add((module, direct))
+        files.add(path)
+        # A submodule import also runs its parent packages' __init__.
+        parent = module.rpartition(".")[0]
+        if parent:
+            stack.append((parent, False))
+        stack.extend((m, True) for m in _imports(path, module))
+        if direct and path.name == "__init__.py" and module != PACKAGE:
+            stack.extend((m, True) for m in _package_modules(module) if m != module)
+    return sorted(str(p) for p in files)
+
+
+def script_module_files(script: str | Path) -> list[str]:
+    """Package source files that a workflow script imports, directly or transitively."""
+    path = Path(script)
+    return module_files(*sorted(_imports(path, "__main__")))
+
+
+def logic_dump(path: str | Path) -> str:
+    """The syntax tree of a Python file without docstrings, comments, layout or line numbers."""
+    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree, annotate_fields=False, include_attributes=False)
+
+
+def code_hash(script: str | Path) -> str:
+    """The sha256 of a workflow script's logic and of the library modules it imports (by package path)."""
+    digest = hashlib.sha256()
+    files = [Path(script).resolve(), *(Path(f) for f in script_module_files(script))]
+    for path in files:
+        name = path.name if path == files[0] else path.relative_to(PACKAGE_DIR).as_posix()
+        digest.update(f"{name}\n{logic_dump(path)}\n".encode())
+    return digest.hexdigest()
