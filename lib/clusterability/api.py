@@ -23,6 +23,7 @@ from typing import Any
 
 from clusterability.core.build import network_graph
 from clusterability.core.dag_graph import DagGraph
+from clusterability.core.graph import Graph
 from clusterability.core.layered_graph import LayeredGraph
 from clusterability.core.measure import Clustering, cluster_network, shuffle_ncuts
 from clusterability.core.network import NetworkWeights
@@ -34,6 +35,7 @@ from clusterability.io.npz import load_weights, save_weights
 __all__ = [
     "Clustering",
     "DagGraph",
+    "Graph",
     "InputError",
     "LayeredGraph",
     "NetworkWeights",
@@ -81,20 +83,19 @@ def measure(
     }
 
 
-def draw(
-    graph: LayeredGraph | DagGraph, clustering: Clustering, path: str | os.PathLike[str], *, max_edges: int = 20000
-) -> Path:
+def draw(graph: Graph, clustering: Clustering, path: str | os.PathLike[str], *, max_edges: int = 20000) -> Path:
     """Draw ``graph``'s layers of neurons coloured by ``clustering`` to ``path`` (.png, .pdf, .svg): P1 figure 1.
 
     Only chains of layers can be drawn; a residual or branching network raises :class:`InputError`.
     """
     from clusterability.report.figures import draw_network, save_figure
 
-    if not isinstance(graph, LayeredGraph):
+    layered = graph.as_layered()
+    if layered is None:
         raise InputError("draw shows chains of layers; this network is residual or branching")
     path = Path(path)
     if path.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise InputError(f"{path}: the drawing's file must end in .png, .pdf or .svg")
-    figure = draw_network(graph.blocks, clustering.labels, max_edges=max_edges)
+    figure = draw_network(layered.blocks, clustering.labels, max_edges=max_edges)
     save_figure(figure, [path], f"k = {clustering.k}, n-cut {clustering.ncut:.4f}")
     return path

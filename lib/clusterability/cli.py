@@ -37,7 +37,7 @@ import numpy as np
 from clusterability import __version__
 from clusterability.atomic import write_json
 from clusterability.core.build import network_graph
-from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.graph import Graph
 from clusterability.core.measure import Clustering, cluster_network, shuffle_ncuts
 from clusterability.core.network import NetworkWeights
 from clusterability.core.shuffles import SHUFFLE_METHODS
@@ -201,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
 IMAGE_SUFFIXES = (".png", ".pdf", ".svg")
 
 
-def _clustered(args: argparse.Namespace) -> tuple[NetworkWeights, LayeredGraph, Clustering]:
+def _clustered(args: argparse.Namespace) -> tuple[NetworkWeights, Graph, Clustering]:
     """The weights of ``args.weights``, their graph and its clustering (errors name the weights file)."""
     weights = read_network(args.weights, args.layers)
     try:
@@ -222,9 +222,10 @@ def run_draw(args: argparse.Namespace) -> str:
     from clusterability.report.figures import draw_network, save_figure
 
     weights, graph, clustering = _clustered(args)
-    if not isinstance(graph, LayeredGraph):
+    layered = graph.as_layered()
+    if layered is None:
         raise InputError(f"{args.weights}: draw shows chains of layers; this network is residual or branching")
-    fig = draw_network(graph.blocks, clustering.labels, max_edges=args.max_edges)
+    fig = draw_network(layered.blocks, clustering.labels, max_edges=args.max_edges)
     title = f"{shown(args.weights.name)}: k = {clustering.k}, n-cut {clustering.ncut:.4f}"
     save_figure(fig, [args.output], title)
     return f"{shown(args.output)}: {weights.kind} with layers {list(graph.layer_sizes)}, n-cut {clustering.ncut:.4f}"

@@ -24,7 +24,6 @@ import scipy.linalg
 from clusterability.core.layered_graph import LayeredGraph
 
 GRAM_DTYPE = np.float32  # default precision of the Gram-matrix products (the clustering's)
-ARPACK_TOL = 1e-6  # relative accuracy of the eigenvalues from ARPACK
 
 
 def bipartite_eigenpairs(
@@ -34,6 +33,7 @@ def bipartite_eigenpairs(
     eigensolver: str = "arpack",
     gram_dtype: type = GRAM_DTYPE,
     rng: np.random.Generator | None = None,
+    eigen_tol: float | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None:
     """The k largest eigenvalues of ``M = D^-1/2 A D^-1/2`` of a layered graph and their eigenvectors.
 
@@ -95,11 +95,11 @@ def bipartite_eigenpairs(
         n = gram.shape[0]
         vals, v_kept = scipy.linalg.eigh(gram, subset_by_index=[n - k, n - 1])
     else:
-        from clusterability.core.eigensolver import top_eigenpairs
+        from clusterability.core.eigensolver import eigen_tol_for, top_eigenpairs
 
         rng = np.random.default_rng(0) if rng is None else rng
         v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
-        vals, v_kept = top_eigenpairs(gram, k, v0=v0, tol=ARPACK_TOL, dense=lambda: gram)
+        vals, v_kept = top_eigenpairs(gram, k, v0=v0, tol=eigen_tol_for("gram", eigen_tol), dense=lambda: gram)
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
         return None

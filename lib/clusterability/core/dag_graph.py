@@ -41,6 +41,7 @@ import numba
 import numpy as np
 import scipy.sparse as sp
 
+from clusterability.core.graph import Graph
 from clusterability.core.layered_graph import LayeredGraph, unit_scale_exponent
 from clusterability.errors import InputError
 
@@ -159,6 +160,20 @@ class DagGraph:
             return self
         return self.with_blocks([np.ldexp(b, -exponent) for b in self.blocks])
 
+    def kept_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per block ``l``: the input channels fed by a non-isolated producer channel (rows) and layer ``l``'s
+        non-isolated channels (columns)."""
+        degrees = self.scaled(self.scale_exponent()).degrees()
+        offsets = self.layer_offsets()
+        kept = [degrees[offsets[l] : offsets[l + 1]] > 0 for l in range(len(offsets) - 1)]
+        out = []
+        for l, (block, sources) in enumerate(zip(self.blocks, self.sources)):
+            fed = np.zeros(block.shape[0], dtype=bool)
+            for producer, start in sources:
+                fed[start : start + self.sizes[producer]] |= kept[producer]
+            out.append((np.flatnonzero(fed), np.flatnonzero(kept[l])))
+        return out
+
     def as_layered(self) -> LayeredGraph | None:
         """The layered graph if the layers form a chain (each reads all of the previous one), else None."""
         if self.sources[0] or len(self.sizes) < 2:
@@ -170,7 +185,11 @@ class DagGraph:
 
 
 def dag_embedding(
-    graph: DagGraph, k: int, rng: np.random.Generator, tol: float = 1e-8, degrees: np.ndarray | None = None
+    graph: DagGraph,
+    k: int,
+    rng: np.random.Generator,
+    eigen_tol: float | None = None,
+    degrees: np.ndarray | None = None,
 ) -> np.ndarray:
     """Rows of the k smallest eigenvectors of ``L_rw`` for the non-isolated nodes (spectral clustering's
     embedding), from ``eigsh`` on ``M = D^-1/2 A D^-1/2`` as a linear operator (:func:`_operator_product`)
@@ -178,12 +197,13 @@ def dag_embedding(
 
     The operator reads float32 copies of the blocks (half the memory traffic of float64; the
     products are summed in float64, so ARPACK sees one fixed matrix, the adjacency with its
-    weights rounded to float32, and reaches ``tol``); the degrees (``graph.degrees()`` unless
-    given) are exact.
+    weights rounded to float32, and reaches ``eigen_tol``, by default
+    :data:`~clusterability.core.eigensolver.EIGEN_TOLS`'s ``channel``); the degrees
+    (``graph.degrees()`` unless given) are exact.
     """
     from scipy.sparse.linalg import LinearOperator
 
-    from clusterability.core.eigensolver import top_eigenpairs
+    from clusterability.core.eigensolver import eigen_tol_for, top_eigenpairs
 
     degrees = graph.degrees() if degrees is None else degrees
     kept = degrees > 0
@@ -203,7 +223,12 @@ def dag_embedding(
     v0 = rng.uniform(0.5, 1.5, size=n) * kept
     try:
         _, vecs = top_eigenpairs(
-            operator, k, v0=v0, tol=tol, dense=lambda: product(np.eye(n)), what="the channel graph"
+            operator,
+            k,
+            v0=v0,
+            tol=eigen_tol_for("channel", eigen_tol),
+            dense=lambda: product(np.eye(n)),
+            what="the channel graph",
         )
     finally:
         held.clear()
@@ -283,9 +308,7 @@ def dag_cut_terms(graph: DagGraph, labels: np.ndarray) -> tuple[np.ndarray, np.n
     return np.clip(np.where(volume > 0, (volume - internal) / safe, 0.0), 0.0, None), volume
 
 
-def solver_input(graph: LayeredGraph | DagGraph) -> LayeredGraph | DagGraph:
-    """A DAG graph that is a chain as the layered graph (for the bipartite solver), else ``graph``."""
-    if isinstance(graph, DagGraph):
-        layered = graph.as_layered()
-        return layered if layered is not None else graph
-    return graph
+def solver_input(graph: Graph) -> Graph:
+    """A graph that is a chain as the layered graph (for the bipartite solver), else ``graph``."""
+    layered = graph.as_layered()
+    return layered if layered is not None else graph

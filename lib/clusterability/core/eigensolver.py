@@ -47,6 +47,23 @@ MIN_PRODUCTS = 300
 #: Largest matrix (rows) decomposed densely when ARPACK runs out of its budget (512 MiB in float64).
 DENSE_FALLBACK_LIMIT = 8192
 
+#: The eigen-solvers' default accuracy (ARPACK's criterion: residual ``<= tol * |eigenvalue|``) per route,
+#: used where ``eigen_tol`` is None (:func:`clusterability.core.spectral.spectral_clusters`). ``gram``: the
+#: top eigenpairs of a layered graph's Gram matrix ``B^T B`` (eigenvalues ``s^2``; Lanczos, then ARPACK);
+#: ``channel``: a residual or branching CNN's ``D^-1/2 A D^-1/2`` as an operator; ``adjacency``: any other
+#: graph's sparse ``D^-1/2 A D^-1/2``. The values are the ones each route has always used, so results stay
+#: the same; a single ``eigen_tol`` given to the entry point replaces all three.
+EIGEN_TOLS = {"gram": 1e-6, "channel": 1e-8, "adjacency": 1e-10}
+
+
+def eigen_tol_for(route: str, eigen_tol: float | None) -> float:
+    """``eigen_tol`` if given (a positive number), else the default of ``route`` (:data:`EIGEN_TOLS`)."""
+    if eigen_tol is None:
+        return EIGEN_TOLS[route]
+    if not eigen_tol > 0:
+        raise InputError(f"eigen_tol must be a positive number, got {eigen_tol!r}")
+    return float(eigen_tol)
+
 
 def product_budget(n: int) -> int:
     """ARPACK's budget of operator products for an ``n x n`` operator (see the module docstring)."""

@@ -59,6 +59,20 @@ class LayeredGraph:
         """Degrees of all nodes, in node order."""
         return np.concatenate(self.layer_degrees())
 
+    def kept_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per block ``l`` (node layers ``l`` and ``l + 1``), the rows and columns of the non-isolated neurons.
+
+        Read from the blocks' non-zero pattern, so weights near the float64 maximum cannot overflow a degree.
+        """
+        rows = [np.any(b != 0, axis=1) for b in self.blocks]
+        cols = [np.any(b != 0, axis=0) for b in self.blocks]
+        kept = [rows[0], *(c | r for c, r in zip(cols[:-1], rows[1:])), cols[-1]]
+        return [(np.flatnonzero(kept[l]), np.flatnonzero(kept[l + 1])) for l in range(len(self.blocks))]
+
+    def as_layered(self) -> LayeredGraph:
+        """Itself: a layered graph is a chain."""
+        return self
+
     def adjacency(self) -> sp.csr_matrix:
         """The symmetric sparse adjacency matrix ``A`` over all nodes."""
         offsets = self.layer_offsets()

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clusterability.core.dag_graph import DagGraph, solver_input
-from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.dag_graph import solver_input
+from clusterability.core.graph import Graph
 from clusterability.core.ncut import Degeneracy, cluster_cut_terms, degeneracy_of
 from clusterability.core.shuffles import shuffle_graph, shuffle_rngs
 from clusterability.core.spectral import spectral_clusters
@@ -50,12 +50,13 @@ class Clustering:
 
 
 def cluster_network(
-    graph: LayeredGraph | DagGraph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10
+    graph: Graph, k: int, *, seed: int, solver: str = "fast", n_init: int = 10, eigen_tol: float | None = None
 ) -> Clustering:
-    """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut."""
+    """Spectrally cluster ``graph`` into ``k`` clusters and measure the n-cut (``eigen_tol``: the
+    eigen-solver's accuracy, :func:`~clusterability.core.spectral.spectral_clusters`)."""
     rng = np.random.default_rng(seed_sequence(seed, "network"))
     graph = solver_input(graph)
-    labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init)
+    labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init, eigen_tol=eigen_tol)
     terms, _ = cluster_cut_terms(graph, labels)
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     return Clustering(
@@ -71,7 +72,7 @@ def cluster_network(
 
 
 def shuffle_ncut(
-    graph: LayeredGraph | DagGraph,
+    graph: Graph,
     k: int,
     *,
     seed: int,
@@ -79,17 +80,18 @@ def shuffle_ncut(
     index: int,
     solver: str = "fast",
     n_init: int = 10,
+    eigen_tol: float | None = None,
 ) -> float:
     """The n-cut of shuffle number ``index`` of ``graph`` (its own seed from ``(seed, method, index)``)."""
     shuffle_rng, cluster_rng = shuffle_rngs(seed, method, index)
     shuffled = solver_input(shuffle_graph(graph, method, shuffle_rng))
-    labels = spectral_clusters(shuffled, k, seed=cluster_rng, solver=solver, n_init=n_init)
+    labels = spectral_clusters(shuffled, k, seed=cluster_rng, solver=solver, n_init=n_init, eigen_tol=eigen_tol)
     terms, _ = cluster_cut_terms(shuffled, labels)
     return float(terms.sum())
 
 
 def shuffle_ncuts(
-    graph: LayeredGraph | DagGraph,
+    graph: Graph,
     k: int,
     *,
     seed: int,
@@ -97,9 +99,15 @@ def shuffle_ncuts(
     indices: range | list[int] | np.ndarray,
     solver: str = "fast",
     n_init: int = 10,
+    eigen_tol: float | None = None,
 ) -> np.ndarray:
     """n-cuts of the shuffles numbered ``indices`` (see :func:`shuffle_ncut`)."""
     return np.array(
-        [shuffle_ncut(graph, k, seed=seed, method=method, index=int(i), solver=solver, n_init=n_init) for i in indices],
+        [
+            shuffle_ncut(
+                graph, k, seed=seed, method=method, index=int(i), solver=solver, n_init=n_init, eigen_tol=eigen_tol
+            )
+            for i in indices
+        ],
         dtype=np.float64,
     )

@@ -1,17 +1,23 @@
 """The normalized cut (n-cut) of a partition (Shi & Malik 2000; P1 section 2.1).
 
-``n-cut(X_1, ..., X_k) = sum_i W(X_i, complement of X_i) / vol(X_i)`` where
-``W(X, Y)`` is the total edge weight between X and Y and ``vol(X)`` is the sum
-of the degrees of X's nodes. (This is the papers' convention: half the usual
-definition's factor of 2 is not applied, so k clusters give n-cut in [0, k].)
+``n-cut(X_1, ..., X_k) = sum_i W(X_i, complement of X_i) / vol(X_i)``, where
+``W(X, Y)`` is the total weight of the edges between X and Y and ``vol(X)`` is
+the sum of the degrees of X's nodes. This is the papers' convention: without
+the factor 1/2 that some texts put in front of the sum, each cluster's term lies
+in [0, 1] and k clusters give an n-cut in [0, k].
 
 The n-cut of a *network* is the n-cut of its spectral clustering
 (:mod:`clusterability.core.spectral`). Nodes labelled -1 (isolated) are ignored.
 
-The n-cut does not change when every weight is scaled by one factor; it is
-computed on a copy scaled by the power of 4 that brings the largest weight
-into ``[1/2, 2)`` (:mod:`clusterability.core.build`), so weights near the float64
-maximum give the n-cut of the same network scaled down, not NaN.
+The n-cut does not change when every weight is multiplied by one factor. A
+graph whose largest weight lies outside ``[2**-200, 2**200]`` is therefore
+measured on a copy scaled by the power of 4 that brings that weight into
+``[1/2, 2)`` (:func:`clusterability.core.layered_graph.unit_scale_exponent`;
+:mod:`clusterability.core.build`, "Scale"): weights near the float64 maximum
+give the n-cut of the same network scaled down, not NaN.
+
+A clustering is *degenerate* (:func:`degeneracy_of`) when one of its clusters
+is a handful of neurons nearly cut off from the rest of the network.
 """
 
 from __future__ import annotations
@@ -111,30 +117,6 @@ class Degeneracy:
     reason: str
 
 
-def degenerate_clusters(
-    adjacency: LayeredGraph | sp.spmatrix | np.ndarray,
-    labels: np.ndarray,
-    *,
-    max_size: int = DEGENERATE_MAX_SIZE,
-    max_cut: float = DEGENERATE_MAX_CUT,
-) -> Degeneracy:
-    """Flag clusters that are not modules but a handful of near-isolated neurons.
-
-    A cluster is degenerate when it has at most ``max_size`` neurons and at
-    most ``max_cut`` of its edge weight leaves it (cut term ``W(X, rest) /
-    vol(X) <= max_cut``): a group of neurons nearly cut off from the rest of
-    the network. It adds about 0 to the n-cut where an ordinary cluster adds
-    about 1, so a few of them drive the n-cut towards zero without saying
-    anything about the bulk of the network (P2 section 2 retrained such
-    L2-regularized networks). Small clusters whose weight leaves them (a
-    single neuron has cut term 1) are ordinary and not flagged.
-    """
-    labels = np.asarray(labels)
-    terms, _ = cluster_cut_terms(adjacency, labels)
-    sizes = np.bincount(labels[labels >= 0], minlength=terms.shape[0])
-    return degeneracy_of(terms, sizes, max_size=max_size, max_cut=max_cut)
-
-
 def degeneracy_of(
     terms: np.ndarray,
     sizes: np.ndarray,
@@ -142,7 +124,18 @@ def degeneracy_of(
     max_size: int = DEGENERATE_MAX_SIZE,
     max_cut: float = DEGENERATE_MAX_CUT,
 ) -> Degeneracy:
-    """:func:`degenerate_clusters` from the clusters' cut terms and sizes (nothing recomputed)."""
+    """Flag clusters that are not modules but a handful of near-isolated neurons.
+
+    ``terms`` and ``sizes`` are each cluster's cut term ``W(X, rest) / vol(X)``
+    (:func:`cluster_cut_terms`) and its number of neurons. A cluster is
+    degenerate when it has at most ``max_size`` neurons and at most ``max_cut``
+    of its edge weight leaves it: a group of neurons nearly cut off from the
+    rest of the network. It adds about 0 to the n-cut where an ordinary cluster
+    adds about 1, so a few of them drive the n-cut towards zero without saying
+    anything about the bulk of the network (P2 section 2 retrained such
+    L2-regularized networks). Small clusters whose weight leaves them (a single
+    neuron has cut term 1) are ordinary and not flagged; empty clusters are none.
+    """
     terms = np.asarray(terms, dtype=np.float64)
     sizes = np.asarray(sizes)
     bad = np.flatnonzero((sizes > 0) & (sizes <= max_size) & (terms <= max_cut))

@@ -32,8 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clusterability.core.dag_graph import DagGraph
-from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.graph import Graph
 from clusterability.errors import InputError
 from clusterability.seeds import seed_sequence
 
@@ -79,33 +78,17 @@ def shuffle_layer_within(block: np.ndarray, rows: np.ndarray, cols: np.ndarray, 
     return out.reshape(block.shape)
 
 
-def kept_blocks(graph: LayeredGraph | DagGraph) -> list[tuple[np.ndarray, np.ndarray]]:
+def kept_blocks(graph: Graph) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per block, the rows and columns of the non-isolated neurons (those with a non-zero weight).
 
     A :class:`LayeredGraph`'s block ``l`` joins node layers ``l`` and ``l + 1``;
     a :class:`DagGraph`'s block ``l`` maps input channels (rows: kept when a
-    non-isolated producer channel feeds them) to layer ``l`` (columns). Read
-    from the blocks' non-zero pattern, so weights near the float64 maximum
-    cannot overflow a degree.
+    non-isolated producer channel feeds them) to layer ``l`` (columns).
     """
-    if isinstance(graph, LayeredGraph):
-        rows = [np.any(b != 0, axis=1) for b in graph.blocks]
-        cols = [np.any(b != 0, axis=0) for b in graph.blocks]
-        kept = [rows[0], *(c | r for c, r in zip(cols[:-1], rows[1:])), cols[-1]]
-        return [(np.flatnonzero(kept[l]), np.flatnonzero(kept[l + 1])) for l in range(len(graph.blocks))]
-    degrees = graph.scaled(graph.scale_exponent()).degrees()
-    offsets = graph.layer_offsets()
-    kept = [degrees[offsets[l] : offsets[l + 1]] > 0 for l in range(len(offsets) - 1)]
-    out = []
-    for l, (block, sources) in enumerate(zip(graph.blocks, graph.sources)):
-        fed = np.zeros(block.shape[0], dtype=bool)
-        for producer, start in sources:
-            fed[start : start + graph.sizes[producer]] |= kept[producer]
-        out.append((np.flatnonzero(fed), np.flatnonzero(kept[l])))
-    return out
+    return graph.kept_blocks()
 
 
-def shuffle_graph(graph: LayeredGraph | DagGraph, method: str, rng: np.random.Generator) -> LayeredGraph | DagGraph:
+def shuffle_graph(graph: Graph, method: str, rng: np.random.Generator) -> Graph:
     """A shuffled copy of ``graph``: each block shuffled independently by ``method``.
 
     ``layer`` permutes each block among its non-isolated neurons only (see the module docstring).

@@ -42,9 +42,10 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from clusterability.core.bipartite import ARPACK_TOL, bipartite_eigenpairs
+from clusterability.core.bipartite import bipartite_eigenpairs
 from clusterability.core.dag_graph import DagGraph, dag_embedding
-from clusterability.core.eigensolver import DENSE_FALLBACK_LIMIT, lanczos_top_eigenpairs, top_eigenpairs
+from clusterability.core.eigensolver import DENSE_FALLBACK_LIMIT, eigen_tol_for, lanczos_top_eigenpairs, top_eigenpairs
+from clusterability.core.graph import Graph
 from clusterability.core.kmeans import kmeans
 from clusterability.core.layered_graph import LayeredGraph, unit_scaled_adjacency
 from clusterability.errors import InputError
@@ -56,37 +57,43 @@ _CONNECTED = 1.0 - 1e-9  # a second eigenvalue of M above this: the graph falls 
 
 
 def spectral_clusters(
-    graph: LayeredGraph | DagGraph | sp.spmatrix | np.ndarray,
+    graph: Graph | sp.spmatrix | np.ndarray,
     k: int,
     *,
     seed: int | np.random.Generator,
     solver: str = "fast",
     n_init: int = 10,
+    eigen_tol: float | None = None,
 ) -> np.ndarray:
     """Labels ``0..k-1`` of normalized spectral clustering, -1 for isolated nodes.
 
-    ``graph`` is a :class:`LayeredGraph` or a symmetric non-negative adjacency
-    matrix; ``seed`` fixes every random choice (eigen-solver start, k-means).
+    ``graph`` is a :class:`~clusterability.core.graph.Graph` (layered or DAG) or a symmetric non-negative
+    adjacency matrix; ``seed`` fixes every random choice (eigen-solver start, k-means); ``eigen_tol`` is
+    the eigen-solver's accuracy on every route (None: each route's default,
+    :data:`~clusterability.core.eigensolver.EIGEN_TOLS`).
     """
     if solver not in SOLVERS:
         raise InputError(f"unknown solver {solver!r}; choose one of {', '.join(SOLVERS)}")
     if k < 1:
         raise InputError(f"k must be a positive number of clusters, got {k}")
+    if eigen_tol is not None:
+        eigen_tol_for("gram", eigen_tol)  # checked here, whichever route the graph takes
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     graph = _unit_scaled(graph)
-    layer_degrees = graph.layer_degrees() if isinstance(graph, LayeredGraph) else None
-    if layer_degrees is not None:
-        degrees = np.concatenate(layer_degrees)
+    if isinstance(graph, LayeredGraph):  # degrees known per layer (the bipartite route uses them)
+        known = graph.layer_degrees()
+        degrees = np.concatenate(known)
+    elif isinstance(graph, Graph):
+        known = degrees = graph.degrees()
     else:
-        degrees = graph.degrees() if isinstance(graph, DagGraph) else _adjacency_degrees(graph)
-    known = layer_degrees if layer_degrees is not None else degrees if isinstance(graph, DagGraph) else None
+        known, degrees = None, _adjacency_degrees(graph)
     kept = degrees > 0
     n_kept = int(kept.sum())
     if n_kept < k:
         raise InputError(f"the graph has {n_kept} non-isolated nodes, fewer than k={k} clusters; use a smaller k")
     labels = np.full(degrees.shape[0], -1, dtype=np.int64)
     if solver == "fast":
-        embedding = _embedding(graph, k, rng, known)
+        embedding = _embedding(graph, k, rng, known, eigen_tol)
         labels[kept] = kmeans(embedding, k, seed=rng, n_init=n_init)[0]
     else:
         labels[kept] = _sklearn_labels(graph, kept, k, solver, rng, n_init)
@@ -101,17 +108,18 @@ def spectral_embedding(
 
 
 def _embedding(
-    graph: LayeredGraph | DagGraph | sp.spmatrix | np.ndarray,
+    graph: Graph | sp.spmatrix | np.ndarray,
     k: int,
     rng: np.random.Generator,
     degrees: list[np.ndarray] | np.ndarray | None,
+    eigen_tol: float | None = None,
 ) -> np.ndarray:
     """:func:`spectral_embedding` of a unit-scaled graph (``degrees``, if known: a layered graph's
     per layer, a DAG graph's as one array)."""
     if isinstance(graph, DagGraph):
-        return dag_embedding(graph, k, rng, degrees=degrees)
+        return dag_embedding(graph, k, rng, eigen_tol=eigen_tol, degrees=degrees)
     if isinstance(graph, LayeredGraph):
-        emb = _layered_embedding(graph, k, rng, degrees)
+        emb = _layered_embedding(graph, k, rng, degrees, eigen_tol)
         if emb is not None:
             return emb
         adjacency = graph.adjacency()
@@ -122,13 +130,13 @@ def _embedding(
     a = adjacency[kept][:, kept]
     inv_sqrt = 1.0 / np.sqrt(degrees[kept])
     m = sp.diags(inv_sqrt) @ a @ sp.diags(inv_sqrt)
-    vecs = _top_eigenvectors(m, k, rng)
+    vecs = _top_eigenvectors(m, k, rng, eigen_tol)
     return vecs * inv_sqrt[:, None]
 
 
-def _unit_scaled(graph: LayeredGraph | sp.spmatrix | np.ndarray) -> LayeredGraph | sp.spmatrix | np.ndarray:
+def _unit_scaled(graph: Graph | sp.spmatrix | np.ndarray) -> Graph | sp.spmatrix | np.ndarray:
     """``graph`` scaled by the power of 4 that brings its largest weight into ``[1/2, 2)``."""
-    if isinstance(graph, (LayeredGraph, DagGraph)):
+    if isinstance(graph, Graph):
         return graph.scaled(graph.scale_exponent())
     return unit_scaled_adjacency(graph)[0]
 
@@ -137,7 +145,9 @@ def _adjacency_degrees(adjacency: sp.spmatrix | np.ndarray) -> np.ndarray:
     return np.asarray(adjacency.sum(axis=1), dtype=np.float64).ravel()
 
 
-def _top_eigenvectors(m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def _top_eigenvectors(
+    m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Generator, eigen_tol: float | None = None
+) -> np.ndarray:
     """Eigenvectors of the symmetric ``m`` with the k largest eigenvalues, as columns."""
     n = m.shape[0]
     if n <= max(_DENSE_LIMIT, 2 * k + 2):
@@ -145,12 +155,22 @@ def _top_eigenvectors(m: sp.spmatrix | np.ndarray, k: int, rng: np.random.Genera
         _, vecs = scipy.linalg.eigh(dense, subset_by_index=[n - k, n - 1])
         return vecs
     v0 = rng.uniform(0.5, 1.5, size=n)
-    _, vecs = top_eigenpairs(m, k, v0=v0, tol=1e-10, dense=lambda: m.toarray() if sp.issparse(m) else np.asarray(m))
+    _, vecs = top_eigenpairs(
+        m,
+        k,
+        v0=v0,
+        tol=eigen_tol_for("adjacency", eigen_tol),
+        dense=lambda: m.toarray() if sp.issparse(m) else np.asarray(m),
+    )
     return vecs
 
 
 def _layered_embedding(
-    graph: LayeredGraph, k: int, rng: np.random.Generator, layer_degrees: list[np.ndarray] | None = None
+    graph: LayeredGraph,
+    k: int,
+    rng: np.random.Generator,
+    layer_degrees: list[np.ndarray] | None = None,
+    eigen_tol: float | None = None,
 ) -> np.ndarray | None:
     """The embedding through the bipartite shortcut, or None where it does not apply.
 
@@ -193,10 +213,10 @@ def _layered_embedding(
         before = rng.bit_generator.state
         v0 = np.zeros(trivial.shape[0])
         v0[trivial > 0] = rng.uniform(0.5, 1.5, size=int(np.count_nonzero(trivial)))
-        pairs = lanczos_top_eigenpairs(gram, k - 1, v0=v0, tol=ARPACK_TOL, deflate=vecs)
+        pairs = lanczos_top_eigenpairs(gram, k - 1, v0=v0, tol=eigen_tol_for("gram", eigen_tol), deflate=vecs)
         if pairs is None or pairs[0][-1] > _CONNECTED:
             rng.bit_generator.state = before
-            return _embedding_from_pairs(bipartite_eigenpairs(graph, k, rng=rng), kept)
+            return _embedding_from_pairs(bipartite_eigenpairs(graph, k, rng=rng, eigen_tol=eigen_tol), kept)
         vals, vecs = np.append(pairs[0], 1.0), np.column_stack([pairs[1], trivial])
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
@@ -418,7 +438,7 @@ def _sklearn_labels(
 ) -> np.ndarray:
     from sklearn.cluster import SpectralClustering
 
-    adjacency = graph.adjacency() if isinstance(graph, (LayeredGraph, DagGraph)) else sp.csr_matrix(graph)
+    adjacency = graph.adjacency() if isinstance(graph, Graph) else sp.csr_matrix(graph)
     a = adjacency[kept][:, kept]
     if a.shape[0] <= k:
         a = a.toarray()  # scikit-learn's k >= n fallback (dense eigh) fails on sparse input
