@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import copy
 import importlib.util
-import itertools
 import json
 import os
 import platform
@@ -41,6 +40,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
     os.environ[_var] = "1"
 
 import numpy as np  # noqa: E402
+from networks import PAPER_WIDTHS, glorot_mlp  # noqa: E402
 from sklearn.cluster import k_means  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
@@ -54,24 +54,10 @@ from clusterability.core.spectral import spectral_embedding  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 UNROLLED_REV = "7b7c787416c27794b53cd41c860149cf99c9f6f6"  # kmeans.py with the unrolled kernels
-WIDTHS = (784, 256, 256, 256, 256, 10)
 NETWORKS = (("pruned", 0.9), ("dense", 0.0))
 TARGET_MS = {("pruned", 4): 15.0, ("pruned", 12): 30.0, ("dense", 4): 100.0, ("dense", 12): 200.0}
 METHODS = ("old", "new", "sklearn")
 N_INIT = 10
-
-
-def glorot_mlp(seed: int, sparsity: float) -> list[np.ndarray]:
-    """Glorot-uniform kernels; the smallest ``sparsity`` fraction of each set to zero."""
-    rng = np.random.default_rng(seed)
-    kernels = []
-    for fan_in, fan_out in itertools.pairwise(WIDTHS):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-        if sparsity > 0:
-            w[np.abs(w) < np.quantile(np.abs(w), sparsity)] = 0.0
-        kernels.append(w)
-    return kernels
 
 
 def load_old_kmeans(rev: str) -> ModuleType:
@@ -124,7 +110,7 @@ def shuffle_ms(old: ModuleType, graph: LayeredGraph, k: int, seed: int, n_shuffl
 def bench(old: ModuleType, n_shuffles: int, repeats: int, shuffle_repeats: int, seed: int) -> list[dict]:
     rows = []
     for name, sparsity in NETWORKS:
-        graph = mlp_graph(glorot_mlp(seed, sparsity))
+        graph = mlp_graph(glorot_mlp(PAPER_WIDTHS, seed=seed, sparsity=sparsity))
         for k in (4, 12):
             # The embeddings and k-means generators of shuffles 0 .. n_shuffles - 1, as in shuffle_ncut.
             cases = []

@@ -47,6 +47,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMB
 import importlib.util  # noqa: E402
 
 import numpy as np  # noqa: E402
+from networks import PAPER_WIDTHS, glorot_mlp  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from clusterability.core import measure  # noqa: E402
@@ -54,25 +55,11 @@ from clusterability.core.build import mlp_graph  # noqa: E402
 from clusterability.core.measure import shuffle_ncut  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-WIDTHS = (784, 256, 256, 256, 256, 10)
 #: The last commit with the ARPACK-only ``fast`` solver (the bounded eigen-solver, issue 19).
 REFERENCE_REV = "41517df026dfa8fb41706d684d572f3b23920697"
 #: The modules of the ``fast`` solver, in import order.
 SOLVER_MODULES = ("eigensolver", "kmeans", "bipartite", "dag_graph", "spectral")
 SOLVERS = ("fast", "reference", "sklearn-amg", "sklearn-arpack")
-
-
-def glorot_mlp(seed: int, sparsity: float) -> list[np.ndarray]:
-    """Glorot-uniform kernels; the smallest ``sparsity`` fraction of each set to zero."""
-    rng = np.random.default_rng(seed)
-    kernels = []
-    for fan_in, fan_out in zip(WIDTHS[:-1], WIDTHS[1:]):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        w = rng.uniform(-limit, limit, size=(fan_in, fan_out))
-        if sparsity > 0:
-            w[np.abs(w) < np.quantile(np.abs(w), sparsity)] = 0.0
-        kernels.append(w)
-    return kernels
 
 
 def load_reference(rev: str) -> ModuleType:
@@ -140,7 +127,7 @@ def bench(n_shuffles: int, seed: int, reference: ModuleType) -> list[dict]:
     rows = []
     calls = {s: solver_call(s, reference) for s in SOLVERS}
     for name, sparsity in (("pruned", 0.9), ("dense", 0.0)):
-        graph = mlp_graph(glorot_mlp(seed, sparsity))
+        graph = mlp_graph(glorot_mlp(PAPER_WIDTHS, seed=seed, sparsity=sparsity))
         for k in (4, 12):
             runs = interleaved({s: calls[s] for s in SOLVERS[:2]}, graph, k, seed, n_shuffles)
             runs |= interleaved({s: calls[s] for s in SOLVERS[2:]}, graph, k, seed, n_shuffles)

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-import itertools
+import importlib.util
 import os
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
 
+from workflow_helpers import MIRROR, REPO
+
 if TYPE_CHECKING:
     from synthetic_mirror import RawMirror
 
-# The MLP of both papers: 784-256-256-256-256-10.
-PAPER_WIDTHS = (784, 256, 256, 256, 256, 10)
+
+def _benchmark_networks() -> ModuleType:
+    """``benchmarks/networks.py``, the random networks the benchmarks measure, loaded by its path
+    (the benchmarks are scripts, not a package; they never import from the tests)."""
+    spec = importlib.util.spec_from_file_location("benchmark_networks", REPO / "benchmarks" / "networks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_NETWORKS = _benchmark_networks()
+#: The MLP of both papers: 784-256-256-256-256-10.
+PAPER_WIDTHS: tuple[int, ...] = _NETWORKS.PAPER_WIDTHS
 
 
 def build_planted_mlp(
@@ -48,13 +62,9 @@ def build_planted_mlp(
 
 
 def build_glorot_mlp(widths: Sequence[int] = PAPER_WIDTHS, *, seed: int = 0) -> list[np.ndarray]:
-    """Kernels of an MLP at Keras' default initialization (Glorot uniform), float32."""
-    rng = np.random.default_rng(seed)
-    kernels = []
-    for fan_in, fan_out in itertools.pairwise(widths):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        kernels.append(rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32))
-    return kernels
+    """Kernels of an MLP at Keras' default initialization (Glorot uniform), float32 as Keras stores them:
+    the benchmarks' networks (``benchmarks/networks.py``, ``glorot_mlp``), dense."""
+    return [k.astype(np.float32) for k in _NETWORKS.glorot_mlp(widths, seed=seed)]
 
 
 def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
@@ -86,7 +96,6 @@ def write_weights(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
-MIRROR = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 #: Where the real mirror is looked for: unset, ``MIRROR``; ``none``, nowhere (to run the data tests as on a
 #: fresh clone while ../shared exists); else that folder.
 REAL_MIRROR_ENV = "CLUSTERABILITY_REAL_MIRROR"
@@ -148,7 +157,7 @@ def lib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("lib")
     shutil.copytree(
-        Path(__file__).resolve().parents[1] / "lib" / "clusterability",
+        REPO / "lib" / "clusterability",
         root / "clusterability",
         ignore=shutil.ignore_patterns("__pycache__"),
     )

@@ -16,7 +16,6 @@ from clusterability.core.ncut import (
     Degeneracy,
     cluster_cut_terms,
     degeneracy_of,
-    degenerate_clusters,
     ncut,
 )
 
@@ -134,6 +133,13 @@ def test_all_unlabelled_gives_zero() -> None:
 # --- degenerate clusters ----------------------------------------------------------
 
 
+def _degeneracy(graph: LayeredGraph | sp.spmatrix, labels: np.ndarray) -> Degeneracy:
+    """The degeneracy of the partition ``labels`` of ``graph``, from its cut terms and cluster sizes
+    (what :func:`clusterability.core.measure.cluster_network` hands :func:`degeneracy_of`)."""
+    terms, _ = cluster_cut_terms(graph, labels)
+    return degeneracy_of(terms, np.bincount(labels[labels >= 0], minlength=terms.shape[0]))
+
+
 def _two_block_graph(n: int = 64) -> tuple[LayeredGraph, np.ndarray]:
     """A 4-layer graph of two planted halves; returns it and the halves' labels."""
     rng = np.random.default_rng(0)
@@ -147,7 +153,7 @@ def _two_block_graph(n: int = 64) -> tuple[LayeredGraph, np.ndarray]:
 
 def test_balanced_modules_are_not_degenerate() -> None:
     g, labels = _two_block_graph()
-    deg = degenerate_clusters(g, labels)
+    deg = _degeneracy(g, labels)
     assert not deg.degenerate and deg.clusters == () and deg.reason == ""
 
 
@@ -169,10 +175,10 @@ def test_a_handful_of_near_isolated_neurons_is_degenerate() -> None:
     g, labels = _with_near_isolated_chain(*_two_block_graph())
     terms, _ = cluster_cut_terms(g, labels)
     assert terms[2] < 0.01  # it adds about 0 to the n-cut where an ordinary cluster adds about 1
-    deg = degenerate_clusters(g, labels)
+    deg = _degeneracy(g, labels)
     assert deg.degenerate and deg.clusters == (2,)
     assert "cluster 2: 3 neurons" in deg.reason and "% of its weight leaves it" in deg.reason
-    assert degenerate_clusters(g.adjacency(), labels) == deg  # the sparse route agrees
+    assert _degeneracy(g.adjacency(), labels) == deg  # the sparse route agrees
 
 
 def test_small_clusters_whose_weight_leaves_them_are_ordinary() -> None:
@@ -183,14 +189,14 @@ def test_small_clusters_whose_weight_leaves_them_are_ordinary() -> None:
     labels[100] = 3  # a singleton: cut term 1
     terms, _ = cluster_cut_terms(g, labels)
     assert terms[2] > 0.9 and terms[3] == 1.0
-    assert not degenerate_clusters(g, labels).degenerate
+    assert not _degeneracy(g, labels).degenerate
     # A large cluster whose weight all leaves it (half of layer 1, no internal edge) is a poor cluster, not a
     # near-isolated one; and a planted half, nearly cut off but 128 neurons, is a module.
     labels = _two_block_graph()[1].copy()
     labels[64:96] = 2
     assert cluster_cut_terms(g, labels)[0][2] == pytest.approx(1.0)
     assert cluster_cut_terms(g, labels)[0][1] < 0.05
-    assert not degenerate_clusters(g, labels).degenerate
+    assert not _degeneracy(g, labels).degenerate
 
 
 def test_degeneracy_thresholds_are_a_fixed_size_and_cut_term() -> None:
@@ -223,11 +229,14 @@ def test_paper_mlps_at_k12_are_flagged_only_when_neurons_are_cut_off(paper_mlp_k
 
 
 def test_degeneracy_ignores_unlabelled_nodes() -> None:
-    g, labels = _two_block_graph()
-    labels = labels.copy()
-    labels[:3] = -1
-    assert not degenerate_clusters(g, labels).degenerate
-    assert not degenerate_clusters(g.adjacency(), labels).degenerate
+    """Isolated neurons (labelled -1) belong to no cluster: they make none of the clusters a handful."""
+    g, _ = _two_block_graph()
+    blocks = [b.copy() for b in g.blocks]
+    blocks[0][:3, :] = 0.0  # three inputs without any weight
+    clustering = cluster_network(LayeredGraph(tuple(blocks)), 2, seed=0)
+    assert (clustering.labels[:3] == -1).all() and (clustering.labels[3:] >= 0).all()
+    assert sorted(clustering.cluster_sizes.tolist()) == [128 - 3, 128]  # the planted halves
+    assert not clustering.degeneracy.degenerate
 
 
 def test_collect_shuffles_takes_the_first_n_from_any_chunks() -> None:

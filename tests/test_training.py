@@ -132,6 +132,35 @@ def test_metrics_json(runs):
     assert on_disk["wall_seconds"]["total"] > 0
 
 
+def test_epochs_run_counts_the_epochs_keras_ran():
+    """``epochs_run`` is what Keras' ``History`` records, not the config: a phase stopped after its first
+    epoch ran one (workflow/costs.py divides the phase's wall time by it); a phase of 0 epochs runs none."""
+    from clusterability.train.runtime import import_tf
+    from clusterability.train.training import (
+        FitInputs,
+        PhaseRun,
+        _check_data,
+        build_network,
+        fit_phase,
+        training_images,
+    )
+
+    tf, keras, _ = import_tf(threads=1, seed=0)
+    config = TrainConfig(epochs=3, prune_epochs=0, batch_size=64, widths=(8,), n_classes=2)
+    x, y = training_images(_check_data(_tiny_data(), config.n_classes, regression=False))
+    model, tags = build_network(keras, config, x.shape[1:], 2, False, model_seed=0, init_seed=1)
+    assert tags is None  # no clusterable initialization
+
+    class StopAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.model.stop_training = True
+
+    fitting = FitInputs(tf=tf, keras=keras, x=x, y=y, config=config, seed=0)
+    run = fit_phase(fitting, model, "train", config.epochs, [StopAfterFirstEpoch()])
+    assert run.epochs_run == 1 and len(run.history["loss"]) == 1 and run.eigenvalue_sums is None
+    assert fit_phase(fitting, model, "train", 0) == PhaseRun(history={}, epochs_run=0)
+
+
 def test_keras_model_round_trip(runs):
     from_model = load_keras_model_weights(runs["a"]["out_model"])
     from_npz = load_weights(runs["a"]["out_weights_pruned"])
@@ -406,6 +435,12 @@ def test_small_cnn_and_vgg_layers() -> None:
             assert type(vgg.layers[i + 1]).__name__ == "BatchNormalization"
     with pytest.raises(InputError, match="dense_widths and conv_dropout are for convolutional"):
         TrainConfig(dense_widths=(8,))
+    # The builders take keyword arguments only: no call can swap two settings by position.
+    from clusterability.train.models import build_mlp, build_small_cnn, build_vgg
+
+    for builder in (build_mlp, build_small_cnn, build_vgg):
+        with pytest.raises(TypeError, match="positional"):
+            builder((28, 28), seed=0)
 
 
 def test_vgg_conv_dropout_rates() -> None:

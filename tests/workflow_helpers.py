@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: The shared read-only mirror of the official raw dataset files (``../shared/datasets``; conftest.py reads it too).
 MIRROR = REPO.parent / "shared" / "datasets"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY = REPO / "config" / "scales" / "tiny.yaml"

@@ -49,6 +49,7 @@ def _dense(keras: Any, units: int, activation: str, name: str, seed: int, regula
 
 
 def build_mlp(
+    *,
     input_shape: Sequence[int] = (28, 28),
     widths: Sequence[int] = (256, 256, 256, 256),
     n_classes: int = 10,
@@ -56,7 +57,6 @@ def build_mlp(
     l1: float = 0.0,
     l2: float = 0.0,
     output_activation: str = "softmax",
-    *,
     seed: int,
 ) -> Any:
     """The papers' multi-layer perceptron as an uncompiled ``tf_keras`` model.
@@ -106,6 +106,7 @@ def _conv(keras: Any, channels: int, name: str, seed: int, regularizer: Any, act
 
 
 def _cnn(
+    *,
     name: str,
     input_shape: Sequence[int],
     widths: Sequence[int],
@@ -121,6 +122,8 @@ def _cnn(
     seed: int,
 ) -> Any:
     """A plain convolutional network: 3x3 ``same`` convolutions, max-pooling after those in ``pools``.
+
+    Keyword arguments only: :func:`build_small_cnn` and :func:`build_vgg` name every setting.
 
     ``conv_dropout`` holds a rate per convolution. Without ``batch_norm`` (the
     small CNN): ``Conv2D(relu)``, and after each pooling ``Dropout`` at the
@@ -186,6 +189,7 @@ def _cnn(
 
 
 def build_small_cnn(
+    *,
     input_shape: Sequence[int] = (28, 28),
     widths: Sequence[int] = (64, 64, 64),
     dense_widths: Sequence[int] = (128,),
@@ -195,7 +199,6 @@ def build_small_cnn(
     l1: float = 0.0,
     l2: float = 0.0,
     output_activation: str = "softmax",
-    *,
     seed: int,
 ) -> Any:
     """P2's small CNN (section 3, A.2): 3x3 convolutions of 64 channels, max-pooling 2x2 after every
@@ -204,17 +207,17 @@ def build_small_cnn(
     widths = tuple(widths)
     pools = tuple(range(1, len(widths)))
     return _cnn(
-        "small_cnn",
-        input_shape,
-        widths,
-        pools,
-        dense_widths,
-        n_classes,
-        dropout,
-        (conv_dropout,) * len(widths),
-        l1,
-        l2,
-        output_activation,
+        name="small_cnn",
+        input_shape=input_shape,
+        widths=widths,
+        pools=pools,
+        dense_widths=dense_widths,
+        n_classes=n_classes,
+        dropout=dropout,
+        conv_dropout=(conv_dropout,) * len(widths),
+        l1=l1,
+        l2=l2,
+        output_activation=output_activation,
         batch_norm=False,
         seed=seed,
     )
@@ -246,6 +249,7 @@ def vgg_pools(n_convs: int) -> tuple[int, ...]:
 
 
 def build_vgg(
+    *,
     input_shape: Sequence[int] = (32, 32, 3),
     widths: Sequence[int] = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512),
     dense_widths: Sequence[int] = (512,),
@@ -255,7 +259,6 @@ def build_vgg(
     l1: float = 0.0,
     l2: float = 0.0,
     output_activation: str = "softmax",
-    *,
     seed: int,
 ) -> Any:
     """VGG-16 for CIFAR-10 as Liu & Deng (2015): VGG-16's 13 convolutions in blocks of 2, 2, 3, 3, 3
@@ -265,24 +268,24 @@ def build_vgg(
     ``dropout`` before and after the dense layer (0.5). See :func:`_cnn`."""
     widths = tuple(widths)
     return _cnn(
-        "vgg",
-        input_shape,
-        widths,
-        vgg_pools(len(widths)),
-        dense_widths,
-        n_classes,
-        dropout,
-        vgg_conv_dropout(conv_dropout, len(widths)),
-        l1,
-        l2,
-        output_activation,
+        name="vgg",
+        input_shape=input_shape,
+        widths=widths,
+        pools=vgg_pools(len(widths)),
+        dense_widths=dense_widths,
+        n_classes=n_classes,
+        dropout=dropout,
+        conv_dropout=vgg_conv_dropout(conv_dropout, len(widths)),
+        l1=l1,
+        l2=l2,
+        output_activation=output_activation,
         batch_norm=True,
         seed=seed,
     )
 
 
-#: Builders by architecture name; each takes ``input_shape``, ``widths``, ``n_classes``,
-#: ``dropout``, ``l1``, ``l2``, ``output_activation`` and a keyword-only ``seed``; the CNNs
+#: Builders by architecture name; each takes keyword arguments only: ``input_shape``, ``widths``,
+#: ``n_classes``, ``dropout``, ``l1``, ``l2``, ``output_activation`` and ``seed`` (required); the CNNs
 #: also ``dense_widths`` and ``conv_dropout``.
 ARCHITECTURES: dict[str, Callable[..., Any]] = {"mlp": build_mlp, "small_cnn": build_small_cnn, "vgg": build_vgg}
 #: Architectures whose graph is the channel graph of their convolutions (P2 section 1.1).

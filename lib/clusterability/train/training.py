@@ -55,7 +55,9 @@ Metrics JSON (one object)
     ``{train, prune}``: ``lambda_2 + ... + lambda_k`` of ``L_sym``, and the
     output layer's largest ``|w|``, at each epoch's first batch and at the end
     of the phase.
-``epochs_run`` ({train, prune}), ``history`` ({train, prune}: Keras' per-epoch
+``epochs_run`` ({train, prune}: the epochs Keras ran in each phase, as its
+``History`` records them; the config's ``epochs``/``prune_epochs`` in a run that
+completes), ``history`` ({train, prune}: Keras' per-epoch
 ``loss``/``accuracy``), ``wall_seconds`` ({setup, train, prune, evaluate,
 total}: the fixed costs of importing TensorFlow and building the model, and of
 evaluating and saving, apart from the epochs), ``device``
@@ -70,6 +72,8 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -208,10 +212,6 @@ def _evaluate(
     return out
 
 
-def _history(history: Any) -> dict[str, list[float]]:
-    return {k: [float(v) for v in vals] for k, vals in (history.history if history else {}).items()}
-
-
 def last_epoch(history: dict[str, list[float]], regression: bool) -> dict[str, float | None]:
     """``train_acc`` and ``train_loss`` (regression: ``train_loss``, ``train_mse``) of a phase's last epoch.
 
@@ -326,6 +326,215 @@ def pruning_end_step(n_train: int, config: TrainConfig) -> int:
     return config.prune_epochs * math.ceil(n_train / config.batch_size)
 
 
+@dataclass(frozen=True)
+class PhaseRun:
+    """One phase of a run (``train``, or ``prune``: P1 A.2) as Keras ran it.
+
+    ``history`` holds Keras' per-epoch metrics, ``epochs_run`` the epochs
+    ``fit`` completed; ``eigenvalue_sums`` and ``output_scales`` are the
+    clusterability regularizer's record (P2 4.1), ``None`` without it.
+    ``PhaseRun()`` is a phase that did not run (no epochs).
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epochs_run: int = 0
+    eigenvalue_sums: list[float] | None = None
+    output_scales: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class FitInputs:
+    """What every phase's ``fit`` reads (:func:`fit_phase`): the TensorFlow modules, the training images
+    (:func:`training_images`), the config and the run's seed."""
+
+    tf: Any
+    keras: Any
+    x: np.ndarray
+    y: np.ndarray
+    config: TrainConfig
+    seed: int
+
+
+def build_network(
+    keras: Any,
+    config: TrainConfig,
+    input_shape: tuple[int, ...],
+    n_outputs: int,
+    regression: bool,
+    *,
+    model_seed: int,
+    init_seed: int,
+) -> tuple[Any, list[np.ndarray] | None]:
+    """The compiled network before training, and its clusterable initialization's tags (P2 4.2; ``None`` without).
+
+    ``config.architecture``'s builder (:mod:`clusterability.train.models`) seeded
+    with ``model_seed``; with ``config.init_tags``, its hidden kernels are then
+    initialized clusterably from ``init_seed`` (:func:`clusterable_init`).
+    """
+    from clusterability.train.models import build_model
+
+    model = build_model(
+        config.architecture, **model_arguments(config, input_shape, n_outputs, regression), seed=model_seed
+    )
+    tags = clusterable_init(model, keras, config, init_seed) if config.init_tags else None
+    _compile(model, keras, config, regression)
+    return model, tags
+
+
+def fit_phase(fitting: FitInputs, net: Any, phase: str, epochs: int, callbacks: Sequence[Any] = ()) -> PhaseRun:
+    """Run one phase of ``epochs`` epochs of ``net.fit`` on the training images (none for 0 epochs).
+
+    With ``config.regularizer_weight`` the clusterability regularizer (P2 4.1)
+    drives the phase after ``callbacks``; with ``config.augment`` the phase
+    trains on a fresh pipeline of augmented batches seeded by the run's seed and
+    ``phase`` (:func:`augmented_batches`).
+    """
+    if not epochs:
+        return PhaseRun()
+    config = fitting.config
+    regularizer = None
+    if config.regularizer_weight:
+        from clusterability.train.regularizer import attach_regularizer
+
+        regularizer = attach_regularizer(
+            fitting.tf,
+            fitting.keras,
+            net,
+            config.regularizer_weight,
+            config.regularizer_k,
+            config.regularizer_normalization,
+        )
+        callbacks = [*callbacks, regularizer]
+    if config.augment:  # a fresh, seeded pipeline per phase
+        batches = augmented_batches(fitting.x, fitting.y, config, derive_seed(fitting.seed, "augment", phase))
+        history = net.fit(batches, epochs=epochs, callbacks=list(callbacks), verbose=0)
+    else:
+        history = net.fit(
+            fitting.x,
+            fitting.y,
+            epochs=epochs,
+            batch_size=config.batch_size,
+            shuffle=config.shuffle,
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+    return PhaseRun(
+        history={key: [float(v) for v in values] for key, values in history.history.items()},
+        epochs_run=len(history.epoch),
+        eigenvalue_sums=None if regularizer is None else regularizer.eigenvalue_sums,
+        output_scales=None if regularizer is None else regularizer.output_scales,
+    )
+
+
+def prune_phase(fitting: FitInputs, tfmot: Any, model: Any, end_step: int, regression: bool) -> tuple[Any, PhaseRun]:
+    """Prune the trained ``model`` for ``config.prune_epochs`` epochs (Zhu & Gupta 2017; P1 A.2).
+
+    Every dense and conv kernel is wrapped in tfmot's ``prune_low_magnitude`` on
+    the polynomial-decay schedule that reaches ``final_sparsity`` at ``end_step``
+    (:func:`pruning_end_step`). Returns the stripped network, compiled for
+    evaluation, and the phase; without pruning epochs, ``model`` itself and a
+    phase that did not run.
+    """
+    config, keras = fitting.config, fitting.keras
+    if not config.prune_epochs:
+        return model, PhaseRun()
+    schedule = tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=config.initial_sparsity,
+        final_sparsity=config.final_sparsity,
+        begin_step=0,
+        end_step=end_step,
+        power=config.pruning_power,
+        frequency=config.pruning_frequency,
+    )
+
+    def wrap(layer: Any) -> Any:
+        # Wrapping the trained layer object keeps its weights; other layers are reused.
+        if _prunable(layer, keras):
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
+    pruning = keras.models.clone_model(model, clone_function=wrap)
+    _compile(pruning, keras, config, regression)
+    run = fit_phase(fitting, pruning, "prune", config.prune_epochs, [tfmot.sparsity.keras.UpdatePruningStep()])
+    final_model = tfmot.sparsity.keras.strip_pruning(pruning)
+    _compile(final_model, keras, config, regression)  # for evaluation only; not saved
+    return final_model, run
+
+
+def finish_stage(
+    model: Any,
+    stage: str,
+    evaluated_splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    regression: bool,
+    out_weights: str | os.PathLike[str] | None,
+) -> tuple[dict[str, float | None], NetworkWeights]:
+    """Evaluate ``model`` at the end of a stage (``unpruned`` or ``pruned``) and keep its weights.
+
+    Returns :func:`_evaluate` on ``evaluated_splits`` and the weights (their
+    ``source`` is ``stage``), written to ``out_weights`` unless it is ``None``.
+    """
+    evaluated = _evaluate(model, evaluated_splits, regression)
+    weights = network_weights(model, source=stage)
+    if out_weights is not None:
+        save_weights(out_weights, weights)
+    return evaluated, weights
+
+
+def pruning_summary(n_train: int, config: TrainConfig) -> dict[str, Any]:
+    """The metrics' ``pruning`` object: the schedule's steps and its target at the last mask update."""
+    end_step = pruning_end_step(n_train, config)
+    # Masks are updated at pruning steps 1..end_step that are multiples of the frequency.
+    last_update: int | None = (end_step // config.pruning_frequency) * config.pruning_frequency
+    if not config.prune_epochs or last_update < 1:
+        last_update = None
+    return {
+        "end_step": end_step if config.prune_epochs else 0,
+        "steps_per_epoch": math.ceil(n_train / config.batch_size),
+        "last_mask_update_step": last_update,
+        "target_sparsity_at_last_update": (
+            float(
+                config.final_sparsity
+                + (config.initial_sparsity - config.final_sparsity)
+                * (1 - last_update / end_step) ** config.pruning_power
+            )
+            if last_update is not None
+            else None
+        ),
+    }
+
+
+def sparsity_summary(unpruned: NetworkWeights, pruned: NetworkWeights) -> dict[str, Any]:
+    """The metrics' ``sparsity`` object: per-kernel fractions of zeros of both weight sets, and the pruned total."""
+    return {
+        "unpruned": kernel_sparsity(unpruned),
+        "pruned": kernel_sparsity(pruned),
+        "pruned_total": float(sum(int(np.sum(k == 0)) for k in pruned.kernels) / sum(k.size for k in pruned.kernels)),
+    }
+
+
+def promotion_summary(
+    config: TrainConfig, tags: list[np.ndarray] | None, phases: dict[str, PhaseRun]
+) -> dict[str, Any]:
+    """The metrics of P2 section 4's clusterability promotion; empty when the run used none.
+
+    ``clusterable_init_tag_counts`` (clusterable initialization) and
+    ``regularizer_eigenvalue_sums``/``regularizer_output_scales`` per phase that
+    ran (the clusterability regularizer).
+    """
+    out: dict[str, Any] = {}
+    if config.init_tags:
+        out["clusterable_init_tag_counts"] = [np.bincount(t, minlength=config.init_tags).tolist() for t in tags]
+    if config.regularizer_weight:
+        # lambda_2 + ... + lambda_k at each epoch's first batch and at the end of each phase.
+        out["regularizer_eigenvalue_sums"] = {
+            phase: run.eigenvalue_sums for phase, run in phases.items() if run.eigenvalue_sums is not None
+        }
+        out["regularizer_output_scales"] = {
+            phase: run.output_scales for phase, run in phases.items() if run.output_scales is not None
+        }
+    return out
+
+
 def train_and_prune(
     data: dict[str, np.ndarray],
     config: TrainConfig,
@@ -344,7 +553,6 @@ def train_and_prune(
     and shuffling. Outputs left as ``None`` are not written. The metrics
     (returned and written as JSON) are described in the module docstring.
     """
-    from clusterability.train.models import build_model
     from clusterability.train.runtime import device_summary, import_tf, library_versions, numerics_fingerprint
 
     if not isinstance(config, TrainConfig):
@@ -358,96 +566,32 @@ def train_and_prune(
     clock = _Clock()
     seeds = {"tensorflow": derive_seed(seed, "tensorflow"), "model": derive_seed(seed, "model")}
     tf, keras, tfmot = import_tf(threads=threads, seed=seeds["tensorflow"])
-    model = build_model(
-        config.architecture,
-        **model_arguments(config, x_train.shape[1:], y_train.shape[1] if regression else config.n_classes, regression),
-        seed=seeds["model"],
+    model, tags = build_network(
+        keras,
+        config,
+        x_train.shape[1:],
+        y_train.shape[1] if regression else config.n_classes,
+        regression,
+        model_seed=seeds["model"],
+        init_seed=derive_seed(seed, "clusterable_init"),
     )
-    if config.init_tags:
-        tags = clusterable_init(model, keras, config, derive_seed(seed, "clusterable_init"))
-    _compile(model, keras, config, regression)
+    fitting = FitInputs(tf=tf, keras=keras, x=x_train, y=y_train, config=config, seed=seed)
     clock.lap("setup")
-    eigenvalue_sums: dict[str, list[float]] = {}
-    output_scales: dict[str, list[float]] = {}
 
-    def fit(net: Any, epochs: int, phase: str, callbacks: list[Any] = ()) -> Any:
-        if config.regularizer_weight:
-            from clusterability.train.regularizer import attach_regularizer
-
-            regularizer = attach_regularizer(
-                tf, keras, net, config.regularizer_weight, config.regularizer_k, config.regularizer_normalization
-            )
-            callbacks = [*callbacks, regularizer]
-            try:
-                return _fit(net, epochs, phase, callbacks)
-            finally:
-                eigenvalue_sums[phase] = regularizer.eigenvalue_sums
-                output_scales[phase] = regularizer.output_scales
-        return _fit(net, epochs, phase, callbacks)
-
-    def _fit(net: Any, epochs: int, phase: str, callbacks: list[Any]) -> Any:
-        if config.augment:  # a fresh, seeded pipeline per phase
-            batches = augmented_batches(x_train, y_train, config, derive_seed(seed, "augment", phase))
-            return net.fit(batches, epochs=epochs, callbacks=list(callbacks), verbose=0)
-        return net.fit(
-            x_train,
-            y_train,
-            epochs=epochs,
-            batch_size=config.batch_size,
-            shuffle=config.shuffle,
-            callbacks=list(callbacks),
-            verbose=0,
-        )
-
-    hist_train = fit(model, config.epochs, "train") if config.epochs else None
+    phases = {"train": fit_phase(fitting, model, "train", config.epochs)}
     clock.lap("train")
-
-    unpruned_eval = _evaluate(model, evaluated_splits, regression)
-    unpruned = network_weights(model, source="unpruned")
-    if out_weights_unpruned is not None:
-        save_weights(out_weights_unpruned, unpruned)
+    unpruned_eval, unpruned = finish_stage(model, "unpruned", evaluated_splits, regression, out_weights_unpruned)
     clock.lap("evaluate")
-
-    end_step = pruning_end_step(n_train, config)
-    hist_prune = None
-    if config.prune_epochs:
-        schedule = tfmot.sparsity.keras.PolynomialDecay(
-            initial_sparsity=config.initial_sparsity,
-            final_sparsity=config.final_sparsity,
-            begin_step=0,
-            end_step=end_step,
-            power=config.pruning_power,
-            frequency=config.pruning_frequency,
-        )
-
-        def wrap(layer: Any) -> Any:
-            # Wrapping the trained layer object keeps its weights; other layers are reused.
-            if _prunable(layer, keras):
-                return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
-            return layer
-
-        pruning = keras.models.clone_model(model, clone_function=wrap)
-        _compile(pruning, keras, config, regression)
-        hist_prune = fit(pruning, config.prune_epochs, "prune", [tfmot.sparsity.keras.UpdatePruningStep()])
-        final_model = tfmot.sparsity.keras.strip_pruning(pruning)
-        _compile(final_model, keras, config, regression)  # for evaluation only; not saved
-    else:
-        final_model = model
+    final_model, phases["prune"] = prune_phase(fitting, tfmot, model, pruning_end_step(n_train, config), regression)
     clock.lap("prune")
-
-    pruned_eval = _evaluate(final_model, evaluated_splits, regression)
-    pruned = network_weights(final_model, source="pruned")
-    if out_weights_pruned is not None:
-        save_weights(out_weights_pruned, pruned)
+    pruned_eval, pruned = finish_stage(final_model, "pruned", evaluated_splits, regression, out_weights_pruned)
     if out_model is not None:
         save_keras_model(final_model, out_model)
     clock.lap("evaluate")
 
-    history = {"train": _history(hist_train), "prune": _history(hist_prune)}
-    # Masks are updated at pruning steps 1..end_step that are multiples of the frequency.
-    last_update = (end_step // config.pruning_frequency) * config.pruning_frequency
-    if not config.prune_epochs or last_update < 1:
-        last_update = None
+    history = {phase: run.history for phase, run in phases.items()}
+    # Without a pruning phase the pruned network is the trained one, and so is its last epoch.
+    pruned_history = history["prune"] if config.prune_epochs else history["train"]
     metrics: dict[str, Any] = {
         "seed": int(seed),
         "derived_seeds": seeds,
@@ -459,41 +603,11 @@ def train_and_prune(
         "n_val": len(splits["val"][0]),
         "n_test": len(splits["test"][0]),
         "unpruned": stage_metrics(history["train"], unpruned_eval, regression),
-        # Without a pruning phase the pruned network is the trained one, and so is its last epoch.
-        "pruned": stage_metrics(history["prune"] if config.prune_epochs else history["train"], pruned_eval, regression),
-        "sparsity": {
-            "unpruned": kernel_sparsity(unpruned),
-            "pruned": kernel_sparsity(pruned),
-            "pruned_total": float(
-                sum(int(np.sum(k == 0)) for k in pruned.kernels) / sum(k.size for k in pruned.kernels)
-            ),
-        },
-        "pruning": {
-            "end_step": end_step if config.prune_epochs else 0,
-            "steps_per_epoch": math.ceil(n_train / config.batch_size),
-            "last_mask_update_step": last_update,
-            "target_sparsity_at_last_update": (
-                float(
-                    config.final_sparsity
-                    + (config.initial_sparsity - config.final_sparsity)
-                    * (1 - last_update / end_step) ** config.pruning_power
-                )
-                if last_update is not None
-                else None
-            ),
-        },
-        "epochs_run": {"train": config.epochs, "prune": config.prune_epochs},
-        **(
-            {"clusterable_init_tag_counts": [np.bincount(t, minlength=config.init_tags).tolist() for t in tags]}
-            if config.init_tags
-            else {}
-        ),
-        # lambda_2 + ... + lambda_k at each epoch's first batch and at the end of each phase.
-        **(
-            {"regularizer_eigenvalue_sums": eigenvalue_sums, "regularizer_output_scales": output_scales}
-            if config.regularizer_weight
-            else {}
-        ),
+        "pruned": stage_metrics(pruned_history, pruned_eval, regression),
+        "sparsity": sparsity_summary(unpruned, pruned),
+        "pruning": pruning_summary(n_train, config),
+        "epochs_run": {phase: run.epochs_run for phase, run in phases.items()},
+        **promotion_summary(config, tags, phases),
         "history": history,
         "wall_seconds": clock.laps(),
         "device": device_summary(),
