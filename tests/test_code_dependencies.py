@@ -24,9 +24,9 @@ SCRIPTS = REPO / "workflow_scripts"
 #: Each script's library modules (package-relative; ``__init__`` always included, ``data`` is its package).
 PINNED = {
     "cluster_network": (
-        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/kmeans core/layered_graph "
-        "core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz limits seeds "
-        "threads workflow workflow/jobs"
+        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/graph core/kmeans "
+        "core/layered_graph core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz "
+        "limits seeds threads workflow workflow/jobs"
     ),
     "fetch_dataset": "atomic data data/fetch data/sources errors threads workflow workflow/jobs",
     "fetch_imagenet_checkpoint": (
@@ -34,7 +34,7 @@ PINNED = {
         "io/torchvision io/wiring limits threads workflow workflow/jobs workflow/pretrained"
     ),
     "figure": (
-        "atomic core core/build core/dag_graph core/eigensolver core/layered_graph core/network "
+        "atomic core core/build core/dag_graph core/eigensolver core/graph core/layered_graph core/network "
         "core/statistics data data/formats data/prepare data/sources errors io io/npz lesions limits report "
         "report/columns report/figures report/tables seeds threads workflow workflow/jobs"
     ),
@@ -63,15 +63,16 @@ PINNED = {
     "prepare_dataset": "atomic data data/formats data/prepare data/sources errors seeds threads workflow workflow/jobs",
     "resize_dataset": "atomic data data/formats data/prepare data/sources errors seeds threads workflow workflow/jobs",
     "scorecard": (
-        "atomic core core/network core/statistics data data/formats data/prepare data/sources data/synthetic "
-        "errors io io/npz io/torchvision io/wiring lesions limits report report/columns report/tables seeds "
+        "atomic core core/build core/dag_graph core/eigensolver core/graph core/layered_graph core/network "
+        "core/statistics data data/formats data/prepare data/sources data/synthetic errors io io/npz "
+        "io/torchvision io/wiring lesions limits report report/columns report/figures report/tables seeds "
         "threads train train/config train/models train/pruning train/runtime workflow workflow/experiments "
         "workflow/jobs workflow/scorecard"
     ),
     "shuffle_chunk": (
-        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/kmeans core/layered_graph "
-        "core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz limits seeds "
-        "threads workflow workflow/jobs"
+        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/graph core/kmeans "
+        "core/layered_graph core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz "
+        "limits seeds threads workflow workflow/jobs"
     ),
     "table": (
         "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "
@@ -183,6 +184,31 @@ def test_code_params_move_with_logic_only(code_copy: tuple[Path, Path]) -> None:
     script = scripts / "table.py"
     script.write_text(script.read_text() + "\nEDITED = 1\n")
     assert "table" in _changed(before, _hashes(lib, scripts))
+
+
+def test_moving_a_definition_to_another_module_reruns_nothing(code_copy: tuple[Path, Path]) -> None:
+    """Which module holds a function is layout: ``z_score`` moved out of statistics.py (and imported back)
+    leaves every hash alone; changing its logic there moves exactly its users'."""
+    lib, scripts = code_copy
+    before = _hashes(lib, scripts)
+    statistics = lib / "clusterability/core/statistics.py"
+    text = statistics.read_text()
+    start = text.index("def z_score(")
+    end = text.index("\ndef ", start + 1)
+    function = text[start:end]
+    header = "from __future__ import annotations\n\nimport numpy as np\n\n\n"
+    (lib / "clusterability/core/moved.py").write_text(header + function)
+    statistics.write_text(
+        text[:start].replace(
+            "import numpy as np\n", "import numpy as np\n\nfrom clusterability.core.moved import z_score\n", 1
+        )
+        + text[end:]
+    )
+    assert _hashes(lib, scripts) == before
+    moved = lib / "clusterability/core/moved.py"
+    moved.write_text(moved.read_text().replace("s.std(ddof=1)", "s.std(ddof=0)"))
+    users = {"gather_shuffles", "table", "figure", "lesion_single", "lesion_pairs", "scorecard"}
+    assert _changed(before, _hashes(lib, scripts)) == users
 
 
 def test_another_clones_package_stops_the_workflow(tmp_path: Path) -> None:

@@ -9,10 +9,14 @@ functions a job calls is not known, so every import counts). Importing
 too; a package imported for itself (``import a.b``, ``from a.b import name``)
 counts with all its modules, as its ``__init__`` may load them lazily.
 
-:func:`code_hash` digests those modules' syntax trees without docstrings,
-comments or layout: the workflow gives it to each rule as a parameter, so a
-comment, a docstring or reformatting reruns nothing and a logic change reruns
-exactly the jobs whose code it is.
+:func:`code_hash` digests the logic of those modules: their top-level
+definitions' syntax trees, without docstrings, comments or layout, as one sorted
+collection, and with this package's import paths left out (which names are
+imported stays). The workflow gives it to each rule as a parameter, so a
+comment, a docstring, reformatting, or moving a definition to another module
+reruns nothing, and a logic change reruns exactly the jobs whose code it is.
+The runs recorded under ``docs/`` store these hashes, so a test can tell
+whether the code has changed in logic since (``docs/reproducibility.md``).
 """
 
 from __future__ import annotations
@@ -98,9 +102,7 @@ def script_module_files(script: str | Path) -> list[str]:
     return module_files(*sorted(_imports(path, "__main__")))
 
 
-def logic_dump(path: str | Path) -> str:
-    """The syntax tree of a Python file without docstrings, comments, layout or line numbers."""
-    tree = ast.parse(Path(path).read_text(), filename=str(path))
+def _without_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if (
@@ -111,14 +113,54 @@ def logic_dump(path: str | Path) -> str:
             and isinstance(body[0].value.value, str)
         ):
             node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _without_package_paths(tree: ast.AST) -> ast.AST:
+    """Imports from this package keep the names they import, not the module they import them from."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == PACKAGE):
+            node.module, node.level = PACKAGE, 0
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] == PACKAGE:
+                    alias.asname = alias.asname or alias.name.rpartition(".")[2]
+                    alias.name = PACKAGE
+    return tree
+
+
+def logic_dump(path: str | Path) -> str:
+    """The syntax tree of a Python file without docstrings, comments, layout or line numbers."""
+    tree = _without_docstrings(ast.parse(Path(path).read_text(), filename=str(path)))
     return ast.dump(tree, annotate_fields=False, include_attributes=False)
 
 
+def logic_statements(path: str | Path) -> list[str]:
+    """The top-level statements of a Python file as syntax trees (:func:`logic_dump`), this package's
+    import paths left out and its imports at module level dropped (which module holds a definition is
+    layout, not logic)."""
+    tree = _without_package_paths(_without_docstrings(ast.parse(Path(path).read_text(), filename=str(path))))
+    return [
+        ast.dump(node, annotate_fields=False, include_attributes=False)
+        for node in tree.body
+        if not (isinstance(node, ast.ImportFrom) and node.module in (PACKAGE, "__future__"))
+        and not (isinstance(node, ast.Import) and all(alias.name == PACKAGE for alias in node.names))
+    ]
+
+
 def code_hash(script: str | Path) -> str:
-    """The sha256 of a workflow script's logic and of the library modules it imports (by package path)."""
+    """The sha256 of a workflow script's logic and of the library modules it imports: their top-level
+    statements (:func:`logic_statements`) as one sorted collection, other libraries' imports counted once
+    however many modules repeat them."""
+    imports: set[str] = set()
+    definitions: list[str] = []
+    for origin, path in [("script", script), *(("library", p) for p in script_module_files(script))]:
+        for statement in logic_statements(path):
+            if statement.startswith(("Import(", "ImportFrom(")):
+                imports.add(statement)
+            else:
+                definitions.append(f"{origin}\n{statement}")
     digest = hashlib.sha256()
-    files = [Path(script).resolve(), *(Path(f) for f in script_module_files(script))]
-    for path in files:
-        name = path.name if path == files[0] else path.relative_to(PACKAGE_DIR).as_posix()
-        digest.update(f"{name}\n{logic_dump(path)}\n".encode())
+    for statement in [*sorted(imports), *sorted(definitions)]:
+        digest.update(f"{statement}\n".encode())
     return digest.hexdigest()
