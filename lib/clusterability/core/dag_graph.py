@@ -174,6 +174,10 @@ class DagGraph:
             out.append((np.flatnonzero(fed), np.flatnonzero(kept[l])))
         return out
 
+    def cut_terms(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster: ``W(X_c, complement) / vol(X_c)`` and ``vol(X_c)`` (:func:`dag_cut_terms`)."""
+        return dag_cut_terms(self, labels)
+
     def as_layered(self) -> LayeredGraph | None:
         """The layered graph if the layers form a chain (each reads all of the previous one), else None."""
         if self.sources[0] or len(self.sizes) < 2:

@@ -54,5 +54,8 @@ class Graph(Protocol):
     def kept_blocks(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per block, the rows and columns of the non-isolated neurons (what a ``layer`` shuffle permutes)."""
 
+    def cut_terms(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster of ``labels``: its n-cut term ``W(X_c, complement) / vol(X_c)`` and its volume."""
+
     def as_layered(self) -> LayeredGraph | None:
         """The graph as a chain of layers if it is one (what the bipartite solver and drawings need), else None."""

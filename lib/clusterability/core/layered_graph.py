@@ -69,6 +69,28 @@ class LayeredGraph:
         kept = [rows[0], *(c | r for c, r in zip(cols[:-1], rows[1:])), cols[-1]]
         return [(np.flatnonzero(kept[l]), np.flatnonzero(kept[l + 1])) for l in range(len(self.blocks))]
 
+    def cut_terms(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per cluster ``c`` of ``labels`` (-1: left out): ``W(X_c, complement) / vol(X_c)`` and ``vol(X_c)``
+        (:func:`clusterability.core.ncut.cluster_cut_terms`), from the blocks, without a sparse matrix."""
+        if labels.shape[0] != self.n_nodes:
+            raise ValueError(f"graph of {self.n_nodes} nodes does not match {labels.shape[0]} labels")
+        n_clusters = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
+        offsets = self.layer_offsets()
+        onehot = [
+            (labels[offsets[l] : offsets[l + 1], None] == np.arange(n_clusters)[None, :]).astype(np.float64)
+            for l in range(len(offsets) - 1)
+        ]
+        internal = np.zeros(n_clusters)
+        for l, b in enumerate(self.blocks):
+            # Weight of edges with both ends in cluster c, counted from both ends as in sum_ij A_ij.
+            internal += 2.0 * np.einsum("ic,ic->c", onehot[l], b @ onehot[l + 1])
+        degrees = self.degrees()
+        valid = labels >= 0
+        volume = np.bincount(labels[valid], weights=degrees[valid], minlength=n_clusters)
+        safe = np.where(volume > 0, volume, 1.0)
+        terms = np.where(volume > 0, (volume - internal) / safe, 0.0)
+        return np.clip(terms, 0.0, None), volume
+
     def as_layered(self) -> LayeredGraph:
         """Itself: a layered graph is a chain."""
         return self

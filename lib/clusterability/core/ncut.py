@@ -27,26 +27,20 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from clusterability.core.layered_graph import LayeredGraph, unit_scaled_adjacency
+from clusterability.core.graph import Graph
+from clusterability.core.layered_graph import unit_scaled_adjacency
 
 
-def cluster_cut_terms(
-    adjacency: LayeredGraph | sp.spmatrix | np.ndarray, labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def cluster_cut_terms(adjacency: Graph | sp.spmatrix | np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per cluster ``c``: ``W(X_c, complement) / vol(X_c)`` and ``vol(X_c)``.
 
     A cluster of zero volume contributes 0 (it has no edges to cut). Volumes
     are in the graph's own scale (``inf`` where that overflows float64).
     """
-    from clusterability.core.dag_graph import DagGraph, dag_cut_terms
-
     labels = np.asarray(labels)
-    if isinstance(adjacency, DagGraph):
+    if isinstance(adjacency, Graph):
         exponent = adjacency.scale_exponent()
-        terms, volume = dag_cut_terms(adjacency.scaled(exponent), labels)
-    elif isinstance(adjacency, LayeredGraph):
-        exponent = adjacency.scale_exponent()
-        terms, volume = _layered_cut_terms(adjacency.scaled(exponent), labels)
+        terms, volume = adjacency.scaled(exponent).cut_terms(labels)
     else:
         scaled, exponent = unit_scaled_adjacency(adjacency)
         terms, volume = _sparse_cut_terms(scaled, labels)
@@ -71,29 +65,7 @@ def _sparse_cut_terms(adjacency: sp.spmatrix | np.ndarray, labels: np.ndarray) -
     return terms, volume
 
 
-def _layered_cut_terms(graph: LayeredGraph, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`cluster_cut_terms` from a layered graph's blocks, without a sparse matrix."""
-    if labels.shape[0] != graph.n_nodes:
-        raise ValueError(f"graph of {graph.n_nodes} nodes does not match {labels.shape[0]} labels")
-    n_clusters = int(labels.max()) + 1 if labels.size and labels.max() >= 0 else 0
-    offsets = graph.layer_offsets()
-    onehot = [
-        (labels[offsets[l] : offsets[l + 1], None] == np.arange(n_clusters)[None, :]).astype(np.float64)
-        for l in range(len(offsets) - 1)
-    ]
-    internal = np.zeros(n_clusters)
-    for l, b in enumerate(graph.blocks):
-        # Weight of edges with both ends in cluster c, counted from both ends as in sum_ij A_ij.
-        internal += 2.0 * np.einsum("ic,ic->c", onehot[l], b @ onehot[l + 1])
-    degrees = graph.degrees()
-    valid = labels >= 0
-    volume = np.bincount(labels[valid], weights=degrees[valid], minlength=n_clusters)
-    safe = np.where(volume > 0, volume, 1.0)
-    terms = np.where(volume > 0, (volume - internal) / safe, 0.0)
-    return np.clip(terms, 0.0, None), volume
-
-
-def ncut(adjacency: LayeredGraph | sp.spmatrix | np.ndarray, labels: np.ndarray) -> float:
+def ncut(adjacency: Graph | sp.spmatrix | np.ndarray, labels: np.ndarray) -> float:
     """The n-cut of the partition given by ``labels`` (-1 = node left out)."""
     terms, _ = cluster_cut_terms(adjacency, labels)
     return float(terms.sum())
