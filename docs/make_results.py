@@ -168,8 +168,15 @@ def csv_markdown(table: pd.DataFrame) -> str:
 
 
 def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
-    """name -> title of every table of ``paper`` in config.yaml that the run built, in the config's order."""
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    """name -> title of every table of ``paper`` in the catalogue that the run built, in the catalogue's order."""
+    from clusterability.workflow.config import load_config
+
+    config, _ = load_config(
+        yaml.safe_load((REPO / "config.yaml").read_text()),
+        REPO / "schemas" / "config.schema.yaml",
+        paths=False,
+        catalogue_schema=REPO / "schemas" / "experiments.schema.yaml",
+    )
     return {
         name: entry.get("title", name)
         for name, entry in config["tables"].items()

@@ -9,6 +9,8 @@ rule cluster_network:
         "results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
     log:
         "logs/cluster_network/{family}/run{run}/{stage}/k{k}.log",
+    benchmark:
+        "results/benchmarks/cluster_network/{family}/run{run}/{stage}/k{k}.tsv"
     conda:
         "../envs/core.yaml"
     threads: res("cluster", "threads")
@@ -32,6 +34,8 @@ rule shuffle_chunk:
         "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.json",
     log:
         "logs/shuffle_chunk/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.log",
+    benchmark:
+        "results/benchmarks/shuffle_chunk/{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}.tsv"
     conda:
         "../envs/core.yaml"
     threads: res("cluster", "threads")

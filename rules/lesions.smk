@@ -13,6 +13,8 @@ rule lesion_single:
         random="results/lesions/{family}/run{run}/{stage}/k{k}/single_random.csv",
     log:
         "logs/lesion_single/{family}/run{run}/{stage}/k{k}.log",
+    benchmark:
+        "results/benchmarks/lesion_single/{family}/run{run}/{stage}/k{k}.tsv"
     conda:
         "../envs/core.yaml"
     threads: res("lesion", "threads")
@@ -38,6 +40,8 @@ rule lesion_pairs:
         "results/lesions/{family}/run{run}/{stage}/k{k}/pairs.csv",
     log:
         "logs/lesion_pairs/{family}/run{run}/{stage}/k{k}.log",
+    benchmark:
+        "results/benchmarks/lesion_pairs/{family}/run{run}/{stage}/k{k}.tsv"
     conda:
         "../envs/core.yaml"
     threads: res("lesion", "threads")

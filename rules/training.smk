@@ -11,6 +11,8 @@ rule train_network:
         metrics="results/networks/{family}/run{run}/metrics.json",
     log:
         "logs/train_network/{family}/run{run}.log",
+    benchmark:
+        "results/benchmarks/train_network/{family}/run{run}.tsv"
     wildcard_constraints:
         family=_one_of(set(TRAINED) - set(PRETRAINED)),
     conda:

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def paper():
-    """The experiments of config.yaml at the papers' settings."""
+    """The experiments of config.yaml (its catalogue merged in) at the papers' settings."""
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     return load_config(config, REPO / "schemas/config.schema.yaml")[1]
 
@@ -36,25 +36,78 @@ def _metrics(setup: float, train: float, prune: float, evaluate: float, epochs: 
     )
 
 
+#: The columns of Snakemake's benchmark TSVs (a rule's ``benchmark:``); :func:`_line` writes a job's line as it does.
+HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+
+
+def _line(seconds: float) -> str:
+    hms = f"{int(seconds) // 3600}:{int(seconds) % 3600 // 60:02d}:{int(seconds) % 60:02d}"
+    return f"{seconds:.2f}\t{hms}\t412.30\t1893.52\t398.11\t401.07\t12.85\t0.04\t97.31\t{seconds * 0.97:.2f}\n"
+
+
+def _benchmark(path: Path, *seconds: float) -> None:
+    """A job's benchmark: one line per run (``repeat(path, n)`` runs it n times)."""
+    _write(path, HEADER + "".join(_line(s) for s in seconds))
+
+
+def _chunk(path: Path, indices: range) -> None:
+    """A shuffle_chunk job's JSON: the n-cuts of its shuffles."""
+    _write(path, json.dumps({"method": "layer", "indices": list(indices), "ncuts": [2.1] * len(indices)}))
+
+
 def test_unit_costs_from_a_run(tmp_path: Path) -> None:
     nets = tmp_path / "results/networks"
     _write(nets / "mnist_plain/run0/metrics.json", _metrics(4.0, 6.0, 9.0, 2.0, epochs=3, prune_epochs=3))
     _write(nets / "mnist_plain/run1/metrics.json", _metrics(6.0, 12.0, 15.0, 2.0, epochs=3, prune_epochs=3))
     # No epochs at all (freshly initialized networks): everything is fixed cost.
     _write(nets / "mlp_init/run0/metrics.json", _metrics(4.0, 0.0, 0.5, 1.0, epochs=0, prune_epochs=0))
-    logs = tmp_path / "logs"
-    _write(logs / "cluster_network/mnist_plain/run0/pruned/k4.log", "n-cut 2.01 (k=4)\ndone in 1.5 s\n")
-    _write(logs / "cluster_network/mnist_plain/run1/pruned/k4.log", "n-cut 2.02 (k=4)\ndone in 2.5 s\n")
-    _write(logs / "cluster_network/mnist_plain/run1/pruned/k7.log", "killed before the end\n")
-    chunks = logs / "shuffle_chunk/mnist_plain/run0/pruned/k4/layer"
-    _write(chunks / "chunk0.log", "3 shuffles, mean n-cut 2.1\ndone in 6.0 s\n")
-    _write(chunks / "chunk1.log", "1 shuffle, mean n-cut 2.1\ndone in 4.0 s\n")
+    bench = tmp_path / "results/benchmarks"
+    _benchmark(bench / "cluster_network/mnist_plain/run0/pruned/k4.tsv", 1.5)
+    _benchmark(bench / "cluster_network/mnist_plain/run1/pruned/k4.tsv", 2.0, 3.0)  # repeated: the mean, 2.5
+    # A job that did not finish has no benchmark (only its log): left out.
+    _write(tmp_path / "logs/cluster_network/mnist_plain/run1/pruned/k7.log", "killed before the end\n")
+    # Chunks of 3: the first holds shuffles 0-2, the second shuffle 3 (a table with 4 shuffles).
+    _benchmark(bench / "shuffle_chunk/mnist_plain/run0/pruned/k4/layer/chunk0.tsv", 6.0)
+    _benchmark(bench / "shuffle_chunk/mnist_plain/run0/pruned/k4/layer/chunk1.tsv", 4.0)
+    chunks = tmp_path / "results/clustering/mnist_plain/run0/pruned/k4/layer"
+    _chunk(chunks / "chunk0.json", range(0, 3))
+    _chunk(chunks / "chunk1.json", range(3, 4))
+    # A chunk whose JSON is gone: its shuffles are unknown, so it is left out.
+    _benchmark(bench / "shuffle_chunk/mnist_plain/run0/pruned/k4/layer_nonzero/chunk0.tsv", 8.0)
+    # Logs no longer time anything: a "done in" line without a benchmark counts for nothing.
+    _write(tmp_path / "logs/cluster_network/mnist_plain/run0/unpruned/k4.log", "done in 99.0 s\n")
 
     units = measure_unit_costs(tmp_path)
     assert units.training["mnist_plain"] == TrainingCost(fixed=7.0, per_epoch=3.0, per_prune_epoch=4.0)
     assert units.training["mlp_init"] == TrainingCost(fixed=5.5, per_epoch=0.0, per_prune_epoch=0.0)
-    assert units.clustering == {("mnist_plain", "pruned", 4): 2.0}  # the unfinished job is left out
+    assert units.clustering == {("mnist_plain", "pruned", 4): 2.0}  # runs 0 and 1: 1.5 and 2.5
     assert units.shuffle == {("mnist_plain", "pruned", 4, "layer"): 2.5}  # 10 s for 4 shuffles
+
+
+def test_a_benchmark_without_seconds_is_named(tmp_path: Path) -> None:
+    """A benchmark is written when its job ends: one that holds no seconds is an error naming it, not a zero."""
+    _write(tmp_path / "results/networks/mnist_plain/run0/metrics.json", _metrics(1, 1, 1, 1, 1, 1))
+    broken = tmp_path / "results/benchmarks/cluster_network/mnist_plain/run0/pruned/k4.tsv"
+    _write(broken, "h:m:s\tmax_rss\n0:00:01\t412.30\n")  # no column s
+    with pytest.raises(InputError, match=r"k4.tsv: no seconds \(column s\)"):
+        measure_unit_costs(tmp_path)
+    _write(broken, HEADER)  # the header only: no job's line
+    with pytest.raises(InputError, match="column s"):
+        measure_unit_costs(tmp_path)
+
+
+def test_benchmarks_are_written_by_the_rules_costs_reads() -> None:
+    """The timed rules write their benchmark TSVs where measure_unit_costs looks for them."""
+    from clusterability.workflow.costs import BENCHMARKS
+
+    rules = "\n".join((REPO / "rules" / name).read_text() for name in ("clustering.smk", "lesions.smk"))
+    for rule, wildcards in (
+        ("cluster_network", "{family}/run{run}/{stage}/k{k}"),
+        ("shuffle_chunk", "{family}/run{run}/{stage}/k{k}/{method}/chunk{chunk}"),
+        ("lesion_single", "{family}/run{run}/{stage}/k{k}"),
+        ("lesion_pairs", "{family}/run{run}/{stage}/k{k}"),
+    ):
+        assert f'    benchmark:\n        "{BENCHMARKS}/{rule}/{wildcards}.tsv"' in rules, rule
 
 
 def test_no_run_is_a_clear_error(tmp_path: Path) -> None:
@@ -122,7 +175,7 @@ def test_a_missing_unit_cost_names_it(paper) -> None:
 
 
 def test_lesion_costs_from_a_run_and_projected(tmp_path: Path, paper) -> None:
-    """Seconds per lesion from the lesion jobs' logs, times the lesions of the paper's random sets."""
+    """Seconds per lesion from the lesion jobs' benchmarks, times the lesions of the paper's random sets."""
     _write(tmp_path / "results/networks/fashion_mnist_dropout/run0/metrics.json", _metrics(1, 1, 1, 1, 1, 1))
     where = tmp_path / "results/lesions/fashion_mnist_dropout/run0/pruned/k10"
     # 3 sub-modules with 9 random sets each: 30 lesions; important ones in layers 1, 1 and 2: 2 pairs.
@@ -130,9 +183,9 @@ def test_lesion_costs_from_a_run_and_projected(tmp_path: Path, paper) -> None:
         where / "single.csv", "submodule,layer,type,n_random\n1-0,1,important,9\n1-1,1,important,9\n2-0,2,important,9\n"
     )
     _write(where / "pairs.csv", "x,y,n_random\n1-0,2-0,4\n1-1,2-0,4\n")  # 2 pairs x 9 lesions
-    logs = tmp_path / "logs"
-    _write(logs / "lesion_single/fashion_mnist_dropout/run0/pruned/k10.log", "done in 3.0 s\n")
-    _write(logs / "lesion_pairs/fashion_mnist_dropout/run0/pruned/k10.log", "done in 9.0 s\n")
+    bench = tmp_path / "results/benchmarks"
+    _benchmark(bench / "lesion_single/fashion_mnist_dropout/run0/pruned/k10.tsv", 3.0)
+    _benchmark(bench / "lesion_pairs/fashion_mnist_dropout/run0/pruned/k10.tsv", 9.0)
     units = measure_unit_costs(tmp_path, lesion_threads=2)
     cost = units.lesions[("fashion_mnist_dropout", "pruned", 10)]
     assert (cost.per_single, cost.per_pair, cost.submodules, cost.important_pairs) == (0.2, 1.0, 3, 2)

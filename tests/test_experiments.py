@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import copy
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from clusterability.errors import InputError
-from clusterability.workflow.config import coerce_to_schema, load_config
+from clusterability.workflow.config import coerce_to_schema, load_config, read_catalogue, read_schemas
 from clusterability.workflow.experiments import graph_nodes, shuffle_chunks, training_settings
 from clusterability.workflow.provenance import module_files, script_module_files
 from workflow_helpers import TABLE1_COLUMNS
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas/config.schema.yaml"
+#: The commit before the catalogue left config.yaml for config/experiments/ (one file held everything).
+BEFORE_SPLIT = "79d9fd6"
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -27,9 +32,22 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def settings() -> dict:
+    """config.yaml as Snakemake reads it: the settings, and the catalogue files under `experiments:`."""
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def whole_config() -> dict:
+    """config.yaml with its catalogue merged in, in one dict, as config.yaml was before the split."""
+    config = settings()
+    files = config.pop("experiments")
+    return _merge(read_catalogue(files, REPO, read_schemas(SCHEMA)[1]), config)
+
+
 @pytest.fixture
 def config() -> dict:
-    return yaml.safe_load((REPO / "config.yaml").read_text())
+    """The whole configuration in one dict: a test may change (or delete) any key of the catalogue."""
+    return whole_config()
 
 
 def scaled(config: dict, scale: str) -> dict:
@@ -232,16 +250,17 @@ def test_scale_files_cap_runs_and_shuffles(config: dict, scale: str, runs: int, 
     assert exp.families["cifar10_dropout"].train.dropout == 0.2
 
 
-def test_command_line_strings_get_schema_types(config: dict) -> None:
-    """Snakemake reads nested --config values as strings; they are converted once."""
+def test_command_line_strings_get_schema_types() -> None:
+    """Snakemake reads nested --config values as strings; they are converted once, catalogue keys too."""
     schema = yaml.safe_load(SCHEMA.read_text())
     raw = {"seed": "3", "datasets": {"n_train": "null", "mirror": "/data"}, "training": {"learning_rate": "1e-3"}}
     out = coerce_to_schema(raw, schema)
     assert out == {"seed": 3, "datasets": {"n_train": None, "mirror": "/data"}, "training": {"learning_rate": 1e-3}}
-    config["limits"] = {"runs": "3", "shuffles": "6"}
-    config["tables"]["table1"]["k"] = "5"
+    # --config 'limits={"runs": 3, ...}' 'tables={"table1": {"k": 5}}' over config.yaml: the rest of table1 stays.
+    config = _merge(settings(), {"limits": {"runs": "3", "shuffles": "6"}, "tables": {"table1": {"k": "5"}}})
     _, exp = load_config(config, SCHEMA)
     assert exp.tables["table1"].k == 5 and exp.tables["table1"].shuffles == 6 and exp.families["mnist_plain"].runs == 3
+    assert exp.tables["table1"].columns == TABLE1_COLUMNS and exp.tables["table1"].title.startswith("P1 Table 1")
 
 
 def _set(path: str, value: object):
@@ -377,17 +396,141 @@ def test_provenance_follows_imports_without_importing() -> None:
     assert "spectral.py" in cluster and "training.py" not in cluster
 
 
-def test_plot_names_agree_everywhere() -> None:
-    """The plots the config may name (schema), that experiments resolve, and that figures draw are the same."""
+def test_plot_names_are_the_figure_registry_s() -> None:
+    """The plots a figure may name are report.figures' registry, and only those; nothing else lists them."""
     from clusterability.report import columns, figures
 
-    schema = yaml.safe_load((Path(__file__).parents[1] / "schemas/config.schema.yaml").read_text())
-    enum = schema["properties"]["figures"]["additionalProperties"]["properties"]["plot"]["enum"]
-    assert set(figures.PLOTS) == set(columns.TABLE_PLOTS)
-    assert set(figures.NETWORK_PLOTS) == set(columns.NETWORK_PLOTS)
-    assert set(columns.SHUFFLE_PLOTS) <= set(columns.TABLE_PLOTS)
-    assert set(figures.DATASET_PLOTS) == set(columns.DATASET_PLOTS)
-    assert set(enum) == set(columns.TABLE_PLOTS) | set(columns.NETWORK_PLOTS) | set(columns.DATASET_PLOTS)
+    assert (*figures.PLOTS, *figures.NETWORK_PLOTS, *figures.DATASET_PLOTS) == figures.PLOT_NAMES
+    assert len(set(figures.PLOT_NAMES)) == len(figures.PLOT_NAMES) == 12
+    assert set(figures.SHUFFLE_PLOTS) <= set(figures.PLOTS)
+    assert all(callable(plot) for registry in (figures.PLOTS, figures.NETWORK_PLOTS) for plot in registry.values())
+    assert not [name for name in vars(columns) if name.endswith("_PLOTS")]  # no second list of plot names
+    catalogue = yaml.safe_load((REPO / "schemas/experiments.schema.yaml").read_text())
+    plot = catalogue["properties"]["figures"]["additionalProperties"]["properties"]["plot"]
+    assert "enum" not in plot and plot["type"] == "string"
+    # The config model checks a figure's plot against the registry (and imports no matplotlib for it).
+    config = whole_config()
+    used = {entry["plot"] for entry in config["figures"].values()}
+    assert used == set(figures.PLOT_NAMES)  # the papers' figures draw every plot
+    config["figures"]["fig3_init_ncuts"]["plot"] = "ncut_heatmap"
+    with pytest.raises(InputError) as info:
+        load_config(config, SCHEMA)
+    assert str(info.value) == (
+        "config: figures.fig3_init_ncuts.plot: unknown plot 'ncut_heatmap'; choose one of "
+        + ", ".join(figures.PLOT_NAMES)
+    )
+    probe = "import sys, clusterability.workflow.experiments; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- the catalogue files: config/experiments/*.yaml ----------------------------------------------------------------
+
+
+def test_config_yaml_holds_the_settings_and_names_every_catalogue_file() -> None:
+    config = settings()
+    assert not {"families", "tables", "figures"} & set(config)
+    files = config["experiments"]
+    assert sorted(files) == sorted(f"config/experiments/{p.name}" for p in (REPO / "config/experiments").glob("*.yaml"))
+    assert files[0] == "config/experiments/families.yaml"
+    for name in files:  # each file holds catalogue keys only, and passes its schema
+        assert set(yaml.safe_load((REPO / name).read_text())) <= {"families", "tables", "figures"}, name
+    # Each paper's entries in its own file.
+    _, exp = load_config(settings(), SCHEMA)
+    for paper in ("p1", "p2_mlp", "p2_cnn", "p2_promote"):
+        entries = yaml.safe_load((REPO / f"config/experiments/{paper}.yaml").read_text())
+        assert [*entries["tables"], *entries["figures"]] == exp.paper_targets(paper), paper
+
+
+def _before_split(path: str) -> str:
+    """A file of the repository as it was before the split (skipped without git or that commit)."""
+    proc = subprocess.run(
+        ["git", "-C", str(REPO), "show", f"{BEFORE_SPLIT}:{path}"], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"git show {BEFORE_SPLIT}:{path} failed (a copy without the history?): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+@pytest.mark.parametrize("scale", [None, "quick", "tiny", "smoke", "fidelity"])
+def test_the_split_catalogue_is_the_one_config_yaml_held(scale: str | None) -> None:
+    """config.yaml and its catalogue files, merged, are config.yaml before the split: every family, table and
+    figure with the same settings in the same order, at the papers' settings and under every scale file.
+
+    A check of the move itself: once an entry is changed on purpose, compare with the commit before that change,
+    or delete this test."""
+    old, new = yaml.safe_load(_before_split("config.yaml")), settings()
+    if scale is not None:
+        overlay = yaml.safe_load((REPO / f"config/scales/{scale}.yaml").read_text())
+        old, new = _merge(old, overlay), _merge(new, overlay)
+    old_config, old_exp = load_config(old, SCHEMA, paths=False)
+    new_config, new_exp = load_config(new, SCHEMA, paths=False)
+    assert new_config.pop("experiments") == settings()["experiments"]
+    assert set(new_config) == set(old_config)
+    for key, value in old_config.items():
+        assert json.dumps(new_config[key]) == json.dumps(value), key  # the same entries, in the same order
+    assert new_exp == old_exp
+    for part in ("families", "tables", "figures", "datasets"):
+        assert list(getattr(new_exp, part)) == list(getattr(old_exp, part)), part
+
+
+def _catalogue(tmp_path: Path, files: dict[str, str]) -> dict:
+    """A workflow folder holding catalogue files ``files`` (name -> YAML), and config.yaml's settings naming them."""
+    for name, text in files.items():
+        (tmp_path / "config/experiments").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "config/experiments" / name).write_text(text)
+    return {**settings(), "experiments": [f"config/experiments/{name}" for name in files]}
+
+
+def test_each_catalogue_file_is_validated_and_named_in_its_errors(tmp_path: Path) -> None:
+    families = (REPO / "config/experiments/families.yaml").read_text()
+    p1 = (REPO / "config/experiments/p1.yaml").read_text()
+    cases = [
+        (
+            {"families.yaml": families, "p1.yaml": p1.replace("    k: 7\n", "    k: seven\n", 1)},
+            "config/experiments/p1.yaml: key tables.tableA1.k: 'seven' is not of type 'integer'; "
+            "see schemas/experiments.schema.yaml",
+        ),
+        (
+            {"families.yaml": families, "p1.yaml": p1.replace("    shuffles: 320\n", "    shufles: 320\n", 1)},
+            "config/experiments/p1.yaml: unknown key tables.table1.shufles; check its spelling against "
+            "config/experiments/",
+        ),
+        ({"families.yaml": families + "scale: paper\n"}, "config/experiments/families.yaml: unknown key scale"),
+        (
+            {"families.yaml": families, "p1.yaml": ""},
+            "config/experiments/p1.yaml: key <top level>: {} should be non-empty",
+        ),
+        ({"families.yaml": families, "p1.yaml": "tables: [unclosed\n"}, "config/experiments/p1.yaml: not valid YAML"),
+        (
+            {"families.yaml": families, "more.yaml": "families:\n  mnist_plain: {dataset: mnist, runs: 1}\n"},
+            "config/experiments/more.yaml: families.mnist_plain is in config/experiments/families.yaml too",
+        ),
+    ]
+    for files, message in cases:
+        with pytest.raises(InputError) as info:
+            load_config(_catalogue(tmp_path, files), SCHEMA, base=tmp_path)
+        assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
+    missing = {**settings(), "experiments": ["config/experiments/p9.yaml"]}
+    with pytest.raises(InputError, match=r"^config: experiments: config/experiments/p9.yaml is not a file"):
+        load_config(missing, SCHEMA)
+    # The merged configuration still needs every part of the catalogue.
+    with pytest.raises(InputError, match="config: key <top level>: 'tables' is a required property"):
+        load_config(_catalogue(tmp_path, {"families.yaml": families}), SCHEMA, base=tmp_path)
+
+
+def test_overrides_change_catalogue_entries_key_by_key() -> None:
+    """A scale file (smoke) restricts tables to one family; the entries' other keys stay the catalogue's."""
+    overlay = yaml.safe_load((REPO / "config/scales/smoke.yaml").read_text())
+    _, exp = load_config(_merge(settings(), overlay), SCHEMA, paths=False)
+    table = exp.tables["table1_networks"]
+    assert table.families == ("mnist_dropout",) and table.k == 4 and table.stages == ("unpruned", "pruned")
+    samples = exp.figures["p2/fig4_halves_samples"]
+    assert samples.samples == 4 and samples.label == 3 and samples.datasets[0] == "mnist_halves_same"
+    # A table added by an override comes after the catalogue's, as a new key of config.yaml would.
+    extra = {"tables": {"my_table": {"analysis": "summary", "families": ["mnist_plain"], "k": 5, "shuffles": 10}}}
+    _, exp = load_config(_merge(settings(), extra), SCHEMA, paths=False)
+    assert list(exp.tables)[-1] == "my_table" and exp.tables["my_table"].k == 5
 
 
 def test_p2_cnn_families_get_their_architecture_settings(config: dict) -> None:

@@ -1,8 +1,9 @@
-"""The names tables and figures are made of: stages, analyses, columns and plots.
+"""The column catalogue: the names tables are made of (stages, analyses, columns).
 
-:mod:`clusterability.workflow.experiments` resolves the config against them; the table and
-figure jobs (:mod:`clusterability.report.tables`, :mod:`clusterability.report.figures`) need only
-them, not the config resolution (nor what it imports: training settings, models).
+The one list of them: :mod:`clusterability.report.tables` computes these columns and
+:mod:`clusterability.workflow.experiments` resolves the config's tables against them; the table and
+figure jobs need only them, not the config resolution (nor what it imports: training settings,
+models). The plot names are beside the plots, in :mod:`clusterability.report.figures`.
 """
 
 from __future__ import annotations
@@ -126,15 +127,3 @@ LAYER_COLUMNS = {
     "cohens_d",
     "cohens_d_mean",
 }
-
-#: Plots of a table's rows, and plots of one network (see :mod:`clusterability.report.figures`).
-TABLE_PLOTS = ("ncut_vs_accuracy", "ncut_histogram", "shuffle_distributions", "cohens_d", "shuffle_violins")
-#: Plots of the lesion tables (P1 figures 5, 6 and A.6).
-TABLE_PLOTS += ("lesion_importance", "conditional_importance", "dependency_graph", "pair_matrix")
-#: P2's scatter plots of n-cut against the shuffles' mean (figures 2, 3, 5, A.7).
-TABLE_PLOTS += ("clusterability",)
-NETWORK_PLOTS = ("network_drawing",)
-#: Plots of datasets: sample images (P2 figure 4).
-DATASET_PLOTS = ("dataset_samples",)
-#: Table plots that also draw the networks' shuffle n-cuts (their rule reads the shuffle files).
-SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")

@@ -4,8 +4,9 @@ A plot takes a table's rows (a ``networks`` table: one row per network and
 stage), for the distribution plots also the shuffle n-cuts of those networks
 (a long frame: family, run, stage, method, ncut), or, for the drawing of a
 network, its weights and clustering; it returns a matplotlib figure that
-:func:`save_figure` writes as PNG and PDF. :data:`PLOTS` names them for the
-``figures:`` entries of ``config.yaml``.
+:func:`save_figure` writes as PNG and PDF. :data:`PLOTS`, :data:`NETWORK_PLOTS` and
+:data:`DATASET_PLOTS` name them for the ``figures:`` entries of the experiment catalogue
+(``config/experiments/``): the one list of plot names (:data:`PLOT_NAMES`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from clusterability.atomic import atomic_path
-from clusterability.report.columns import SHUFFLE_PLOTS
 from clusterability.report.tables import DATASET_LABELS
 
 METHOD_COLOURS = {"layer": "#1f77b4", "layer_nonzero": "#ff7f0e"}  # seaborn's first two: blue, orange
@@ -578,8 +578,12 @@ def save_figure(fig: Any, outputs: Sequence[str | Path], title: str = "") -> Non
     plt.close(fig)
 
 
+# ---------------------------------------------------------------------------- the plot registry
+# The one list of the plots a ``figures:`` entry may name as ``plot``: the config model
+# (clusterability.workflow.experiments) checks entries against it, no schema repeats it.
+
 #: Plots of tables, by the name a ``figures:`` entry gives as ``plot``; those of
-#: :data:`clusterability.report.columns.SHUFFLE_PLOTS` also get the shuffle n-cuts.
+#: :data:`SHUFFLE_PLOTS` also get the shuffle n-cuts.
 PLOTS: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Any]] = {
     "ncut_vs_accuracy": plot_ncut_vs_accuracy,
     "ncut_histogram": plot_ncut_histogram,
@@ -596,6 +600,10 @@ PLOTS: dict[str, Callable[[pd.DataFrame, pd.DataFrame | None], Any]] = {
 DATASET_PLOTS = {"dataset_samples": plot_dataset_samples}
 #: Plots of one network (its weights and clustering).
 NETWORK_PLOTS = {"network_drawing": draw_network}
+#: Table plots that also draw the networks' shuffle n-cuts (their rule reads the shuffle files).
+SHUFFLE_PLOTS = ("shuffle_distributions", "shuffle_violins")
+#: Every plot a ``figures:`` entry may name.
+PLOT_NAMES = (*PLOTS, *NETWORK_PLOTS, *DATASET_PLOTS)
 
 
 def plot_table_figure(

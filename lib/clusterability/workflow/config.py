@@ -1,8 +1,15 @@
 """The workflow's configuration: typed, validated once, resolved into experiments.
 
-Snakemake merges ``config.yaml``, any ``--configfile`` (the scale files in
-``config/scales/``) and ``--config`` values before the workflow sees them.
-One thing it leaves undone: a nested ``--config`` value such as
+``config.yaml`` holds the settings a user changes and names, under ``experiments:``, the files of
+the experiment catalogue (``config/experiments/*.yaml``: network families, each paper's tables and
+figures). Snakemake merges ``config.yaml``, any ``--configfile`` (the scale files in
+``config/scales/``) and ``--config`` values before the workflow sees them; :func:`load_config`
+reads the catalogue files, each validated against ``schemas/experiments.schema.yaml`` (an error
+names the file), and merges that configuration over them the way Snakemake merges config files
+(:func:`merge`), so a scale file overrides a table's key as it did when the catalogue was in
+``config.yaml``.
+
+One thing Snakemake leaves undone: a nested ``--config`` value such as
 ``clustering={"chunk_size": 5}`` is read with YAML's BaseLoader, so every leaf
 arrives as a string (``"5"``). :func:`load_config` therefore converts strings
 to the types the schema asks for (:func:`coerce_to_schema`), validates the
@@ -11,19 +18,24 @@ result against the JSON schema once, checks the folders and files it names
 checkpoints) and resolves the families, tables and figures
 (:func:`clusterability.workflow.experiments.load_experiments`), which checks every
 family's training settings and every table's ``k``. Every error names the
-offending key and the fix, in one line.
+offending key (and file) and the fix, in one line.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from clusterability.errors import InputError
 from clusterability.workflow.experiments import Experiments, load_experiments
+
+#: The schema of a catalogue file, beside the configuration's (``schemas/config.schema.yaml``).
+CATALOGUE_SCHEMA = "experiments.schema.yaml"
+#: What the catalogue holds; each name (a family, a table, a figure) is in one of its files only.
+CATALOGUE_KEYS = ("families", "tables", "figures")
 
 
 def _resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -86,7 +98,11 @@ def coerce_to_schema(value: Any, schema: Mapping[str, Any], root: Mapping[str, A
 
 
 def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any], where: str = "config") -> None:
-    """Raise :class:`InputError` naming the first key that breaks the (loaded) JSON schema."""
+    """Raise :class:`InputError` naming the first key that breaks the (loaded) JSON schema.
+
+    ``where`` names what was validated (``config``, or a catalogue file); the message points at
+    the schema and the file to read for that key.
+    """
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(schema)
@@ -95,13 +111,16 @@ def validate_config(config: Mapping[str, Any], schema: Mapping[str, Any], where:
         return
     err = errors[0]
     key = ".".join(str(p) for p in err.absolute_path) or "<top level>"
+    catalogue = bool(err.absolute_path) and err.absolute_path[0] in CATALOGUE_KEYS
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        against = "config/experiments/" if catalogue or where != "config" else "config.yaml"
         raise InputError(
             f"{where}: unknown key {key + '.' if key != '<top level>' else ''}{extra[0]}; "
-            f"check its spelling against config.yaml"
+            f"check its spelling against {against}"
         )
-    raise InputError(f"{where}: key {key}: {err.message}; see schemas/config.schema.yaml")
+    schema_file = f"schemas/{CATALOGUE_SCHEMA}" if catalogue or where != "config" else "schemas/config.schema.yaml"
+    raise InputError(f"{where}: key {key}: {err.message}; see {schema_file}")
 
 
 def _check_folder(key: str, value: str, what: str) -> None:
@@ -148,20 +167,96 @@ def check_paths(config: Mapping[str, Any]) -> None:
         raise InputError(f"config: datasets.checksums: {checksums} lists no checksums; {fix}")
 
 
-def load_config(
-    config: Mapping[str, Any], schema_path: str | Path, *, paths: bool = True
-) -> tuple[dict[str, Any], Experiments]:
-    """The configuration with schema types, validated, and its experiments.
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged into a copy of ``base`` as Snakemake merges config files (``update_config``):
+    mappings key by key, anything else (a list, a number) replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        out[key] = merge(old, value) if isinstance(value, Mapping) and isinstance(old, Mapping) else value
+    return out
 
+
+def read_schemas(
+    schema_path: str | Path, catalogue_path: str | Path | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The whole configuration's schema and a catalogue file's.
+
+    ``schema_path`` is ``schemas/config.schema.yaml``; the catalogue's
+    (``catalogue_path``) is :data:`CATALOGUE_SCHEMA` beside it unless given. The two
+    share their ``$defs``; in the whole configuration, catalogue merged in, every key
+    of the catalogue is required.
+    """
+    import yaml
+
+    catalogue_path = Path(schema_path).with_name(CATALOGUE_SCHEMA) if catalogue_path is None else catalogue_path
+    config = yaml.safe_load(Path(schema_path).read_text())
+    catalogue = yaml.safe_load(Path(catalogue_path).read_text())
+    defs = {**config.get("$defs", {}), **catalogue.get("$defs", {})}
+    whole = {
+        **config,
+        "$defs": defs,
+        "properties": {**config["properties"], **catalogue["properties"]},
+        "required": [*config.get("required", []), *CATALOGUE_KEYS],
+    }
+    return whole, {**catalogue, "$defs": defs}
+
+
+def read_catalogue(files: Sequence[str], base: str | Path, schema: Mapping[str, Any]) -> dict[str, Any]:
+    """The catalogue files ``files`` (relative to ``base``, the workflow's folder), each validated
+    against ``schema`` (:func:`read_schemas`), merged in order; a name in two files is refused."""
+    import yaml
+
+    catalogue: dict[str, Any] = {}
+    found: dict[tuple[str, str], str] = {}
+    for name in files:
+        path = Path(base, name)
+        if not path.is_file():
+            raise InputError(
+                f"config: experiments: {name} is not a file (under {base}); list catalogue files such as "
+                "config/experiments/p1.yaml"
+            )
+        try:
+            entries = yaml.safe_load(path.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            problem = " ".join(str(exc).split())
+            raise InputError(f"{name}: not valid YAML ({problem}); fix the file") from None
+        validate_config(entries if entries is not None else {}, schema, where=name)
+        for key in CATALOGUE_KEYS:
+            for entry in entries.get(key, {}):
+                other = found.setdefault((key, entry), name)
+                if other != name:
+                    raise InputError(f"{name}: {key}.{entry} is in {other} too; keep one of them, or rename one")
+        catalogue = merge(catalogue, entries)
+    return catalogue
+
+
+def load_config(
+    config: Mapping[str, Any],
+    schema_path: str | Path,
+    *,
+    paths: bool = True,
+    base: str | Path | None = None,
+    catalogue_schema: str | Path | None = None,
+) -> tuple[dict[str, Any], Experiments]:
+    """The configuration with its catalogue merged in, schema types, validated, and its experiments.
+
+    The catalogue files that ``config["experiments"]`` lists are read from
+    ``base``, the workflow's folder (default: the folder above ``schema_path``'s
+    ``schemas/``); ``config`` overrides their entries (:func:`merge`). A config
+    without ``experiments`` gives its families, tables and figures itself.
+    ``catalogue_schema``: the catalogue files' schema (:func:`read_schemas`).
     ``paths=False`` skips :func:`check_paths`: for a job on a compute node,
     which may not see those folders (only the fetching jobs read them, and
     they run where Snakemake runs).
     """
-    import yaml
-
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    typed = coerce_to_schema(config, schema)
-    validate_config(typed, schema)
+    whole, file_schema = read_schemas(schema_path, catalogue_schema)
+    files = config.get("experiments", [])
+    validate_config({"experiments": files}, {**whole, "required": []})
+    base = Path(schema_path).parent.parent if base is None else Path(base)
+    merged = merge(read_catalogue(files, base, file_schema), config)
+    typed = coerce_to_schema(merged, whole)
+    validate_config(typed, whole)
     if paths:
         check_paths(typed)
     return typed, load_experiments(typed)

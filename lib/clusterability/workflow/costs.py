@@ -8,8 +8,10 @@ epochs and clusters every network with a few shuffles. Its jobs' times are
   seconds per training epoch, seconds per pruning epoch, and the fixed seconds
   of a network (TensorFlow set-up, evaluation and saving);
 * per clustering (``cluster_network``: family, stage, k) and per shuffle
-  (``shuffle_chunk``: family, stage, k, shuffle method), from the ``done in``
-  line that every job writes at the end of its log;
+  (``shuffle_chunk``: family, stage, k, shuffle method; the shuffles a chunk
+  holds are those of its JSON), from the wall seconds (column ``s``) of the
+  TSV that Snakemake's ``benchmark:`` directive writes for every job of these
+  rules, under ``results/benchmarks/<rule>/`` (:func:`benchmark_seconds`);
 * per lesion of a sub-module or of a pair (``lesion_single``, ``lesion_pairs``:
   family, stage, k), the same way, with the number of sub-modules and of
   pairs of important ones in different layers that the run found.
@@ -21,14 +23,14 @@ clustering and shuffle once, as the workflow does when tables share them.
 
 The projection assumes that epochs cost the same at both scales (the same
 training images and batch size: ``quick`` trains on the full datasets, ``tiny``
-does not) and that a job's own time is all its cost (Snakemake's start of each
-job, well under a second, is left out).
+does not). A benchmark times the whole job as Snakemake runs it (the script's
+interpreter and imports included), so the unit costs include each job's start.
 """
 
 from __future__ import annotations
 
+import csv
 import json
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,8 +40,8 @@ from clusterability.errors import InputError
 from clusterability.lesions import important_pair
 from clusterability.workflow.experiments import Experiments, Family
 
-_DONE = re.compile(r"done in ([0-9.]+) s")
-_SHUFFLES = re.compile(r"(\d+) shuffles?, mean n-cut")
+#: Where the timed rules' ``benchmark:`` TSVs are: ``<rule>/<the job's wildcards>.tsv`` (rules/*.smk).
+BENCHMARKS = "results/benchmarks"
 
 
 @dataclass(frozen=True)
@@ -103,9 +105,26 @@ class TableCost:
         return self.training_hours + self.clustering_hours + self.lesion_hours
 
 
-def _done_seconds(log: Path) -> float | None:
-    matches = _DONE.findall(log.read_text(errors="replace"))
-    return float(matches[-1]) if matches else None
+def benchmark_seconds(tsv: Path) -> float:
+    """The wall seconds of one job: column ``s`` of its Snakemake benchmark TSV (the mean over repeats).
+
+    The file has a header (``s  h:m:s  max_rss  max_vms  ...  cpu_time``, tab-separated) and a
+    line per run of the job (``benchmark: repeat(path, n)`` runs it ``n`` times).
+    """
+    try:
+        with tsv.open(newline="") as f:
+            seconds = [float(row["s"]) for row in csv.DictReader(f, delimiter="\t")]
+    except (KeyError, TypeError, ValueError, UnicodeDecodeError):
+        seconds = []
+    if not seconds:
+        raise InputError(f"{tsv}: no seconds (column s) of a Snakemake benchmark; delete it and rerun its job")
+    return _mean(seconds)
+
+
+def _benchmarks(workdir: Path, rule: str, pattern: str) -> list[tuple[tuple[str, ...], float]]:
+    """``(the job's wildcard parts, seconds)`` of every benchmark of ``rule`` matching ``pattern``."""
+    root = workdir / BENCHMARKS / rule
+    return [(tsv.relative_to(root).with_suffix("").parts, benchmark_seconds(tsv)) for tsv in sorted(root.glob(pattern))]
 
 
 def _mean(values: Iterable[float]) -> float:
@@ -114,7 +133,7 @@ def _mean(values: Iterable[float]) -> float:
 
 
 def measure_unit_costs(workdir: str | Path, lesion_threads: int = 1) -> UnitCosts:
-    """Unit costs from a finished run in ``workdir`` (its ``results/networks`` and ``logs``).
+    """Unit costs from a finished run in ``workdir`` (its ``results/networks`` and ``results/benchmarks``).
 
     Lesion jobs run on ``lesion_threads`` threads (``resources.lesion``): their
     core-seconds are their wall seconds times that.
@@ -136,21 +155,17 @@ def measure_unit_costs(workdir: str | Path, lesion_threads: int = 1) -> UnitCost
     }
 
     clusterings: dict[tuple[str, str, int], list[float]] = defaultdict(list)
-    for log in workdir.glob("logs/cluster_network/*/run*/*/k*.log"):
-        family, _, stage, k = log.relative_to(workdir / "logs/cluster_network").with_suffix("").parts
-        seconds = _done_seconds(log)
-        if seconds is not None:
-            clusterings[(family, stage, int(k[1:]))].append(seconds)
+    for (family, _, stage, k), seconds in _benchmarks(workdir, "cluster_network", "*/run*/*/k*.tsv"):
+        clusterings[(family, stage, int(k[1:]))].append(seconds)
 
     shuffle_time: dict[tuple[str, str, int, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
-    for log in workdir.glob("logs/shuffle_chunk/*/run*/*/k*/*/chunk*.log"):
-        family, _, stage, k, method, _ = log.relative_to(workdir / "logs/shuffle_chunk").parts
-        text = log.read_text(errors="replace")
-        done, count = _DONE.findall(text), _SHUFFLES.findall(text)
-        if done and count:
+    for parts, seconds in _benchmarks(workdir, "shuffle_chunk", "*/run*/*/k*/*/chunk*.tsv"):
+        family, _, stage, k, method, _ = parts
+        chunk = workdir.joinpath("results/clustering", *parts).with_suffix(".json")
+        if chunk.is_file():  # the shuffles it holds (the last chunk of a network may hold fewer)
             total = shuffle_time[(family, stage, int(k[1:]), method)]
-            total[0] += float(done[-1])
-            total[1] += int(count[-1])
+            total[0] += seconds
+            total[1] += len(json.loads(chunk.read_text())["ncuts"])
     return UnitCosts(
         training=training,
         clustering={key: _mean(v) for key, v in clusterings.items()},
@@ -164,11 +179,9 @@ def _lesion_costs(workdir: Path, threads: int) -> dict[tuple[str, str, int], Les
     import pandas as pd
 
     found: dict[tuple[str, str, int], list[LesionCost]] = defaultdict(list)
-    for log in workdir.glob("logs/lesion_single/*/run*/*/k*.log"):
-        family, run, stage, k = log.relative_to(workdir / "logs/lesion_single").with_suffix("").parts
+    for (family, run, stage, k), seconds in _benchmarks(workdir, "lesion_single", "*/run*/*/k*.tsv"):
         where = workdir / "results/lesions" / family / run / stage / k
-        seconds = _done_seconds(log)
-        if seconds is None or not (where / "single.csv").is_file():
+        if not (where / "single.csv").is_file():
             continue
         seconds *= threads
         single = pd.read_csv(where / "single.csv")
@@ -177,9 +190,9 @@ def _lesion_costs(workdir: Path, threads: int) -> dict[tuple[str, str, int], Les
         n_important = sum(important_pair(tx, ty, lx, ly) for i, (tx, lx) in enumerate(rows) for ty, ly in rows[i + 1 :])
         per_single = seconds / max(n_single, 1)
         per_pair = per_single  # no pair measured: a pair lesion costs about what a single one does
-        pair_log = workdir / "logs/lesion_pairs" / family / run / stage / f"{k}.log"
-        pair_seconds = _done_seconds(pair_log) if pair_log.is_file() else None
-        if pair_seconds is not None and (where / "pairs.csv").is_file():
+        pair_tsv = workdir / BENCHMARKS / "lesion_pairs" / family / run / stage / f"{k}.tsv"
+        if pair_tsv.is_file() and (where / "pairs.csv").is_file():
+            pair_seconds = benchmark_seconds(pair_tsv)
             pairs = pd.read_csv(where / "pairs.csv")
             if len(pairs):
                 per_pair = threads * pair_seconds / int((1 + 2 * pairs["n_random"]).sum())

@@ -1,4 +1,4 @@
-"""The experiment matrix as data: network families, tables and figures (``config.yaml``).
+"""The experiment matrix as data: network families, tables and figures (``config/experiments/*.yaml``).
 
 A **family** is a named set of networks trained the same way: a dataset, an
 architecture, a regime (``plain``, ``dropout``, ``l1``, ...: what the regime
@@ -7,7 +7,7 @@ A **table** names families, the weight sets (``stages``: ``unpruned`` just
 before pruning, ``pruned`` at the end of training), the number of clusters
 ``k``, the shuffle methods and shuffles, an ``analysis`` (``summary``: one
 row per family and stage; ``networks``: one row per network and stage) and its
-columns. A **figure** names a table and a plot.
+columns. A **figure** names a table and a plot (one of :data:`clusterability.report.figures.PLOT_NAMES`).
 
 Networks are shared: a network is identified by its family and run, and two
 families whose resolved settings (dataset, architecture, training settings,
@@ -33,17 +33,15 @@ from typing import Any
 from clusterability.errors import InputError
 from clusterability.report.columns import (
     COLUMNS,
-    DATASET_PLOTS,
     INIT_COLUMNS,
     LAYER_COLUMNS,
     LESION_ANALYSES,
     LESION_SCOPES,
-    NETWORK_PLOTS,
     NONZERO_COLUMNS,
     OPTIONAL_COLUMNS,
-    SHUFFLE_PLOTS,
     UNPRUNED_COLUMNS,
 )
+from clusterability.report.figures import DATASET_PLOTS, NETWORK_PLOTS, PLOT_NAMES, SHUFFLE_PLOTS
 from clusterability.train.config import TrainConfig
 
 
@@ -558,6 +556,8 @@ def resolve_figures(
     for name, entry in config.get("figures", {}).items():
         where = f"config: figures.{name}"
         plot, table, network = entry["plot"], entry.get("table"), entry.get("network")
+        if plot not in PLOT_NAMES:
+            raise InputError(f"{where}.plot: unknown plot {plot!r}; choose one of {', '.join(PLOT_NAMES)}")
         if plot in DATASET_PLOTS:
             if "datasets" not in entry or table is not None or network is not None:
                 raise InputError(f"{where}: plot {plot} draws datasets; give `datasets:` and no `table:`/`network:`")
