@@ -73,7 +73,7 @@ test: install
 	$(VENV)/bin/pytest
 
 # The inner loop (docs/testing.md, "Test tiers"): the unit tests but the heavy ones (tests/conftest.py HEAVY),
-# and the smoke run of every rule and plot kind once (tests/test_smoke.py, config/scales/smoke.yaml).
+# and the smoke run of every rule and plot kind once (tests/workflow/test_smoke.py, config/scales/smoke.yaml).
 FAST_TESTS = not slow and not tf and not heavy
 test-fast: install
 	$(VENV)/bin/pytest -m "$(FAST_TESTS)"

@@ -12,7 +12,7 @@ from clusterability.errors import InputError
 from clusterability.workflow.config import load_config
 from clusterability.workflow.costs import TrainingCost, UnitCosts, measure_unit_costs, project_costs, project_total
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

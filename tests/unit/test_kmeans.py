@@ -7,7 +7,7 @@ import hashlib
 
 import numpy as np
 import pytest
-from conftest import PAPER_WIDTHS, build_glorot_mlp
+from planted import PAPER_WIDTHS, build_glorot_mlp
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits

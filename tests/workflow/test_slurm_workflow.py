@@ -1,7 +1,7 @@
 """The workflow on SLURM with `--profile profiles/slurm`, checked against a local run.
 
 `test_profile_names_existing_rules` is cheap and always runs. The end-to-end
-test starts a throw-away one-node SLURM cluster (tests/slurm_cluster.py; needs
+test starts a throw-away one-node SLURM cluster (tests/support/slurm_cluster.py; needs
 root and Debian's slurm-wlm + munge, `.ci/install-slurm.sh`, and is skipped
 with the reason otherwise), runs the `tiny` DAG for MNIST through the
 executor plugin with the repository's profile, runs the same DAG locally,

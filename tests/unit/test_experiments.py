@@ -18,7 +18,7 @@ from clusterability.workflow.experiments import graph_nodes, shuffle_chunks, tra
 from clusterability.workflow.provenance import module_files, script_module_files
 from workflow_helpers import TABLE1_COLUMNS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schemas/config.schema.yaml"
 #: The commit before the catalogue left config.yaml for config/experiments/ (one file held everything).
 BEFORE_SPLIT = "79d9fd6"

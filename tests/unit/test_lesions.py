@@ -196,7 +196,7 @@ def test_lesions_zero_the_activations_by_default() -> None:
     assert MLPLesioner(weights, x, y).accuracies([{1: [1]}]).tolist() == [0.5]
     assert MLPLesioner(weights, x, y, zero="activations").accuracies([{1: [1]}]).tolist() == [0.5]
     assert MLPLesioner(weights, x, y, zero="weights").accuracies([{1: [1]}]).tolist() == [1.0]
-    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    config = yaml.safe_load((Path(__file__).resolve().parents[2] / "config.yaml").read_text())
     assert config["lesions"]["zero"] == "activations" and ZERO_MODES[0] == "activations"
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_glorot_mlp, build_planted_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted import build_glorot_mlp, build_planted_mlp
 
 from clusterability.core import spectral
 from clusterability.core.build import mlp_graph

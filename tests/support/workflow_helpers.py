@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 #: The shared read-only mirror of the official raw dataset files (``../shared/datasets``; conftest.py reads it too).
 MIRROR = REPO.parent / "shared" / "datasets"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

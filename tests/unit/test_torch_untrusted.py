@@ -38,7 +38,7 @@ from clusterability.io.network_files import read_network
 from clusterability.io.state_dict import SAFETENSORS_DTYPES, TORCH_STORAGES, read_safetensors, read_torch_zip
 from clusterability.io.torchvision import random_torchvision_state
 
-DATA = Path(__file__).parent / "data" / "torch"
+DATA = Path(__file__).resolve().parents[1] / "data" / "torch"
 RNG = np.random.default_rng(19)
 
 

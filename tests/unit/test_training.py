@@ -228,7 +228,7 @@ def test_config_trains_cifar10_for_the_epochs_that_reproduce_p1():
 
     from clusterability.workflow.config import load_config
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     config = yaml.safe_load((repo / "config.yaml").read_text())
     families = load_config(config, repo / "schemas/config.schema.yaml", paths=False)[1].families
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_planted_mlp
+from planted import build_planted_mlp
 
 from clusterability.core.build import mlp_graph
 from clusterability.core.measure import cluster_network

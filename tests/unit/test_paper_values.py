@@ -23,7 +23,7 @@ import yaml
 from clusterability.workflow.config import load_config
 from clusterability.workflow.experiments import Experiments
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAPERS = REPO / "config" / "papers"
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
 FIELDS = ["table", "paper_table", "row", "column", "value", "sd", "n", "note"]

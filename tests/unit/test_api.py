@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_planted_mlp, same_partition
+from planted import build_planted_mlp, same_partition
 
 from clusterability import api
 from clusterability.cli import main
 from clusterability.core.network import NetworkWeights
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.linalg
-from conftest import build_glorot_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted import build_glorot_mlp
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from clusterability.cli import main

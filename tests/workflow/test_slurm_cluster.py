@@ -2,7 +2,7 @@
 
 Needs root and Debian's slurm-wlm + munge (`.ci/install-slurm.sh`); skipped
 with the reason otherwise. The cluster lives in pytest's tmp_path and is torn
-down by `tests/slurm_cluster.py`; afterwards we check that none of the
+down by `tests/support/slurm_cluster.py`; afterwards we check that none of the
 daemons it started survived.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 from slurm_cluster import (
     _pid_alive,
     _pids_with_marker,

@@ -1,7 +1,7 @@
 """Operating the workflow: resuming after kill -9, determinism, and the errors a user can make.
 
 Every run here is Table 1 restricted to MNIST (plain and dropout, one network
-each) at the `tiny` scale, on the synthetic mirror (tests/synthetic_mirror.py):
+each) at the `tiny` scale, on the synthetic mirror (tests/support/synthetic_mirror.py):
 well under a minute on 2 cores.
 
 Findings these tests pin down (Snakemake 9):

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_glorot_mlp, build_planted_mlp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from planted import build_glorot_mlp, build_planted_mlp
 
 from clusterability.cli import json_safe, main, shown
 from clusterability.core.statistics import p_value, z_score

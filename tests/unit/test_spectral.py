@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import PAPER_WIDTHS, build_glorot_mlp, build_planted_mlp, same_partition
+from planted import PAPER_WIDTHS, build_glorot_mlp, build_planted_mlp, same_partition
 
 from clusterability.core import spectral
 from clusterability.core.build import mlp_graph

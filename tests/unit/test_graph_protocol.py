@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import build_planted_mlp
+from planted import build_planted_mlp
 
 from clusterability.core import bipartite, eigensolver, spectral
 from clusterability.core.build import mlp_graph

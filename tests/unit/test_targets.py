@@ -17,7 +17,7 @@ from clusterability.workflow import targets
 from clusterability.workflow.config import load_config, merge
 from clusterability.workflow.experiments import Experiments
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMA = REPO / "schemas/config.schema.yaml"
 
 
