@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install a local SLURM (slurm-wlm) and MUNGE from Debian packages, so that
-# tests/test_slurm_cluster.py can start a throw-away one-node cluster.
+# tests/workflow/test_slurm_cluster.py can start a throw-away one-node cluster.
 #
 # Idempotent and quick when everything is already installed: it then exits 0
 # without touching apt. `apt-get update` runs only when the package lists do
