@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench \
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench scorecard-docs \
 	readme-results clean
 
 $(VENV)/.installed: pyproject.toml
@@ -64,6 +64,10 @@ fidelity: install
 fidelity_gpu: install
 	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- fidelity_gpu
 	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- scorecard
+
+# docs/scorecard.md from the run recorded in docs/fidelity (docs/make_scorecard.py record ... records one).
+scorecard-docs: install
+	$(VENV)/bin/python docs/make_scorecard.py render
 
 # Any target: make run TARGET=results/tableA1.csv SCALE=quick
 run: install

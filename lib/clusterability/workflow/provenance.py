@@ -29,11 +29,11 @@ PACKAGE = "clusterability"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
-def _module_path(module: str) -> Path | None:
+def _module_path(module: str, root: Path = PACKAGE_DIR) -> Path | None:
     parts = module.split(".")
     if parts[0] != PACKAGE:
         return None
-    base = PACKAGE_DIR.joinpath(*parts[1:])
+    base = root.joinpath(*parts[1:])
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py")
     if (base / "__init__.py").is_file():
@@ -41,7 +41,7 @@ def _module_path(module: str) -> Path | None:
     return None
 
 
-def _imports(path: Path, module: str) -> set[str]:
+def _imports(path: Path, module: str, root: Path = PACKAGE_DIR) -> set[str]:
     """Package modules (absolute names) imported by the module at ``path``: ``from P import name``
     gives ``P.name`` where that is a module, else ``P`` itself."""
     tree = ast.parse(path.read_text(), filename=str(path))
@@ -60,28 +60,29 @@ def _imports(path: Path, module: str) -> set[str]:
                 prefix = node.module or ""
             for alias in node.names:
                 sub = f"{prefix}.{alias.name}"
-                found.add(sub if _module_path(sub) is not None else prefix)
+                found.add(sub if _module_path(sub, root) is not None else prefix)
     return {m for m in found if m.split(".")[0] == PACKAGE}
 
 
-def _package_modules(module: str) -> list[str]:
+def _package_modules(module: str, root: Path = PACKAGE_DIR) -> list[str]:
     """Every module of the package ``module`` (its ``__init__`` and everything below it)."""
-    root = PACKAGE_DIR.joinpath(*module.split(".")[1:])
     names = []
-    for path in sorted(root.rglob("*.py")):
-        parts = path.relative_to(PACKAGE_DIR).with_suffix("").parts
+    for path in sorted(root.joinpath(*module.split(".")[1:]).rglob("*.py")):
+        parts = path.relative_to(root).with_suffix("").parts
         names.append(".".join((PACKAGE, *(parts[:-1] if parts[-1] == "__init__" else parts))))
     return names
 
 
-def module_files(*modules: str) -> list[str]:
-    """Sorted source files of ``modules`` and of every package module they import."""
+def module_files(*modules: str, root: str | Path = PACKAGE_DIR) -> list[str]:
+    """Sorted source files of ``modules`` and of every package module they import (the package at ``root``,
+    by default this one)."""
+    root = Path(root)
     seen: set[str] = set()
     files: set[Path] = set()
     stack = [(m, True) for m in modules]
     while stack:
         module, direct = stack.pop()
-        path = _module_path(module)
+        path = _module_path(module, root)
         if path is None or (module, direct) in seen or (module, True) in seen:
             continue
         seen.add((module, direct))
@@ -90,16 +91,16 @@ def module_files(*modules: str) -> list[str]:
         parent = module.rpartition(".")[0]
         if parent:
             stack.append((parent, False))
-        stack.extend((m, True) for m in _imports(path, module))
+        stack.extend((m, True) for m in _imports(path, module, root))
         if direct and path.name == "__init__.py" and module != PACKAGE:
-            stack.extend((m, True) for m in _package_modules(module) if m != module)
+            stack.extend((m, True) for m in _package_modules(module, root) if m != module)
     return sorted(str(p) for p in files)
 
 
-def script_module_files(script: str | Path) -> list[str]:
+def script_module_files(script: str | Path, root: str | Path = PACKAGE_DIR) -> list[str]:
     """Package source files that a workflow script imports, directly or transitively."""
     path = Path(script)
-    return module_files(*sorted(_imports(path, "__main__")))
+    return module_files(*sorted(_imports(path, "__main__", Path(root))), root=root)
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -148,13 +149,14 @@ def logic_statements(path: str | Path) -> list[str]:
     ]
 
 
-def code_hash(script: str | Path) -> str:
+def code_hash(script: str | Path, root: str | Path = PACKAGE_DIR) -> str:
     """The sha256 of a workflow script's logic and of the library modules it imports: their top-level
     statements (:func:`logic_statements`) as one sorted collection, other libraries' imports counted once
-    however many modules repeat them."""
+    however many modules repeat them. ``root``: the package the script runs (another checkout's
+    ``lib/clusterability``, say)."""
     imports: set[str] = set()
     definitions: list[str] = []
-    for origin, path in [("script", script), *(("library", p) for p in script_module_files(script))]:
+    for origin, path in [("script", script), *(("library", p) for p in script_module_files(script, root))]:
         for statement in logic_statements(path):
             if statement.startswith(("Import(", "ImportFrom(")):
                 imports.add(statement)
