@@ -22,6 +22,16 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "fidelity"
 PAGE = REPO / "docs" / "scorecard.md"
+README = REPO / "README.md"
+BEGIN, END = "<!-- scorecard:begin -->", "<!-- scorecard:end -->"
+#: The README's parts of the papers (the catalogue's ``paper`` of each table) and their targets.
+PARTS = {
+    "p1": ("P1", "`snakemake paper1`: Tables 1-4 and A.1-A.19, figures 1-6 and A.1-A.6"),
+    "p2_mlp": ("P2, MLPs", "`snakemake paper2_mlp`: Tables A.1-A.7 and A.16-A.21, figures 1-5, A.1, A.6, A.7"),
+    "p2_cnn": ("P2, CNNs", "`snakemake paper2_cnn`: Tables A.8-A.12, figures 6-12 and A.2-A.4"),
+    "p2_promote": ("P2 section 4", "`snakemake paper2_promote`: Tables 1 and A.13-A.15, figures 13-15 and A.5"),
+}
+VERDICTS = ("agrees", "close", "differs")
 
 
 def load(scale: str):
@@ -41,19 +51,57 @@ def load(scale: str):
     )
 
 
-def render(folder: Path = RECORDED, page: Path = PAGE) -> str:
-    """Write the scorecard page and CSV of the run recorded in ``folder``; returns its summary line."""
+def readme_block(card, infos, record: dict) -> str:
+    """The README's table of what is built and what is verified, per part, from the recorded run's scorecard."""
+    from clusterability.workflow.scorecard import summary_line
+
+    lines = [
+        f"Recorded run at the `{record['scale']}` scale, commit `{record['commit']}`, {record['finished']} "
+        f"([docs/scorecard.md](docs/scorecard.md)): **{summary_line(card)}**.",
+        "",
+        "| part | every table and figure is a target of | paper tables scored at the papers' settings: numbers "
+        "that agree / are close / differ |",
+        "| --- | --- | --- |",
+    ]
+    scored = card[card["verdict"].isin(VERDICTS)]
+    for part, (name, targets) in PARTS.items():
+        cells = []
+        for paper_table, rows in scored[scored["table"].map(lambda t: infos[t].paper) == part].groupby(
+            "paper_table", sort=False
+        ):
+            counts = rows["verdict"].value_counts()
+            cells.append(f"{paper_table} {' / '.join(str(int(counts.get(v, 0))) for v in VERDICTS)}")
+        gpu = part == "p2_cnn" or any(infos[t].gpu for t in infos if infos[t].paper == part)
+        lines.append(f"| {name} | {targets} | {'; '.join(cells) or 'none run'}{' (CNNs: GPU work)' if gpu else ''} |")
+    return "\n".join(lines)
+
+
+def fill_readme(block: str, readme: Path = README) -> None:
+    """Replace the README's text between the scorecard markers with ``block``."""
+    from clusterability.workflow.record import write_page
+
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"{readme}: no {BEGIN} ... {END} block to fill")
+    head, rest = text.split(BEGIN, 1)
+    write_page(readme, f"{head}{BEGIN}\n{block}\n{END}{rest.split(END, 1)[1]}")
+
+
+def render(folder: Path = RECORDED, page: Path = PAGE, readme: Path | None = README) -> str:
+    """Write the scorecard page and CSV of the run recorded in ``folder``, and the README's block (unless
+    ``readme`` is None); returns its summary line."""
     from clusterability.report.tables import write_csv
     from clusterability.workflow.record import code_hashes, read_record, render_scorecard, write_page
     from clusterability.workflow.scorecard import paper_files, summary_line, table_infos
 
     record = read_record(folder)
     config, experiments = load(record["scale"])
-    card, text = render_scorecard(
-        folder, table_infos(experiments, config), paper_files(REPO / "config" / "papers"), code_hashes(REPO)
-    )
+    infos = table_infos(experiments, config)
+    card, text = render_scorecard(folder, infos, paper_files(REPO / "config" / "papers"), code_hashes(REPO))
     write_page(page, text)
     write_csv(card, folder / "scorecard.csv")
+    if readme is not None:
+        fill_readme(readme_block(card, infos, record), readme)
     return summary_line(card)
 
 

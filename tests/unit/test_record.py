@@ -92,8 +92,11 @@ def test_the_committed_scorecard_is_what_the_recorded_run_gives(tmp_path: Path) 
         pytest.skip("no run recorded in docs/fidelity yet")
     folder = tmp_path / "fidelity"
     shutil.copytree(make_scorecard.RECORDED, folder)
-    summary = make_scorecard.render(folder, tmp_path / "scorecard.md")
+    readme = tmp_path / "README.md"
+    shutil.copy(make_scorecard.README, readme)
+    summary = make_scorecard.render(folder, tmp_path / "scorecard.md", readme)
     expected = make_scorecard.PAGE.read_text()
     assert (tmp_path / "scorecard.md").read_text() == expected
+    assert readme.read_text() == make_scorecard.README.read_text()  # the README's block too
     assert (folder / "scorecard.csv").read_bytes() == (make_scorecard.RECORDED / "scorecard.csv").read_bytes()
     assert summary in expected
