@@ -36,6 +36,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -136,7 +137,44 @@ def provenance(record: dict[str, object], workdir: Path) -> str:
             if record.get("resumed")
             else "."
         )
+        + "\n\n"
+        + code_check(str(record["commit"]))
     )
+
+
+#: The pages with a generated block, and their markers.
+PAGES = {
+    "results.md": (BEGIN, END),
+    "results_p2_mlp.md": (P2_BEGIN, P2_END),
+    "results_p2_promote.md": (PROMOTE_BEGIN, PROMOTE_END),
+}
+_COMMIT = re.compile(r"at commit `([0-9a-f]{7,40})`")
+_CHECK = re.compile(r"^Code check: .*$", re.M)
+
+
+def code_check(commit: str) -> str:
+    """Which jobs that make numbers have changed in logic since ``commit`` (clusterability.workflow.record)."""
+    from clusterability.workflow.record import code_hashes, code_hashes_at, stale_note
+
+    return stale_note(code_hashes_at(REPO, commit), code_hashes(REPO), commit)
+
+
+def update_code_checks() -> None:
+    """Write each page's code check again (after the code changed), leaving the rest of its block as it is."""
+    for page, (begin, end) in PAGES.items():
+        path = DOCS / page
+        text = path.read_text()
+        head, block = text.split(begin, 1)
+        block, tail = block.split(end, 1)
+        commit = _COMMIT.search(block).group(1)
+        check = code_check(commit)
+        if _CHECK.search(block):
+            block = _CHECK.sub(lambda _, check=check: check, block, count=1)
+        else:
+            first, _, rest = block.lstrip("\n").partition("\n")
+            block = f"\n{first}\n\n{check}\n{rest}"
+        path.write_text(f"{head}{begin}{block}{end}{tail}")
+        print(f"docs/{page}: {check}")
 
 
 def replace_block(text: str, block: str, begin: str = BEGIN, end: str = END, name: str = "docs/results.md") -> str:
@@ -427,7 +465,15 @@ def main() -> None:
         action="store_true",
         help="do not run: write the docs again from the last run of this scale (its run.json)",
     )
+    parser.add_argument(
+        "--code-checks",
+        action="store_true",
+        help="only write each page's code check again: which jobs changed in logic since its run's commit",
+    )
     args = parser.parse_args()
+    if args.code_checks:
+        update_code_checks()
+        return
 
     own = args.target in (P2_MLP, P2_PROMOTE)  # a part with a work folder (and docs) of its own
     workdir = REPO / ".results-run" / (f"{args.scale}-{args.target}" if own else args.scale)

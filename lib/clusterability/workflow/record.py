@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import io
 import json
 import os
 import platform
 import shutil
+import subprocess
+import tarfile
+import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,37 @@ def code_hashes(checkout: str | Path) -> dict[str, str]:
     checkout = Path(checkout)
     root = checkout / "lib" / "clusterability"
     return {s.stem: code_hash(s, root) for s in sorted((checkout / "workflow_scripts").glob("*.py"))}
+
+
+def code_hashes_at(repo: str | Path, commit: str) -> dict[str, str]:
+    """:func:`code_hashes` of ``commit`` of the git repository ``repo`` (its library and scripts, from git)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            archive = subprocess.run(
+                ["git", "archive", commit, "lib/clusterability", "workflow_scripts"],
+                cwd=repo,
+                capture_output=True,
+                check=True,
+                timeout=120,
+            ).stdout
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise InputError(
+                f"{repo}: cannot read commit {commit!r} from git ({exc}); fetch the full history"
+            ) from None
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        return code_hashes(tmp)
+
+
+def stale_note(then: Mapping[str, str], now: Mapping[str, str], commit: str) -> str:
+    """One sentence: which jobs that make numbers have changed in logic between ``commit`` (``then``) and now."""
+    changed = [name for name in changed_code(then, now) if name in NUMBER_JOBS]
+    if not changed:
+        return f"Code check: every job that makes these numbers runs the code of `{commit}` (same code hashes)."
+    return (
+        f"Code check: the code of {', '.join(f'`{n}`' for n in changed)} has changed in logic since `{commit}` "
+        "(code hashes, `clusterability.workflow.provenance`): these numbers may no longer be what the code gives."
+    )
 
 
 def fingerprints(workdir: str | Path) -> list[str]:
