@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import re
 import subprocess
 import sys
@@ -81,18 +79,6 @@ NAMES = {"mnist": "MNIST", "fashion_mnist": "Fashion", "cifar10": "CIFAR-10"}
 
 def _git(*args: str) -> str:
     return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
-
-
-def _machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores, {platform.system()} {platform.machine()}"
 
 
 def _row(table: pd.DataFrame, r: pd.Series) -> str:
@@ -150,6 +136,12 @@ PAGES = {
 }
 _COMMIT = re.compile(r"at commit `([0-9a-f]{7,40})`")
 _CHECK = re.compile(r"^Code check: .*$", re.M)
+
+
+def _machine_description() -> str:
+    from clusterability.workflow.record import machine_description
+
+    return machine_description()
 
 
 def code_check(commit: str) -> str:
@@ -439,7 +431,7 @@ def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
         "seconds": time.perf_counter() - started,
         "resumed": resumed,
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "machine": _machine(),
+        "machine": _machine_description(),
     }
     (workdir / "run.json").write_text(json.dumps(record, indent=1) + "\n")
     return record
