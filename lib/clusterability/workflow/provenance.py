@@ -22,6 +22,7 @@ whether the code has changed in logic since (``docs/reproducibility.md``).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from pathlib import Path
 
@@ -44,6 +45,13 @@ def _module_path(module: str, root: Path = PACKAGE_DIR) -> Path | None:
 def _imports(path: Path, module: str, root: Path = PACKAGE_DIR) -> set[str]:
     """Package modules (absolute names) imported by the module at ``path``: ``from P import name``
     gives ``P.name`` where that is a module, else ``P`` itself."""
+    stat = path.stat()
+    return set(_cached_imports(str(path), stat.st_mtime_ns, stat.st_size, module, str(root)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_imports(path_name: str, mtime_ns: int, size: int, module: str, root_name: str) -> frozenset[str]:
+    path, root = Path(path_name), Path(root_name)
     tree = ast.parse(path.read_text(), filename=str(path))
     is_package = path.name == "__init__.py"
     package = module if is_package else module.rpartition(".")[0]
@@ -61,7 +69,7 @@ def _imports(path: Path, module: str, root: Path = PACKAGE_DIR) -> set[str]:
             for alias in node.names:
                 sub = f"{prefix}.{alias.name}"
                 found.add(sub if _module_path(sub, root) is not None else prefix)
-    return {m for m in found if m.split(".")[0] == PACKAGE}
+    return frozenset(m for m in found if m.split(".")[0] == PACKAGE)
 
 
 def _package_modules(module: str, root: Path = PACKAGE_DIR) -> list[str]:
@@ -140,13 +148,20 @@ def logic_statements(path: str | Path) -> list[str]:
     """The top-level statements of a Python file as syntax trees (:func:`logic_dump`), this package's
     import paths left out and its imports at module level dropped (which module holds a definition is
     layout, not logic)."""
-    tree = _without_package_paths(_without_docstrings(ast.parse(Path(path).read_text(), filename=str(path))))
-    return [
+    stat = Path(path).stat()
+    return list(_logic_statements(str(path), stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=1024)
+def _logic_statements(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """:func:`logic_statements`, parsed once per version of the file (its modification time and size)."""
+    tree = _without_package_paths(_without_docstrings(ast.parse(Path(path).read_text(), filename=path)))
+    return tuple(
         ast.dump(node, annotate_fields=False, include_attributes=False)
         for node in tree.body
         if not (isinstance(node, ast.ImportFrom) and node.module in (PACKAGE, "__future__"))
         and not (isinstance(node, ast.Import) and all(alias.name == PACKAGE for alias in node.names))
-    ]
+    )
 
 
 def code_hash(script: str | Path, root: str | Path = PACKAGE_DIR) -> str:
