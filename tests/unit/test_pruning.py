@@ -115,3 +115,66 @@ def test_another_tfmot_release_keeps_tfmots_own_mask_update(tf_modules, monkeypa
         assert not install_exact_mask_update(tf, newer)
     assert pruning_impl.Pruning._update_mask is pruning_impl.Pruning._tfmot_update_mask
     assert patched is not pruning_impl.Pruning._tfmot_update_mask
+
+
+def _autograph_conversions(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The functions AutoGraph converts from now on (their qualified names), recorded as it converts them."""
+    from tensorflow.python.autograph.impl import api
+
+    converted: list[str] = []
+    convert = api._convert_actual
+
+    def recording(entity, program_ctx):
+        converted.append(getattr(entity, "__qualname__", repr(entity)))
+        return convert(entity, program_ctx)
+
+    monkeypatch.setattr(api, "_convert_actual", recording)
+    return converted
+
+
+def test_pruning_wrapper_is_traced_without_autograph_to_the_same_run(tf_modules, tmp_path, monkeypatch) -> None:
+    """tfmot's wrapper and mask updates are traced as written (no AutoGraph conversion, a third of a second
+    per job): the pruned network and its metrics are those of the AutoGraph-converted wrapper, bit for bit."""
+    import inspect
+
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+    from clusterability.io.npz import load_weights
+    from clusterability.train.pruning import trace_wrappers_without_autograph
+
+    tf, _, tfmot = tf_modules
+    wrapper = pruning_wrapper.PruneLowMagnitude
+    assert hasattr(wrapper.call, "_clusterability_tfmot_call")  # installed by import_tf
+    assert trace_wrappers_without_autograph(tf, tfmot)  # idempotent
+    # Keras still passes `training` to the wrapper: its call keeps tfmot's signature.
+    assert list(inspect.signature(wrapper.call).parameters) == ["self", "inputs", "training", "kwargs"]
+    config = TrainConfig(epochs=1, prune_epochs=2, batch_size=32, pruning_frequency=4, widths=(32, 32), dropout=0.5)
+    converted = _autograph_conversions(monkeypatch)
+    runs = {"as written": train_and_prune(_data(), config, seed=2, threads=1, out_weights_pruned=tmp_path / "a.npz")}
+    assert converted and not [name for name in converted if not name.startswith("Model.make_")], converted
+    # tfmot's own: Keras converts the subclassed layer's call, and AutoGraph every tfmot function it reaches.
+    monkeypatch.setattr(wrapper, "call", wrapper.call._clusterability_tfmot_call)
+    monkeypatch.delattr(wrapper, "_should_use_autograph")
+    monkeypatch.setattr("clusterability.train.pruning.trace_wrappers_without_autograph", lambda tf, tfmot: False)
+    converted.clear()
+    runs["autograph"] = train_and_prune(_data(), config, seed=2, threads=1, out_weights_pruned=tmp_path / "b.npz")
+    assert "PruneLowMagnitude.call" in converted and "Pruning._weight_assign_objs" in converted
+    for a, b in zip(load_weights(tmp_path / "a.npz").kernels, load_weights(tmp_path / "b.npz").kernels, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for metrics in runs.values():
+        del metrics["wall_seconds"]
+    assert runs["as written"] == runs["autograph"]
+
+
+def test_another_tfmot_release_keeps_autograph(tf_modules) -> None:
+    """Under any other tfmot release the wrapper is left as tfmot wrote it."""
+    import types
+
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+    from clusterability.train.pruning import trace_wrappers_without_autograph
+
+    tf, _, _ = tf_modules
+    call = pruning_wrapper.PruneLowMagnitude.call
+    assert not trace_wrappers_without_autograph(tf, types.SimpleNamespace(__version__="0.9.0"))
+    assert pruning_wrapper.PruneLowMagnitude.call is call

@@ -500,3 +500,94 @@ def test_small_cnn_on_two_channel_images(tmp_path) -> None:
     assert metrics["weight_shapes"][:3] == [[3, 3, 2, 4], [3, 3, 4, 4], [3, 3, 4, 4]]
     assert metrics["weight_shapes"][3] == [7 * 7 * 4, 8]
     assert metrics["config"]["dense_widths"] == [8] and "augment" not in metrics["config"]
+
+
+# --- the fixed cost of a training job (issue 22) --------------------------------------------
+
+
+def test_each_step_is_traced_once() -> None:
+    """Adam's moments and the metrics exist before the first step (create_step_variables), so ``fit`` and
+    ``evaluate`` trace their steps once, not twice (a second trace for the variables the first one created)."""
+    from clusterability.train.runtime import import_tf
+    from clusterability.train.training import (
+        FitInputs,
+        _check_data,
+        _evaluate,
+        build_network,
+        fit_phase,
+        training_images,
+    )
+
+    tf, keras, _ = import_tf(threads=1, seed=0)
+    config = TrainConfig(epochs=1, prune_epochs=0, batch_size=64, widths=(8,), n_classes=2, dropout=0.5)
+    splits = _check_data(_tiny_data(), config.n_classes, regression=False)
+    x, y = training_images(splits)
+    model, _ = build_network(keras, config, x.shape[1:], 2, False, model_seed=0, init_seed=1)
+    fit_phase(FitInputs(tf=tf, keras=keras, x=x, y=y, config=config, seed=0), model, "train", 1)
+    assert model.train_function.experimental_get_tracing_count() == 1
+    _evaluate(model, {"train": (x, y), "test": splits["test"]}, regression=False)
+    assert model.test_function.experimental_get_tracing_count() == 1
+    # A network that never trains: no optimizer moments, and its evaluation traced once too.
+    untrained, _ = build_network(
+        keras, TrainConfig(epochs=0, widths=(8,), n_classes=2), x.shape[1:], 2, False, model_seed=0, init_seed=1
+    )
+    assert [v.name for v in untrained.optimizer.variables] == ["iteration:0"]  # no moments
+    _evaluate(untrained, {"test": splits["test"]}, regression=False)
+    assert untrained.test_function.experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(epochs=2, prune_epochs=2, batch_size=32, pruning_frequency=4, widths=(32, 32), dropout=0.5),
+        TrainConfig(
+            epochs=1, prune_epochs=1, batch_size=32, pruning_frequency=3, architecture="small_cnn", widths=(4, 4, 4),
+            dense_widths=(8,), dropout=0.5, conv_dropout=0.25,
+        ),
+        TrainConfig(epochs=0, prune_epochs=0, widths=(16,), n_classes=2),
+    ],
+    ids=["mlp_dropout", "small_cnn_dropout", "untrained"],
+)  # fmt: skip
+def test_one_trace_trains_the_networks_of_two(tmp_path, monkeypatch, config: TrainConfig) -> None:
+    """Before create_step_variables every first ``fit`` traced its step twice and ran the second trace, whose
+    dropout masks came from the next seed (skip_first_trace_seeds keeps them): the same weights, metrics and
+    saved model as that, bit for bit (dropout networks and one never trained, saved without Adam's moments)."""
+    import zipfile
+
+    import clusterability.train.training as training
+
+    def outputs(name: str) -> tuple[dict, list[np.ndarray], set[str]]:
+        run = _run(tmp_path, name, config=config)
+        del run["metrics"]["wall_seconds"]
+        kernels = list(load_weights(run["out_weights_unpruned"]).kernels) + list(
+            load_weights(run["out_weights_pruned"]).kernels
+        )
+        with zipfile.ZipFile(run["out_model"]) as archive:
+            stored = set(archive.namelist()) | {f"{len(archive.read('model.weights.h5'))} bytes of weights"}
+        return run["metrics"], kernels, stored
+
+    ours = outputs("one_trace")
+    with monkeypatch.context() as patched:  # the variables created in the first step: two traces
+        patched.setattr(training, "create_step_variables", lambda *args, **kwargs: None)
+        patched.setattr(training, "skip_first_trace_seeds", lambda model: None)
+        theirs = outputs("two_traces")
+    assert ours[0] == theirs[0]
+    for a, b in zip(ours[1], theirs[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert ours[2] == theirs[2]
+
+
+def test_tensorflow_import_pauses_and_freezes_the_garbage_collector() -> None:
+    """TensorFlow's objects are frozen after its first import (no full collection walks them again, the last one
+    at exit included), and the collector is left as it was: on, or off when the caller turned it off."""
+    code = (
+        "import gc\n"
+        "from clusterability.train.runtime import import_tf\n"
+        "import_tf(threads=1)\n"
+        "assert gc.get_freeze_count() > 100_000 and gc.isenabled(), gc.get_freeze_count()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "gc.disable()\n"
+        "import_tf(threads=1)\n"
+        "assert gc.get_freeze_count() == frozen and not gc.isenabled()  # once per process\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -16,6 +16,13 @@ the midpoint, ends at exactly the k-th largest magnitude (31 counting passes).
 masks, thresholds and weights are tfmot's bit for bit; tests compare the two
 on tied, sparse and random kernels and over whole pruning runs.
 
+tfmot's pruning wrapper is a subclassed Keras layer, so Keras runs its
+``call`` through AutoGraph, which rewrites the source of every tfmot function
+it reaches (about half a second of every training job). That code has no
+control flow on tensors (its conditionals are ``tf.cond``), so
+:func:`trace_wrappers_without_autograph` makes Keras trace it as it is, as it
+does its own layers: the same graph, traced faster.
+
 TensorFlow is never imported here: the functions take the modules that
 :func:`clusterability.train.runtime.import_tf` returns.
 """
@@ -96,4 +103,39 @@ def install_exact_mask_update(tf: Any, tfmot: Any) -> bool:
     _update_mask.__doc__ = pruning_impl.Pruning._update_mask.__doc__
     pruning_impl.Pruning._tfmot_update_mask = pruning_impl.Pruning._update_mask
     pruning_impl.Pruning._update_mask = _update_mask
+    return True
+
+
+def trace_wrappers_without_autograph(tf: Any, tfmot: Any) -> bool:
+    """Make Keras trace tfmot's pruning wrapper (``PruneLowMagnitude``) without AutoGraph, as its own layers.
+
+    Keras converts the ``call`` of a subclassed layer with AutoGraph
+    (``Layer._should_use_autograph``), and AutoGraph then converts every
+    function that call reaches, the branches of its ``tf.cond`` included.
+    tfmot 0.8.1's wrapper and mask updates need no conversion (their
+    conditionals are ``tf.cond``; Python ``if``/``for`` only on Python values),
+    so the traced ops are the same. Under another tfmot release nothing
+    changes (returns ``False``); idempotent.
+    """
+    from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+    wrapper = pruning_wrapper.PruneLowMagnitude
+    if getattr(tfmot, "__version__", None) != PATCHED_TFMOT_VERSION or not hasattr(wrapper, "_should_use_autograph"):
+        return False
+    if hasattr(wrapper.call, "_clusterability_tfmot_call"):
+        return True
+    tfmot_call = wrapper.call
+    unconverted = tf.autograph.experimental.do_not_convert(tfmot_call)
+
+    # The signature of tfmot's call, so that Keras passes ``training`` as before.
+    def call(self: Any, inputs: Any, training: Any = None, **kwargs: Any) -> Any:
+        return unconverted(self, inputs, training=training, **kwargs)
+
+    def _should_use_autograph(self: Any) -> bool:
+        return False
+
+    call._clusterability_tfmot_call = tfmot_call  # type: ignore[attr-defined]
+    call.__doc__ = tfmot_call.__doc__
+    wrapper.call = call
+    wrapper._should_use_autograph = _should_use_autograph
     return True

@@ -18,6 +18,13 @@ shuffling; see :mod:`clusterability.train.runtime`).
 
 TensorFlow is imported lazily through :mod:`clusterability.train.runtime`.
 
+A job's fixed cost (issue 22): every step function is traced once
+(:func:`create_step_variables`, with :func:`skip_first_trace_seeds` keeping the
+dropout masks of the double trace it replaces), the images are copied into
+tensors once for every ``fit`` and ``evaluate``, and tfmot's wrapper is traced
+without AutoGraph (:mod:`clusterability.train.pruning`); the networks are the
+same, bit for bit.
+
 Metrics JSON (one object)
 -------------------------
 ``seed``, ``derived_seeds`` ({tensorflow, model}), ``threads`` (requested)
@@ -59,8 +66,10 @@ Metrics JSON (one object)
 ``History`` records them; the config's ``epochs``/``prune_epochs`` in a run that
 completes), ``history`` ({train, prune}: Keras' per-epoch
 ``loss``/``accuracy``), ``wall_seconds`` ({setup, train, prune, evaluate,
-total}: the fixed costs of importing TensorFlow and building the model, and of
-evaluating and saving, apart from the epochs), ``device``
+total}: the fixed costs of importing TensorFlow, building the model and copying
+the images into tensors, and of evaluating and saving, apart from the phases;
+each phase's seconds include its first step, which traces the step function),
+``device``
 (:func:`clusterability.train.runtime.device_summary`), ``numerics_fingerprint``
 (:func:`clusterability.train.runtime.numerics_fingerprint`: equal on machines that
 train bit-identical networks), ``versions``
@@ -182,13 +191,37 @@ class _Clock:
         return {**self._laps, "total": time.perf_counter() - self._start}
 
 
-def _compile(model: Any, keras: Any, config: TrainConfig, regression: bool = False) -> None:
+def _compile(model: Any, keras: Any, config: TrainConfig, regression: bool = False, *, trains: bool = True) -> None:
+    """Compile ``model`` with a fresh Adam and create its step variables (:func:`create_step_variables`);
+    the optimizer's only if the model ``trains``."""
     # A fresh Adam every time: tfmot requires recompiling the wrapped model.
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss="mse" if regression else "sparse_categorical_crossentropy",
         metrics=["mse"] if regression else ["accuracy"],
     )
+    create_step_variables(keras, model, regression, optimizer=trains)
+
+
+def create_step_variables(keras: Any, model: Any, regression: bool, *, optimizer: bool = True) -> None:
+    """Create the variables that a compiled ``model``'s first training or evaluation step would create.
+
+    A ``tf.function`` that creates variables in its first call is traced twice
+    in that call (once creating them, once more without), and Keras' steps
+    create Adam's moments and the compiled metrics on first use: every
+    ``fit``, and the first ``evaluate`` of a fresh model, traced its step twice
+    (a pruning step: about a second). Created here, eagerly, from the same
+    initializers (zeros), the variables are the same and so is the training,
+    bit for bit; the steps are traced once. ``optimizer=False`` leaves the
+    optimizer unbuilt (a model that never trains is saved without moments).
+    """
+    if optimizer:
+        model.optimizer.build(model.trainable_variables)
+    # Only the shapes of the outputs and labels matter (they choose Keras' "accuracy").
+    y_pred = keras.backend.constant(0.0, shape=(1, *model.output_shape[1:]))
+    y_true = y_pred if regression else keras.backend.constant(0, dtype="int32", shape=(1,))
+    model.compiled_loss.build(y_pred)
+    model.compiled_metrics.build(y_pred, y_true)
 
 
 def _evaluate(
@@ -262,7 +295,7 @@ def model_arguments(
 AUGMENTATION = {"rotation_degrees": 15.0, "shift": 0.1, "horizontal_flip": True}
 
 
-def augmented_batches(x: np.ndarray, y: np.ndarray, config: TrainConfig, seed: int) -> Any:
+def augmented_batches(x: Any, y: Any, config: TrainConfig, seed: int) -> Any:
     """A ``tf.data`` pipeline of shuffled (``config.shuffle``), batched, randomly augmented training data.
 
     The augmentation (:data:`AUGMENTATION`) are ``tf_keras`` preprocessing
@@ -345,12 +378,12 @@ class PhaseRun:
 @dataclass(frozen=True)
 class FitInputs:
     """What every phase's ``fit`` reads (:func:`fit_phase`): the TensorFlow modules, the training images
-    (:func:`training_images`), the config and the run's seed."""
+    (:func:`training_images`; arrays or tensors), the config and the run's seed."""
 
     tf: Any
     keras: Any
-    x: np.ndarray
-    y: np.ndarray
+    x: Any
+    y: Any
     config: TrainConfig
     seed: int
 
@@ -377,8 +410,28 @@ def build_network(
         config.architecture, **model_arguments(config, input_shape, n_outputs, regression), seed=model_seed
     )
     tags = clusterable_init(model, keras, config, init_seed) if config.init_tags else None
-    _compile(model, keras, config, regression)
+    _compile(model, keras, config, regression, trains=config.epochs > 0)
     return model, tags
+
+
+def skip_first_trace_seeds(model: Any) -> None:
+    """Advance the seed of every seeded dropout layer of ``model`` by one, as a discarded trace of its step did.
+
+    Keras' dropout takes a new op seed (its seed, then seed + 1, ...) each time
+    its training step is traced. Until Adam's and the metrics' variables were
+    created before ``fit`` (:func:`create_step_variables`), the first ``fit`` of
+    every compiled model traced its step twice and ran the second trace: its
+    dropout masks came from seed + 1. Skipping that seed here keeps those
+    masks, and so the trained networks, bit for bit.
+    """
+    for layer in model.submodules:
+        generator = getattr(layer, "_random_generator", None)
+        if (
+            generator is not None
+            and getattr(generator, "_rng_type", None) == generator.RNG_LEGACY_STATEFUL
+            and generator._seed is not None
+        ):
+            generator.make_legacy_seed()
 
 
 def fit_phase(fitting: FitInputs, net: Any, phase: str, epochs: int, callbacks: Sequence[Any] = ()) -> PhaseRun:
@@ -405,6 +458,8 @@ def fit_phase(fitting: FitInputs, net: Any, phase: str, epochs: int, callbacks: 
             config.regularizer_normalization,
         )
         callbacks = [*callbacks, regularizer]
+    if net.train_function is None:  # the first fit of this compiled model
+        skip_first_trace_seeds(net)
     if config.augment:  # a fresh, seeded pipeline per phase
         batches = augmented_batches(fitting.x, fitting.y, config, derive_seed(fitting.seed, "augment", phase))
         history = net.fit(batches, epochs=epochs, callbacks=list(callbacks), verbose=0)
@@ -457,7 +512,7 @@ def prune_phase(fitting: FitInputs, tfmot: Any, model: Any, end_step: int, regre
     _compile(pruning, keras, config, regression)
     run = fit_phase(fitting, pruning, "prune", config.prune_epochs, [tfmot.sparsity.keras.UpdatePruningStep()])
     final_model = tfmot.sparsity.keras.strip_pruning(pruning)
-    _compile(final_model, keras, config, regression)  # for evaluation only; not saved
+    _compile(final_model, keras, config, regression, trains=False)  # for evaluation and saving: no moments
     return final_model, run
 
 
@@ -561,7 +616,6 @@ def train_and_prune(
     splits = _check_data(data, config.n_classes, regression)
     x_train, y_train = training_images(splits)
     n_train = len(x_train)
-    evaluated_splits = {"train": (x_train, y_train), "test": splits["test"]}
 
     clock = _Clock()
     seeds = {"tensorflow": derive_seed(seed, "tensorflow"), "model": derive_seed(seed, "model")}
@@ -575,7 +629,14 @@ def train_and_prune(
         model_seed=seeds["model"],
         init_seed=derive_seed(seed, "clusterable_init"),
     )
-    fitting = FitInputs(tf=tf, keras=keras, x=x_train, y=y_train, config=config, seed=seed)
+    # Keras copies NumPy arrays into new tensors at every fit and evaluate (MNIST's: 175 MB of fresh
+    # memory each time, up to half a second); tensors it takes as they are.
+    x_fit, y_fit = tf.convert_to_tensor(x_train), tf.convert_to_tensor(y_train)
+    evaluated_splits = {
+        "train": (x_fit, y_fit),
+        "test": (tf.convert_to_tensor(splits["test"][0]), tf.convert_to_tensor(splits["test"][1])),
+    }
+    fitting = FitInputs(tf=tf, keras=keras, x=x_fit, y=y_fit, config=config, seed=seed)
     clock.lap("setup")
 
     phases = {"train": fit_phase(fitting, model, "train", config.epochs)}

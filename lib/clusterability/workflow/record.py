@@ -234,7 +234,7 @@ def render_scorecard(
             f"> **The code of {len(numbers)} of the jobs that make these numbers has changed in logic since this run** "
             f"({', '.join(f'`{n}`' for n in numbers)}; code hashes, `clusterability.workflow.provenance`). "
             "Run it again to check that they still come out the same (what was checked without a rerun: "
-            "docs/reproducibility.md, \"Recorded runs and code checks\").",
+            'docs/reproducibility.md, "Recorded runs and code checks").',
         ]
     elif changed:
         lines += [
