@@ -185,6 +185,11 @@ def check_outputs_parse(workdir: Path) -> list[Path]:
                 assert archive.testzip() is None, path
         elif path.suffix == ".gz":
             assert path.parent.parent == workdir / "resources/raw", path
+        elif path.suffix == ".tsv" and workdir / "results" / "benchmarks" in path.parents:
+            # Snakemake's benchmark: of a finished job (workflow.costs reads its seconds): a header, whole rows.
+            rows = [line.split("\t") for line in path.read_text().splitlines()]
+            assert rows[0][0] == "s" and len(rows) > 1 and all(len(r) == len(rows[0]) for r in rows), path
+            float(rows[1][0])
         else:
             raise AssertionError(f"unexpected file after the kill: {path}")
     return temporaries
@@ -220,7 +225,13 @@ def planned(workdir: Path) -> dict[str, int]:
 
 
 def result_files(workdir: Path) -> set[str]:
-    return {str(p.relative_to(workdir)) for p in files_under(workdir / "results") if not p.name.startswith(".")}
+    """The results' files, without Snakemake's job timings (``benchmark:`` files are not outputs of the DAG)."""
+    benchmarks = workdir / "results" / "benchmarks"
+    return {
+        str(p.relative_to(workdir))
+        for p in files_under(workdir / "results")
+        if not p.name.startswith(".") and benchmarks not in p.parents
+    }
 
 
 def dag_outputs(workdir: Path) -> set[str]:
