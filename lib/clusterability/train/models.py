@@ -37,15 +37,18 @@ def _regularizer(keras: Any, l1: float, l2: float) -> Any:
     return None
 
 
+def _weights(keras: Any, name: str, seed: int, regularizer: Any) -> dict[str, Any]:
+    """A layer's name and its weights' settings: Glorot-uniform kernel from ``seed``, zero bias, ``regularizer``."""
+    return {
+        "kernel_initializer": keras.initializers.GlorotUniform(seed=seed),
+        "bias_initializer": "zeros",
+        "kernel_regularizer": regularizer,
+        "name": name,
+    }
+
+
 def _dense(keras: Any, units: int, activation: str, name: str, seed: int, regularizer: Any) -> Any:
-    return keras.layers.Dense(
-        units,
-        activation=activation,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-        bias_initializer="zeros",
-        kernel_regularizer=regularizer,
-        name=name,
-    )
+    return keras.layers.Dense(units, activation=activation, **_weights(keras, name, seed, regularizer))
 
 
 def build_mlp(
@@ -94,14 +97,7 @@ def build_mlp(
 
 def _conv(keras: Any, channels: int, name: str, seed: int, regularizer: Any, activation: str | None) -> Any:
     return keras.layers.Conv2D(
-        channels,
-        3,
-        padding="same",
-        activation=activation,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
-        bias_initializer="zeros",
-        kernel_regularizer=regularizer,
-        name=name,
+        channels, 3, padding="same", activation=activation, **_weights(keras, name, seed, regularizer)
     )
 
 
