@@ -41,7 +41,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
@@ -199,14 +198,9 @@ def csv_markdown(table: pd.DataFrame) -> str:
 
 def paper_tables(workdir: Path, paper: str = "p1") -> dict[str, str]:
     """name -> title of every table of ``paper`` in the catalogue that the run built, in the catalogue's order."""
-    from clusterability.workflow.config import load_config
+    from clusterability.workflow.config import load_workflow_config
 
-    config, _ = load_config(
-        yaml.safe_load((REPO / "config.yaml").read_text()),
-        REPO / "schemas" / "config.schema.yaml",
-        paths=False,
-        catalogue_schema=REPO / "schemas" / "experiments.schema.yaml",
-    )
+    config, _ = load_workflow_config(REPO)
     return {
         name: entry.get("title", name)
         for name, entry in config["tables"].items()
@@ -336,11 +330,10 @@ def write_p2_promote(record: dict[str, object], workdir: Path) -> None:
 
 def _projection(workdir: Path, part: str):
     """The paper-scale config, its experiments, this run's unit costs and the tables of ``part`` (``p1``, ...)."""
-    from clusterability.workflow.config import load_config
+    from clusterability.workflow.config import load_workflow_config
     from clusterability.workflow.costs import measure_unit_costs
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    _, paper = load_config(config, REPO / "schemas" / "config.schema.yaml")
+    config, paper = load_workflow_config(REPO)
     units = measure_unit_costs(workdir, lesion_threads=config["resources"]["lesion"]["threads"])
     return config, paper, units, [n for n in paper.paper_targets(part) if n in paper.tables]
 

@@ -17,8 +17,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "fidelity"
 PAGE = REPO / "docs" / "scorecard.md"
@@ -36,19 +34,9 @@ VERDICTS = ("agrees", "close", "differs")
 
 def load(scale: str):
     """The configuration (config.yaml, its catalogue and ``config/scales/<scale>.yaml``) and its experiments."""
-    from clusterability.workflow.config import load_config, merge
+    from clusterability.workflow.config import load_workflow_config
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    scale_file = REPO / "config" / "scales" / f"{scale}.yaml"
-    if scale != "paper":
-        config = merge(config, yaml.safe_load(scale_file.read_text()))
-    return load_config(
-        config,
-        REPO / "schemas" / "config.schema.yaml",
-        paths=False,
-        base=REPO,
-        catalogue_schema=REPO / "schemas" / "experiments.schema.yaml",
-    )
+    return load_workflow_config(REPO, scale)
 
 
 def readme_block(card, infos, record: dict) -> str:

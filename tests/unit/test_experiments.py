@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from clusterability.errors import InputError
-from clusterability.workflow.config import coerce_to_schema, load_config, read_catalogue, read_schemas
+from clusterability.workflow.config import coerce_to_schema, load_config, merge, read_catalogue, read_schemas
 from clusterability.workflow.experiments import graph_nodes, shuffle_chunks, training_settings
 from clusterability.workflow.provenance import module_files, script_module_files
 from workflow_helpers import TABLE1_COLUMNS
@@ -25,11 +25,8 @@ BEFORE_SPLIT = "79d9fd6"
 
 
 def _merge(base: dict, over: dict) -> dict:
-    """Snakemake's update_config: nested dicts merged, everything else replaced."""
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+    """Snakemake's update_config (:func:`clusterability.workflow.config.merge`) on a copy of ``base``."""
+    return merge(copy.deepcopy(base), over)
 
 
 def settings() -> dict:
@@ -713,3 +710,16 @@ def test_dry_run_stops_at_a_missing_mirror_before_any_job(tmp_path: Path) -> Non
     assert proc.returncode != 0, out
     assert f"config: datasets.mirror: {missing} does not exist" in out
     assert "Job stats" not in out and not (tmp_path / "results").exists()
+
+
+def test_load_workflow_config_is_what_snakemake_sees_at_a_scale() -> None:
+    """The docs' renderers load config.yaml, a scale file and the catalogue as Snakemake merges them."""
+    from clusterability.workflow.config import load_workflow_config
+
+    config, experiments = load_workflow_config(REPO, "fidelity")
+    expected, _ = load_config(scaled(whole_config(), "fidelity"), SCHEMA)
+    assert {k: v for k, v in config.items() if k != "experiments"} == expected and config["scale"] == "fidelity"
+    assert "table1" in experiments.tables
+    assert load_workflow_config(REPO)[0]["scale"] == "paper"
+    with pytest.raises(InputError, match="no such scale"):
+        load_workflow_config(REPO, "huge")

@@ -18,7 +18,7 @@ import yaml
 
 from clusterability.errors import InputError
 from clusterability.report.tables import write_csv
-from clusterability.workflow.config import load_config
+from clusterability.workflow.config import load_config, merge
 from clusterability.workflow.scorecard import (
     FIDELITY_LEFT_OUT,
     PAPER_COLUMNS,
@@ -431,10 +431,8 @@ def test_rows_are_found_by_value(tmp_path: Path) -> None:
 
 
 def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
+    """Snakemake's update_config (:func:`clusterability.workflow.config.merge`) on a copy of ``base``."""
+    return merge(copy.deepcopy(base), over)
 
 
 def test_fidelity_scale_is_the_papers_settings_with_one_network() -> None:

@@ -260,3 +260,24 @@ def load_config(
     if paths:
         check_paths(typed)
     return typed, load_experiments(typed)
+
+
+def load_workflow_config(
+    base: str | Path, scale: str = "paper", *, paths: bool = False
+) -> tuple[dict[str, Any], Experiments]:
+    """The configuration a ``snakemake`` run in the workflow folder ``base`` sees at ``scale``: config.yaml,
+    ``config/scales/<scale>.yaml`` over it (none for ``paper``) and the catalogue files, validated
+    (:func:`load_config`). For scripts outside Snakemake (the docs' renderers)."""
+    import yaml
+
+    base = Path(base)
+    config = yaml.safe_load((base / "config.yaml").read_text())
+    if scale != "paper":
+        scale_file = base / "config" / "scales" / f"{scale}.yaml"
+        if not scale_file.is_file():
+            raise InputError(f"{scale_file}: no such scale; choose paper or a file of {scale_file.parent}")
+        config = merge(config, yaml.safe_load(scale_file.read_text()))
+    schemas = base / "schemas"
+    return load_config(
+        config, schemas / "config.schema.yaml", paths=paths, base=base, catalogue_schema=schemas / CATALOGUE_SCHEMA
+    )
