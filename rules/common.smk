@@ -38,7 +38,8 @@ _check_library(
 
 from clusterability.errors import InputError
 from clusterability.seeds import derive_seed
-from clusterability.workflow import targets
+from clusterability.workflow import batches, targets
+from clusterability.workflow.batches import unpack_network
 from clusterability.workflow.config import load_config
 from clusterability.workflow.provenance import code_hash
 
@@ -69,6 +70,8 @@ FIGURES = EXPERIMENTS.figures
 DATASETS = EXPERIMENTS.datasets
 TRAINED = EXPERIMENTS.trained_families()
 PRETRAINED = EXPERIMENTS.pretrained_families()
+# Families that train several runs per job (resources: networks_per_job), and how many.
+BATCHED = batches.batched_families(EXPERIMENTS, CONFIG["resources"])
 LESION_SCOPES = EXPERIMENTS.lesion_scopes()
 
 
@@ -156,6 +159,13 @@ shuffle_chunk_files = _wildcards(
     targets.shuffle_chunk_files,
     CLUSTERING["chunk_size"],
     names=[*_K, "method", "n"],
+)
+batch_runs = _wildcards(
+    batches.batch_runs, EXPERIMENTS, SEED, BATCHED, names=["family", "batch"]
+)
+run_batch_dir = _wildcards(batches.run_batch_dir, BATCHED, names=_RUN)
+batch_runtime = lambda wildcards: train_res("runtime")(wildcards) * len(
+    batch_runs(wildcards)
 )
 family_dataset = _wildcards(targets.family_dataset, EXPERIMENTS, names=["family"])
 mixture_inputs = _wildcards(targets.mixture_inputs, EXPERIMENTS, names=["mixture"])

@@ -14,7 +14,7 @@ rule train_network:
     benchmark:
         "results/benchmarks/train_network/{family}/run{run}.tsv"
     wildcard_constraints:
-        family=_one_of(set(TRAINED) - set(PRETRAINED)),
+        family=_one_of(set(TRAINED) - set(PRETRAINED) - set(BATCHED)),
     conda:
         "../envs/tf.yaml"
     threads: train_res("threads")
@@ -27,6 +27,59 @@ rule train_network:
         seed=train_seed,
     script:
         "../workflow_scripts/train_network.py"
+
+
+# Families with resources `networks_per_job` above 1 train several runs per job, one after the other
+# (the imports and data read once; each network equals the one trained alone), into a batch folder;
+# each run's files are then hard-linked to the run's own folder.
+rule train_networks:
+    input:
+        data=family_dataset,
+    output:
+        folder=directory("results/networks/{family}/batch{batch}"),
+    log:
+        "logs/train_networks/{family}/batch{batch}.log",
+    benchmark:
+        "results/benchmarks/train_networks/{family}/batch{batch}.tsv"
+    wildcard_constraints:
+        family=_one_of(BATCHED),
+        batch=r"\d+",
+    conda:
+        "../envs/tf.yaml"
+    threads: train_res("threads")
+    resources:
+        mem_mb=train_res("mem_mb"),
+        runtime=batch_runtime,
+    params:
+        code=code_params("train_networks.py"),
+        settings=train_params,
+        runs=batch_runs,
+    script:
+        "../workflow_scripts/train_networks.py"
+
+
+localrules:
+    unpack_network,
+
+
+rule unpack_network:
+    input:
+        batch=run_batch_dir,
+    output:
+        model="results/networks/{family}/run{run}/model.keras",
+        weights_unpruned="results/networks/{family}/run{run}/weights_unpruned.npz",
+        weights_pruned="results/networks/{family}/run{run}/weights_pruned.npz",
+        metrics="results/networks/{family}/run{run}/metrics.json",
+    log:
+        "logs/unpack_network/{family}/run{run}.log",
+    wildcard_constraints:
+        family=_one_of(BATCHED),
+    threads: res("light", "threads")
+    resources:
+        mem_mb=res("light", "mem_mb"),
+        runtime=res("light", "runtime"),
+    run:
+        unpack_network(input.batch, wildcards.run, output, log=log[0])
 
 
 # P2 3.1: ImageNet models are imported from torchvision's checkpoints, not trained.

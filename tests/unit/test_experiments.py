@@ -464,6 +464,7 @@ def test_the_split_catalogue_is_the_one_config_yaml_held(scale: str | None) -> N
     new_config, new_exp = load_config(new, SCHEMA, paths=False)
     assert new_config.pop("experiments") == settings()["experiments"]
     assert set(new_config) == set(old_config)
+    assert new_config["resources"]["train"].pop("networks_per_job") == 1  # added since (issue 22 section 3)
     for key, value in old_config.items():
         assert json.dumps(new_config[key]) == json.dumps(value), key  # the same entries, in the same order
     assert new_exp == old_exp

@@ -205,3 +205,41 @@ def test_dataset_and_checkpoint_inputs(paper: Experiments) -> None:
     assert targets.pretrained_checkpoint(paper, None, "imagenet_resnet50") == "resources/imagenet/resnet50.pth"
     assert targets.pretrained_checkpoint(paper, "/data/ckpt", "imagenet_vgg16") == "resources/imagenet/vgg16.pth"
     assert targets.pretrained_checkpoint(paper, "random", "imagenet_vgg16") == []
+
+
+def test_batched_families_split_their_runs_into_jobs_of_networks_per_job(paper: Experiments) -> None:
+    """resources.train.networks_per_job (issue 22 section 3): the MLP families with several runs are batched, the
+    architectures with their own training resources and no networks_per_job are not; the last job takes the rest."""
+    from clusterability.workflow import batches
+
+    resources = merge(
+        yaml.safe_load((REPO / "config.yaml").read_text())["resources"], {"train": {"networks_per_job": 4}}
+    )
+    assert batches.batched_families(paper, yaml.safe_load((REPO / "config.yaml").read_text())["resources"]) == {}
+    batched = batches.batched_families(paper, resources)
+    assert batched["mnist_plain"] == 4 and paper.trained_families()["mnist_plain"] == 10
+    assert "mnist_cnn_plain" not in batched and "cifar10_vgg_plain" not in batched  # their own resources
+    assert not any(paper.families[f].pretrained for f in batched)
+    jobs = [batches.batch_runs(paper, 0, batched, "mnist_plain", b) for b in ("0", "1", "2")]
+    assert [[run["run"] for run in job] for job in jobs] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+    assert jobs[2][1]["seed"] == targets.network_seed(paper, 0, "mnist_plain", 9)
+    assert jobs[2][1]["weights_pruned"] == "results/networks/mnist_plain/batch2/run9/weights_pruned.npz"
+    assert batches.run_batch_dir(batched, "mnist_plain", "9") == "results/networks/mnist_plain/batch2"
+    assert (
+        batches.networks_per_job({"train": {}, "train_per_architecture": {"vgg": {"networks_per_job": 2}}}, "vgg") == 2
+    )
+
+
+def test_unpack_network_links_a_runs_files_atomically(tmp_path: Path) -> None:
+    from clusterability.workflow.batches import NETWORK_FILES, unpack_network
+
+    batch = tmp_path / "results/networks/f/batch0"
+    (batch / "run1").mkdir(parents=True)
+    for name, file in NETWORK_FILES.items():
+        (batch / "run1" / file).write_text(name)
+    outputs = {name: str(tmp_path / "run1" / file) for name, file in NETWORK_FILES.items()}
+    unpack_network(batch, "1", outputs, log=str(tmp_path / "logs/unpack.log"))
+    for name, path in outputs.items():
+        assert Path(path).read_text() == name and Path(path).stat().st_nlink == 2
+    assert len((tmp_path / "logs/unpack.log").read_text().splitlines()) == 4
+    assert sorted(p.name for p in (tmp_path / "run1").iterdir()) == sorted(NETWORK_FILES.values())  # no temporaries

@@ -591,3 +591,52 @@ def test_tensorflow_import_pauses_and_freezes_the_garbage_collector() -> None:
         "assert gc.get_freeze_count() == frozen and not gc.isenabled()  # once per process\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+_TRAIN_IN_A_PROCESS = """
+import json, sys
+import numpy as np
+from clusterability.train.config import TrainConfig
+from clusterability.train.runs import RunFiles, train_runs
+
+folder, config, seeds = sys.argv[1], TrainConfig.from_dict(json.loads(sys.argv[2])), json.loads(sys.argv[3])
+data = dict(np.load(folder + "/data.npz"))
+runs = [
+    RunFiles(seed, *(f"{folder}/{seed}/{name}" for name in ("model.keras", "unpruned.npz", "pruned.npz", "m.json")))
+    for seed in seeds
+]
+train_runs(data, config, runs, threads=1)
+"""
+
+
+def test_runs_trained_in_one_process_equal_runs_trained_alone(tmp_path) -> None:
+    """Issue 22 section 3: the second and third runs of one job (train_runs) equal the same runs each trained alone in a
+    fresh process, bit for bit: weights, metrics (but wall seconds) and the saved model, layer names included; each
+    keeps its own seed (dropout masks, data order) and its own pruning masks."""
+    import zipfile
+
+    config = TrainConfig(epochs=2, prune_epochs=2, batch_size=32, pruning_frequency=4, widths=(32, 32), dropout=0.5)
+    np.savez(tmp_path / "data.npz", **_tiny_data())
+
+    def train(folder, seeds: list[int]) -> None:
+        folder.mkdir()
+        (folder / "data.npz").write_bytes((tmp_path / "data.npz").read_bytes())
+        for seed in seeds:
+            (folder / str(seed)).mkdir()
+        argv = [str(folder), json.dumps(config.to_dict()), json.dumps(seeds)]
+        subprocess.run([sys.executable, "-c", _TRAIN_IN_A_PROCESS, *argv], check=True)
+
+    def outputs(folder) -> tuple[dict, bytes, bytes, dict[str, bytes]]:
+        metrics = json.loads((folder / "m.json").read_text())
+        del metrics["wall_seconds"]
+        with zipfile.ZipFile(folder / "model.keras") as archive:
+            model = {name: archive.read(name) for name in archive.namelist() if name != "metadata.json"}
+        return metrics, (folder / "unpruned.npz").read_bytes(), (folder / "pruned.npz").read_bytes(), model
+
+    train(tmp_path / "shared", [7, 5, 6])
+    for seed in (5, 6):
+        train(tmp_path / f"alone{seed}", [seed])
+        assert outputs(tmp_path / "shared" / str(seed)) == outputs(tmp_path / f"alone{seed}" / str(seed))
+    shared = [load_weights(tmp_path / "shared" / str(seed) / "pruned.npz").kernels[0] for seed in (7, 5, 6)]
+    assert not np.array_equal(shared[0], shared[1]) and not np.array_equal(shared[1], shared[2])
+    assert all(abs(np.mean(k == 0) - config.final_sparsity) < 0.02 for k in shared)  # each pruned on its own

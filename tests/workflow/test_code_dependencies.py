@@ -78,6 +78,12 @@ PINNED = {
         "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "
         "io/npz lesions limits report report/columns report/tables seeds threads workflow workflow/jobs"
     ),
+    "train_networks": (
+        "atomic core core/bipartite core/eigensolver core/layered_graph core/network data data/formats "
+        "data/prepare data/sources errors io io/npz io/wiring limits seeds threads train "
+        "train/clusterable_init train/config train/keras_model train/models train/pruning train/regularizer "
+        "train/runs train/runtime train/training workflow workflow/jobs"
+    ),
     "train_network": (
         "atomic core core/bipartite core/eigensolver core/layered_graph core/network data data/formats "
         "data/prepare data/sources errors io io/npz io/wiring limits seeds threads train "

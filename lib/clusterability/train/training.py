@@ -12,6 +12,9 @@ is written atomically.
 Networks with ``augment`` (P2's VGG) train on randomly augmented batches
 (:func:`augmented_batches`), drawn from seeds derived from the network's.
 
+Several runs of a family can train in one process, one after the other
+(:mod:`clusterability.train.runs`).
+
 Training is deterministic: the same data, config, seed and thread count give
 the same weights (TensorFlow op determinism, seeded initializers, dropout and
 shuffling; see :mod:`clusterability.train.runtime`).
