@@ -39,7 +39,6 @@ _check_library(
 from clusterability.errors import InputError
 from clusterability.seeds import derive_seed
 from clusterability.workflow import batches, targets
-from clusterability.workflow.batches import unpack_network
 from clusterability.workflow.config import load_config
 from clusterability.workflow.provenance import code_hash
 

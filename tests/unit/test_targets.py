@@ -228,18 +228,3 @@ def test_batched_families_split_their_runs_into_jobs_of_networks_per_job(paper: 
     assert (
         batches.networks_per_job({"train": {}, "train_per_architecture": {"vgg": {"networks_per_job": 2}}}, "vgg") == 2
     )
-
-
-def test_unpack_network_links_a_runs_files_atomically(tmp_path: Path) -> None:
-    from clusterability.workflow.batches import NETWORK_FILES, unpack_network
-
-    batch = tmp_path / "results/networks/f/batch0"
-    (batch / "run1").mkdir(parents=True)
-    for name, file in NETWORK_FILES.items():
-        (batch / "run1" / file).write_text(name)
-    outputs = {name: str(tmp_path / "run1" / file) for name, file in NETWORK_FILES.items()}
-    unpack_network(batch, "1", outputs, log=str(tmp_path / "logs/unpack.log"))
-    for name, path in outputs.items():
-        assert Path(path).read_text() == name and Path(path).stat().st_nlink == 2
-    assert len((tmp_path / "logs/unpack.log").read_text().splitlines()) == 4
-    assert sorted(p.name for p in (tmp_path / "run1").iterdir()) == sorted(NETWORK_FILES.values())  # no temporaries

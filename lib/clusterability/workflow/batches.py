@@ -2,20 +2,16 @@
 
 A batched family's job ``batch`` trains runs ``batch * per_job ...`` one after the other
 (:func:`clusterability.train.training.train_runs`) into ``results/networks/{family}/batch{batch}/run{run}/``;
-rule ``unpack_network`` then hard-links each run's files to ``results/networks/{family}/run{run}/``, where
+rule ``unpack_network`` (a shell job) then hard-links each run's files to ``results/networks/{family}/run{run}/``, where
 every other rule reads them. The training job gets its runs' seeds and files as params
 (:func:`batch_runs`): its script imports nothing of the workflow's plan.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
-from clusterability.atomic import atomic_path
 from clusterability.workflow.experiments import Experiments
 from clusterability.workflow.targets import network_seed
 
@@ -71,33 +67,3 @@ def batch_runs(
 def run_batch_dir(batched: Mapping[str, int], family: str, run: int | str) -> str:
     """The folder of the training job that trains run ``run`` of a batched family (:func:`batched_families`)."""
     return f"results/networks/{family}/batch{int(run) // batched[family]}"
-
-
-def link_file(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
-    """Make ``path`` a hard link to ``source`` (a copy where the file system has none) atomically, modified now.
-
-    Both names then carry the new modification time (they are one file).
-    """
-    with atomic_path(path) as tmp:
-        tmp.unlink()
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        os.utime(tmp)
-
-
-def unpack_network(
-    batch_dir: str | os.PathLike[str], run: int | str, outputs: Mapping[str, str], log: str | None = None
-) -> None:
-    """Give run ``run`` of a batched family its own files (rule ``unpack_network``): hard links to those its
-    training job wrote into ``batch_dir`` (``run{run}/``), at the paths of ``outputs`` (:data:`NETWORK_FILES`' names);
-    one line per file in ``log``."""
-    lines = []
-    for name, path in outputs.items():
-        source = Path(batch_dir, f"run{run}", NETWORK_FILES[name])
-        link_file(source, path)
-        lines.append(f"{path}: {source}\n")
-    if log is not None:
-        Path(log).parent.mkdir(parents=True, exist_ok=True)
-        Path(log).write_text("".join(lines))
