@@ -21,7 +21,7 @@ endif
 MIRROR_CONFIG = $(if $(MIRROR),--config 'datasets={"mirror": "$(MIRROR)"}',)
 SNAKEMAKE = $(VENV)/bin/snakemake
 
-.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench scorecard-docs \
+.PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench bench-gpu scorecard-docs \
 	readme-results clean
 
 $(VENV)/.installed: pyproject.toml
@@ -94,6 +94,13 @@ bench: install
 	$(VENV)/bin/python benchmarks/bench_training.py
 	$(VENV)/bin/python benchmarks/bench_imagenet.py
 	$(VENV)/bin/python benchmarks/bench_regularizer.py
+	$(VENV)/bin/python benchmarks/bench_networks_per_job.py
+
+# On a machine with a GPU (issue 22 section 3): one network per job against several, for the MLP, the small
+# CNN and one VGG epoch; seconds per network, wall and CPU. Record the printed table with the device's name.
+bench-gpu: install
+	$(VENV)/bin/python benchmarks/bench_networks_per_job.py --gpu --setups mlp784,small_cnn,vgg --networks 10,10,3 \
+		--json results/bench_networks_per_job_gpu.json
 
 # Regenerate docs/results.md and the README results block: run RESULTS_SCALE (default quick) on this machine and write the tables
 # with the commit, scale, machine and date they came from.

@@ -131,6 +131,14 @@ def _measure(name: str, networks: int, epochs: int | None, repeats: int, gpu: bo
                 if (out_alone / f"{seed}/{file}").read_bytes() != (out_together / f"{seed}/{file}").read_bytes():
                     raise SystemExit(f"{name}: run {seed}'s {file} differs between one job and {networks} jobs")
     result = {"setup": name, "networks": networks, "epochs": [config["epochs"], config["prune_epochs"]]}
+    # Seconds per epoch of each phase, as the networks' metrics report them (first epoch's tracing included).
+    for mode, out in (("alone", tmp / f"{name}_alone0"), ("together", tmp / f"{name}_together0")):
+        metrics = [json.loads((out / f"{seed}/metrics.json").read_text()) for seed in seeds]
+        result[f"epoch_seconds_{mode}"] = {
+            phase: statistics.median(m["wall_seconds"][phase] / m["epochs_run"][phase] for m in metrics)
+            for phase in ("train", "prune")
+            if all(m["epochs_run"][phase] for m in metrics)
+        }
     for key in ("wall", "cpu"):
         a = statistics.median(r[key] for r in alone)
         t = statistics.median(r[key] for r in together)
@@ -164,6 +172,7 @@ def main() -> None:
     results = []
     print("| setup | epochs | networks | alone, s per network | one job, s per network | saved per network | ratio |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    epochs_table = []
     with tempfile.TemporaryDirectory(prefix="bench_networks_per_job_") as tmp:
         for name, networks in zip(setups, counts, strict=True):
             r = _measure(name, networks, args.epochs, args.repeats, args.gpu, Path(tmp))
@@ -176,7 +185,14 @@ def main() -> None:
                     f"{v['saved_per_network']:.1f} | {v['ratio']:.2f}x |",
                     flush=True,
                 )
+            alone, together = r["epoch_seconds_alone"], r["epoch_seconds_together"]
+            for phase in alone:
+                epochs_table.append(f"| {name} | {phase} | {alone[phase]:.2f} | {together[phase]:.2f} |")
+    print("\nWall seconds per epoch (median over the networks; each phase's first epoch traces its step):")
+    print("| setup | phase | one network per job | all in one job |\n| --- | --- | ---: | ---: |")
+    print("\n".join(epochs_table))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 
 
