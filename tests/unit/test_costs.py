@@ -5,12 +5,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from clusterability.errors import InputError
 from clusterability.workflow.config import load_config
-from clusterability.workflow.costs import TrainingCost, UnitCosts, measure_unit_costs, project_costs, project_total
+from clusterability.workflow.costs import (
+    FirstSteps,
+    TrainingCost,
+    UnitCosts,
+    architecture,
+    makespan,
+    measure_unit_costs,
+    project_costs,
+    project_networks,
+    project_total,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -27,11 +38,23 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def _metrics(setup: float, train: float, prune: float, evaluate: float, epochs: int, prune_epochs: int) -> str:
+def _metrics(
+    setup: float,
+    train: float,
+    prune: float,
+    evaluate: float,
+    epochs: int,
+    prune_epochs: int,
+    n_train: int = 1280,
+    batch_size: int = 128,
+) -> str:
+    """A trained network's metrics.json: its phases' wall seconds, epochs and images (1,280: 10 steps an epoch)."""
     return json.dumps(
         {
             "wall_seconds": {"setup": setup, "train": train, "prune": prune, "evaluate": evaluate},
             "epochs_run": {"train": epochs, "prune": prune_epochs},
+            "n_train": n_train,
+            "config": {"batch_size": batch_size, "epochs": epochs, "prune_epochs": prune_epochs},
         }
     )
 
@@ -57,8 +80,9 @@ def _chunk(path: Path, indices: range) -> None:
 
 def test_unit_costs_from_a_run(tmp_path: Path) -> None:
     nets = tmp_path / "results/networks"
-    _write(nets / "mnist_plain/run0/metrics.json", _metrics(4.0, 6.0, 9.0, 2.0, epochs=3, prune_epochs=3))
-    _write(nets / "mnist_plain/run1/metrics.json", _metrics(6.0, 12.0, 15.0, 2.0, epochs=3, prune_epochs=3))
+    # Each phase's first step costs 1 s (training) and 2 s (pruning) more than the 30 steps after it.
+    _write(nets / "mnist_plain/run0/metrics.json", _metrics(4.0, 7.0, 11.0, 2.0, epochs=3, prune_epochs=3))
+    _write(nets / "mnist_plain/run1/metrics.json", _metrics(6.0, 13.0, 17.0, 2.0, epochs=3, prune_epochs=3))
     # No epochs at all (freshly initialized networks): everything is fixed cost.
     _write(nets / "mlp_init/run0/metrics.json", _metrics(4.0, 0.0, 0.5, 1.0, epochs=0, prune_epochs=0))
     bench = tmp_path / "results/benchmarks"
@@ -77,11 +101,82 @@ def test_unit_costs_from_a_run(tmp_path: Path) -> None:
     # Logs no longer time anything: a "done in" line without a benchmark counts for nothing.
     _write(tmp_path / "logs/cluster_network/mnist_plain/run0/unpruned/k4.log", "done in 99.0 s\n")
 
-    units = measure_unit_costs(tmp_path)
-    assert units.training["mnist_plain"] == TrainingCost(fixed=7.0, per_epoch=3.0, per_prune_epoch=4.0)
-    assert units.training["mlp_init"] == TrainingCost(fixed=5.5, per_epoch=0.0, per_prune_epoch=0.0)
+    units = measure_unit_costs(tmp_path, first_steps=FirstSteps(train=1.0, prune=2.0))
+    # Medians of the runs: fixed 6 and 8 s; a step 6/30 and 12/30 s (10 an epoch), a pruning step 9/30 and 15/30 s.
+    plain = units.training["mnist_plain"]
+    assert (plain.fixed, plain.first_train, plain.first_prune) == (7.0, 1.0, 2.0)
+    assert (plain.per_epoch, plain.per_prune_epoch) == (pytest.approx(3.0), pytest.approx(4.0))
+    assert units.training["mlp_init"] == TrainingCost(
+        fixed=5.5, per_epoch=0.0, per_prune_epoch=0.0, first_train=1.0, first_prune=2.0
+    )
     assert units.clustering == {("mnist_plain", "pruned", 4): 2.0}  # runs 0 and 1: 1.5 and 2.5
     assert units.shuffle == {("mnist_plain", "pruned", 4, "layer"): 2.5}  # 10 s for 4 shuffles
+
+
+def test_a_short_run_projects_a_long_one(tmp_path: Path, paper) -> None:
+    """Issue 22: the first step of a phase (tracing) is paid once, not once per epoch, so 3 + 3 epochs project
+    what 20 + 20 epochs of the same steps take; dividing a phase's seconds by its epochs would not."""
+    first = FirstSteps(train=0.5, prune=0.8)
+
+    def phases(epochs: int) -> tuple[float, float]:  # 100 steps an epoch, 10 ms (15 ms pruning) a step
+        return first.train + epochs * 1.0, first.prune + epochs * 1.5
+
+    _write(tmp_path / "results/networks/mnist_plain/run0/metrics.json", _metrics(4, *phases(3), 1, 3, 3, 12800))
+    cost = measure_unit_costs(tmp_path, first_steps=first).training["mnist_plain"]
+    family = paper.families["mnist_plain"]
+    assert (family.train.epochs, family.train.prune_epochs) == (20, 20)
+    assert cost.seconds(family) == pytest.approx(4 + 1 + sum(phases(20)))
+    assert sum(phases(3)) / 3 * 20 > 1.1 * sum(phases(20))  # the per-epoch average of a short run overshoots
+    # A network without epochs pays no first step.
+    assert cost.seconds(paper.families["mlp_init"]) == cost.fixed
+
+
+def test_imported_networks_have_no_training_time(tmp_path: Path) -> None:
+    """An imported ImageNet model's metrics.json has no wall_seconds: it is left out, not a KeyError."""
+    nets = tmp_path / "results/networks"
+    imported = {"pretrained": "resnet18", "checkpoint": None, "seed": 1, "task": "classification"}
+    _write(nets / "imagenet_resnet18/run0/metrics.json", json.dumps(imported))
+    with pytest.raises(InputError, match="of a trained network"):
+        measure_unit_costs(tmp_path)
+    _write(nets / "mnist_plain/run0/metrics.json", _metrics(1, 2, 3, 1, 1, 1))
+    assert set(measure_unit_costs(tmp_path).training) == {"mnist_plain"}
+    # A trained network's metrics without its images: named, not a KeyError.
+    no_images = json.loads(_metrics(1, 2, 3, 1, 1, 1))
+    del no_images["n_train"]
+    _write(nets / "mnist_plain/run1/metrics.json", json.dumps(no_images))
+    with pytest.raises(InputError, match=r"run1/metrics.json: no 'n_train'"):
+        measure_unit_costs(tmp_path)
+
+
+def test_costs_are_pooled_per_architecture_and_graph(tmp_path: Path, paper) -> None:
+    """With the experiments, one median per architecture (training) and per graph (clustering, shuffles), for
+    every family of it whose dataset the run holds, trained there or not."""
+    nets, bench = tmp_path / "results/networks", tmp_path / "results/benchmarks"
+    none = FirstSteps()
+    # Plain MLPs at 10, 20 and 60 ms a step (a loaded machine's outlier), 30 ms with dropout; 10 steps an epoch.
+    for family, step in (("mnist_plain", 0.01), ("fashion_mnist_plain", 0.02), ("random_plain", 0.06)):
+        _write(nets / f"{family}/run0/metrics.json", _metrics(5, step * 200, step * 200, 1, 20, 20))
+    _write(nets / "mnist_dropout/run0/metrics.json", _metrics(5, 6.0, 6.0, 1, 20, 20))
+    for family, seconds in (("mnist_plain", 1.0), ("fashion_mnist_plain", 3.0), ("random_plain", 2.0)):
+        _benchmark(bench / f"cluster_network/{family}/run0/pruned/k4.tsv", seconds)
+    # The lines dataset, prepared but not trained on: 2,000 + 560 images, 20 steps an epoch.
+    (tmp_path / "results/data").mkdir(parents=True)
+    images = np.zeros((2000, 28, 28), np.uint8)
+    np.savez(tmp_path / "results/data/lines.npz", x_train=images, x_val=images[:560], x_test=images[:10])
+
+    units = measure_unit_costs(tmp_path, experiments=paper, first_steps=none)
+    plain = architecture(paper.families["mnist_plain"], paper)
+    assert plain == "mlp neurons 784+256+256+256+256+10, batch 128"
+    assert units.architectures[plain].per_step == pytest.approx(0.02) and units.architectures[plain].networks == 3
+    for family in ("mnist_plain", "random_plain", "mnist_l1"):  # mnist_l1: MNIST's images, as mnist_plain's
+        assert units.training[family].per_epoch == pytest.approx(0.2), family
+    assert units.training["lines_plain"].per_epoch == pytest.approx(0.4)
+    assert units.training["mnist_dropout"].per_epoch == pytest.approx(0.3)
+    assert units.training["lines_dropout"].per_epoch == pytest.approx(0.6)
+    assert "cifar10_plain" not in units.training  # no CIFAR-10 in the run: its images are unknown
+    assert "mnist_7x7_plain" not in units.training  # another architecture
+    assert units.clustering[("lines_plain", "pruned", 4)] == 2.0  # the same graph: the median of the three
+    assert ("polynomial_plain", "pruned", 4) not in units.clustering  # another graph
 
 
 def test_a_benchmark_without_seconds_is_named(tmp_path: Path) -> None:
@@ -200,3 +295,23 @@ def test_lesion_costs_from_a_run_and_projected(tmp_path: Path, paper) -> None:
     total = project_total(paper, units, ["tableA18", "tableA19", "lesion_pairs"], random_sets=(100, 50))
     assert total.lesions == every.lesions and total.networks == 1
     assert total.hours == pytest.approx(every.hours)
+
+
+def test_each_networks_jobs_add_up_to_the_total(paper) -> None:
+    """project_networks splits project_total's seconds by network: Table 1's 60 networks, each trained,
+    clustered and shuffled once (1 + 20 + 2 x 20 s, 1 s and 320 x 0.5 s with the flat unit costs)."""
+    units, tables = _flat_units(paper), ["table1", "tableA1"]
+    per_network = project_networks(paper, units, tables)
+    assert sum(per_network.values()) == pytest.approx(project_total(paper, units, tables).hours * 3600)
+    assert len(per_network) == 60
+    # mnist_plain: 20 + 20 epochs; clustered at k = 4 (Table 1) and k = 7 (Table A.1), 320 shuffles each.
+    assert per_network[("mnist_plain", 0)] == pytest.approx((1 + 20 + 2 * 20) + 2 * (1 + 320 * 0.5))
+
+
+def test_makespan_spreads_the_longest_jobs_first() -> None:
+    assert makespan([5.0, 1, 1, 1, 1, 1], cores=2) == 5.0  # the long job alone on one core, the rest on the other
+    assert makespan([3.0, 3, 2, 2, 2], cores=2) == 7.0  # longest first: 3+2+2 and 3+2 (the best is 6)
+    assert makespan([3.0, 3, 2, 2, 2], cores=1) == 12.0
+    assert makespan([2.0] * 32, cores=16) == 4.0
+    with pytest.raises(InputError, match="cores"):
+        makespan([1.0], cores=0)
