@@ -77,7 +77,7 @@ def test_clusterable_init_makes_a_network_more_clusterable() -> None:
 
 
 def test_hidden_chain_and_bad_arguments() -> None:
-    assert list(hidden_chain("mlp", 5, 0)) == [1, 2, 3]
+    assert list(hidden_chain("mlp", 5, 0)) == [1, 2, 3, 4]  # the output layer too (the authors' code)
     assert list(hidden_chain("small_cnn", 5, 3)) == [1, 2]
     with pytest.raises(InputError, match="beta"):
         clusterable_kernels(_mlp([4, 4, 4]), 10, 1.5, np.random.default_rng(0))
@@ -270,7 +270,9 @@ def test_regularized_training_lowers_the_eigenvalues_and_keeps_input_norms(tmp_p
 
 
 @pytest.mark.tf
-def test_clusterable_init_in_training_changes_only_hidden_to_hidden_kernels(tmp_path) -> None:
+def test_clusterable_init_in_training_changes_every_kernel_but_the_first(tmp_path) -> None:
+    """The hidden layers' kernels and the output layer's, each output unit its own tag (the authors' code, which
+    P2's Table A.13 comes from); the first kernel, from the inputs, as initialized."""
     pytest.importorskip("tensorflow_model_optimization")
     from clusterability.io.npz import load_weights
     from clusterability.train.training import train_and_prune
@@ -285,9 +287,9 @@ def test_clusterable_init_in_training_changes_only_hidden_to_hidden_kernels(tmp_
         config = TrainConfig(epochs=0, prune_epochs=0, widths=(40, 40, 40), init_tags=tags, init_beta=0.6)
         metrics = train_and_prune(data, config, seed=5, threads=1, out_weights_unpruned=tmp_path / f"{tags}.npz")
         kernels[tags] = load_weights(tmp_path / f"{tags}.npz").kernels
-    assert metrics["clusterable_init_tag_counts"] == [[4] * 10] * 3
+    assert metrics["clusterable_init_tag_counts"] == [[4] * 10] * 3 + [[1] * 10]
     for i, (plain, tagged) in enumerate(zip(kernels[0], kernels[10])):
-        if i in (0, 3):
+        if i == 0:
             np.testing.assert_array_equal(plain, tagged)
         else:
             assert not np.array_equal(plain, tagged)

@@ -60,7 +60,8 @@ Metrics JSON (one object)
     schedule's ``target_sparsity_at_last_update`` (``final_sparsity`` when
     ``end_step`` is a multiple of ``pruning_frequency``).
 ``clusterable_init_tag_counts`` (clusterable initialization only, P2 4.2)
-    Per hidden layer of the tagged chain, how many neurons got each tag.
+    Per tagged layer (an MLP's hidden layers and its outputs, a CNN's hidden
+    convolutions), how many neurons got each tag.
 ``regularizer_eigenvalue_sums``, ``regularizer_output_scales`` (the clusterability regularizer only, P2 4.1)
     ``{train, prune}``: ``lambda_2 + ... + lambda_k`` of ``L_sym``, and the
     output layer's largest ``|w|``, at each epoch's first batch and at the end
