@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from clusterability.core.build import cnn_graph, conv_slice_norms, mlp_graph, network_graph
-from clusterability.core.layered_graph import LayeredGraph
+from clusterability.core.layered_graph import BlockEntries, LayeredGraph
 from clusterability.core.network import BatchNorm, NetworkWeights
 from clusterability.errors import InputError
 
@@ -199,3 +199,44 @@ def test_network_graph_dispatch() -> None:
     # For any slice, L2 <= L1 <= sqrt(9) * L2 (nine entries per 3x3 slice).
     assert np.all(g_l2.blocks[0] <= g_l1.blocks[0] + 1e-12)
     assert np.all(g_l1.blocks[0] <= 3 * g_l2.blocks[0] + 1e-12)
+
+
+# --- what a graph derives from its blocks ----------------------------------------------
+
+
+def test_a_graph_derives_degrees_and_kept_neurons_once_and_hands_them_out_read_only() -> None:
+    blocks = (np.array([[1.0, 0.0], [0.0, 0.0], [2.0, 3.0]]), np.array([[0.0], [4.0]]))
+    g = LayeredGraph(blocks)
+    first = g.layer_degrees()
+    assert [d.tolist() for d in first] == [[1.0, 0.0, 5.0], [3.0, 7.0], [4.0]]
+    assert all(a is b for a, b in zip(first, g.layer_degrees(), strict=True))  # derived once
+    with pytest.raises(ValueError, match="read-only"):
+        first[0][0] = 9.0
+    assert [(r.tolist(), c.tolist()) for r, c in g.kept_blocks()] == [([0, 2], [0, 1]), ([0, 1], [0])]
+    assert g.degrees().flags.writeable  # a fresh array each time
+    calls = []
+    assert g.cached("x", lambda: calls.append(1) or 42) == 42 and g.cached("x", lambda: calls.append(1)) == 42
+    assert calls == [1]
+    assert g.entries() is None  # only a shuffle records the non-zero entries
+
+
+def test_a_graph_held_as_its_entries_builds_the_same_blocks() -> None:
+    blocks = (np.array([[1.0, 0.0, 2.0], [0.0, 0.0, 0.0]]), np.array([[0.0], [3.0], [0.5]]))
+    dense = LayeredGraph(blocks)
+    indptr = np.array([0, 2, 2, 2, 2, 3, 4])  # per block its rows' pointers: block 1's begin where block 0's end
+    entries = BlockEntries(
+        indptr, np.array([0, 2, 0, 0], dtype=np.int32), np.array([1.0, 2.0, 3.0, 0.5]), np.array([0, 3, 7])
+    )
+    g = LayeredGraph.from_entries(
+        np.array([[2, 3], [3, 1]]), entries, scale_exponent=0, layer_degrees=[d.copy() for d in dense.layer_degrees()]
+    )
+    assert g.layer_sizes == (2, 3, 1) and g.n_nodes == 6 and g.entries() is entries
+    for l in range(2):
+        np.testing.assert_array_equal(entries.block(l)[0], [[0, 2, 2], [0, 0, 1, 2]][l])
+    for a, b in zip(g.blocks, blocks, strict=True):
+        assert a.tobytes() == b.tobytes() and a.shape == b.shape
+    assert g.blocks is g.blocks  # built once
+    labels = np.array([0, 1, 0, 1, 1, 0])
+    for a, b in zip(g.cut_terms(labels), dense.cut_terms(labels), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(g.adjacency().toarray(), dense.adjacency().toarray())

@@ -13,7 +13,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from clusterability.core.build import mlp_graph
-from clusterability.core.kmeans import kmeans
+from clusterability.core.kmeans import _centred, kmeans
 from clusterability.core.spectral import spectral_embedding
 
 
@@ -232,3 +232,15 @@ def test_inertia_close_to_sklearn(k):
     with threadpool_limits(1):  # small problem: threads only add contention
         theirs = np.mean([KMeans(k, n_init=10, random_state=s).fit(X).inertia_ for s in seeds])
     assert abs(ours - theirs) <= 0.005 * theirs
+
+
+@pytest.mark.parametrize("d", [2, 3, 4, 7, 8, 12, 13, 33, 128])
+def test_centring_is_numpys_bit_for_bit(d):
+    """The compiled centring gives the data and the tolerance's mean variance exactly as NumPy's mean and var
+    do (column sums row after row; the variances' mean pairwise), so k-means sees the same numbers."""
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(1000 + d, d)) * rng.uniform(0.01, 100.0, size=d) + rng.normal(size=d) * 10
+    centred, mean_variance = _centred(X)
+    expected = X - X.mean(axis=0)
+    assert centred.tobytes() == expected.tobytes()
+    assert mean_variance == float(np.mean(expected.var(axis=0)))

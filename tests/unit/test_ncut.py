@@ -6,6 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from planted import build_glorot_mlp
 
 from clusterability.core.build import mlp_graph
 from clusterability.core.layered_graph import LayeredGraph
@@ -18,6 +19,7 @@ from clusterability.core.ncut import (
     degeneracy_of,
     ncut,
 )
+from clusterability.core.shuffles import shuffle_graph
 
 # A 2+2 layered graph: a0-b0 (3), a0-b1 (1), a1-b1 (2).
 # Degrees: a0 = 4, a1 = 2, b0 = 3, b1 = 3; node order a0, a1, b0, b1.
@@ -252,3 +254,20 @@ def test_collect_shuffles_takes_the_first_n_from_any_chunks() -> None:
         collect_shuffles(chunks, method="layer", seed=7, k=4, n_shuffles=5)
     with pytest.raises(InputError, match="c1.json: shuffle chunk of another network"):
         collect_shuffles(chunks, method="layer", seed=8, k=4, n_shuffles=2)
+
+
+def test_a_shuffles_entries_give_the_cut_of_its_blocks() -> None:
+    """A pruned network's shuffle measures its n-cut from its non-zero entries: the same terms and volumes as
+    the dense blocks give (row sums first, as the blocks' products with the cluster indicators)."""
+    kernels = [np.where(np.abs(w) > np.quantile(np.abs(w), 0.85), w, 0) for w in build_glorot_mlp((300, 200, 100, 10))]
+    shuffled = shuffle_graph(mlp_graph(kernels), "layer", np.random.default_rng(4))
+    assert shuffled.entries() is not None
+    dense = LayeredGraph(tuple(shuffled.blocks))
+    rng = np.random.default_rng(0)
+    for k in (1, 4, 12):
+        labels = rng.integers(-1, k, size=dense.n_nodes)
+        terms, volumes = cluster_cut_terms(shuffled, labels)
+        expected_terms, expected_volumes = cluster_cut_terms(dense, labels)
+        np.testing.assert_allclose(terms, expected_terms, rtol=1e-14, atol=1e-15)
+        np.testing.assert_array_equal(volumes, expected_volumes)
+        assert ncut(shuffled, labels) == pytest.approx(ncut(dense, labels), rel=1e-14)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from planted import build_glorot_mlp, build_planted_mlp
@@ -26,6 +27,7 @@ from clusterability.core.shuffles import (
     shuffle_graph,
     shuffle_layer,
     shuffle_layer_nonzero,
+    shuffle_layer_within,
     shuffle_rngs,
 )
 from clusterability.core.spectral import spectral_clusters
@@ -262,6 +264,109 @@ def test_shuffle_properties_on_random_pruned_graphs(widths: list[int], density: 
             np.testing.assert_array_equal(a, c)
             if method == "layer_nonzero":
                 np.testing.assert_array_equal(a != 0, b != 0)
+
+
+# --- the compiled draw: NumPy's draw, byte for byte ---------------------------------
+
+
+def _numpy_layer_shuffle(graph, rng: np.random.Generator) -> list[np.ndarray]:
+    """The ``layer`` shuffle as the NumPy functions draw it (the definition the compiled draw follows)."""
+    return [shuffle_layer_within(b, r, c, rng) for b, (r, c) in zip(graph.blocks, kept_blocks(graph), strict=True)]
+
+
+def _sparse_block(rng: np.random.Generator, shape: tuple[int, int], nonzero: int) -> np.ndarray:
+    block = np.zeros(shape)
+    block.flat[rng.choice(block.size, size=nonzero, replace=False)] = rng.uniform(0.1, 2.0, size=nonzero)
+    return block
+
+
+@pytest.mark.parametrize(
+    "shapes_and_nonzeros",
+    [
+        # NumPy's choice: a tail shuffle (over 10,000 positions, over a fiftieth drawn) ...
+        [((120, 100), 2000), ((100, 110), 11000)],
+        # ... else Floyd's algorithm (at most 10,000 positions, or at most a fiftieth drawn).
+        [((90, 100), 1000), ((100, 120), 200), ((120, 3), 1)],
+        # The paper MLP's shapes, pruned to 90 % zeros; a dense block (every position drawn).
+        [((784, 256), 20071), ((256, 256), 6554), ((256, 10), 256)],
+        [((40, 30), 1200), ((30, 20), 0), ((20, 5), 100)],
+        # Rows of 2,000 columns: NumPy sums them pairwise in four levels of halves.
+        [((30, 2000), 5000), ((2000, 7), 1000)],
+    ],
+)
+def test_the_compiled_draw_is_numpys_byte_for_byte(shapes_and_nonzeros: list) -> None:
+    rng = np.random.default_rng(len(shapes_and_nonzeros))
+    graph = LayeredGraph(tuple(_sparse_block(rng, shape, nz) for shape, nz in shapes_and_nonzeros))
+    for i in range(3):
+        ours, theirs = np.random.default_rng(i), np.random.default_rng(i)
+        out = shuffle_graph(graph, "layer", ours)
+        expected = _numpy_layer_shuffle(graph, theirs)
+        for a, b in zip(out.blocks, expected, strict=True):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous
+            assert a.tobytes() == b.tobytes()
+        assert ours.bit_generator.state == theirs.bit_generator.state  # the same number of draws taken
+        for deg, ref in zip(out.layer_degrees(), LayeredGraph(tuple(expected)).layer_degrees(), strict=True):
+            assert deg.tobytes() == ref.tobytes()
+
+
+def test_the_compiled_draw_keeps_the_isolated_neurons_and_dag_wiring_of_numpys() -> None:
+    graph, _ = _pruned_mlp_graph(seed=4)
+    for source in (graph, _dag()):
+        for i in range(5):
+            out = shuffle_graph(source, "layer", np.random.default_rng(i))
+            for a, b in zip(out.blocks, _numpy_layer_shuffle(source, np.random.default_rng(i)), strict=True):
+                assert a.tobytes() == b.tobytes()
+    float32 = LayeredGraph(tuple(b.astype(np.float32) for b in graph.blocks))  # NumPy's own draw: same blocks
+    for a, b in zip(
+        shuffle_graph(float32, "layer", np.random.default_rng(0)).blocks,
+        _numpy_layer_shuffle(float32, np.random.default_rng(0)),
+        strict=True,
+    ):
+        assert a.dtype == np.float32 and a.tobytes() == b.tobytes()
+
+
+def test_a_sparse_shuffle_is_held_as_its_entries_with_numpys_degrees() -> None:
+    """A pruned network's shuffle lists its non-zero entries and degrees (the clustering and the n-cut use
+    them) and builds the dense blocks, byte for byte, only when they are asked for."""
+    graph = mlp_graph([np.where(np.abs(w) > np.quantile(np.abs(w), 0.9), w, 0) for w in build_glorot_mlp(seed=2)])
+    shuffled = shuffle_graph(graph, "layer", np.random.default_rng(1))
+    entries = shuffled.entries()
+    assert entries is not None and shuffled.layer_sizes == graph.layer_sizes
+    dense = LayeredGraph(tuple(_numpy_layer_shuffle(graph, np.random.default_rng(1))))
+    for deg, expected in zip(shuffled.layer_degrees(), dense.layer_degrees(), strict=True):
+        assert deg.tobytes() == expected.tobytes()  # NumPy's summation order, reproduced
+        assert not deg.flags.writeable
+    labels = np.random.default_rng(0).integers(-1, 5, size=graph.n_nodes)
+    for ours, theirs in zip(shuffled.cut_terms(labels), dense.cut_terms(labels), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-14)
+    for l, (block, expected) in enumerate(zip(shuffled.blocks, dense.blocks, strict=True)):
+        indptr, columns, values = entries.block(l)
+        csr = sp.csr_matrix(expected)
+        np.testing.assert_array_equal(indptr, csr.indptr)
+        np.testing.assert_array_equal(columns, csr.indices)
+        assert values.tobytes() == csr.data.tobytes()
+        assert block.tobytes() == expected.tobytes()
+    # A dense network's shuffle is held as its blocks.
+    assert shuffle_graph(mlp_graph(build_glorot_mlp(seed=2)), "layer", np.random.default_rng(1)).entries() is None
+
+
+@pytest.mark.parametrize("sparsity", [0.9, 0.0])
+def test_a_shuffle_is_the_same_alone_and_after_other_shuffles(sparsity: float) -> None:
+    """No state carries over from one shuffle to the next (the graph only remembers what it derived from
+    its own blocks): a shuffle's n-cut and clustering are the same in a fresh process-like state (a graph
+    object never shuffled) and after other shuffles of the same graph, in any order."""
+    kernels = build_glorot_mlp(seed=7)
+    if sparsity:
+        kernels = [np.where(np.abs(w) > np.quantile(np.abs(w), sparsity), w, 0) for w in kernels]
+    used = mlp_graph(kernels)
+    for i in (5, 1, 3):
+        shuffle_ncut(used, 4, seed=3, method="layer", index=i)
+    for i in (3, 0):
+        alone = shuffle_ncut(mlp_graph(kernels), 4, seed=3, method="layer", index=i)
+        assert shuffle_ncut(used, 4, seed=3, method="layer", index=i) == alone
+        fresh, warm = (shuffle_graph(g, "layer", shuffle_rngs(3, "layer", i)[0]) for g in (mlp_graph(kernels), used))
+        a = spectral_clusters(fresh, 4, seed=shuffle_rngs(3, "layer", i)[1])
+        np.testing.assert_array_equal(a, spectral_clusters(warm, 4, seed=shuffle_rngs(3, "layer", i)[1]))
 
 
 # --- seeds ------------------------------------------------------------------------

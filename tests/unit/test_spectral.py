@@ -12,6 +12,7 @@ from clusterability.core.build import mlp_graph
 from clusterability.core.layered_graph import LayeredGraph
 from clusterability.core.measure import cluster_network
 from clusterability.core.ncut import ncut
+from clusterability.core.shuffles import shuffle_graph
 from clusterability.core.spectral import SOLVERS, spectral_clusters, spectral_embedding
 from clusterability.errors import InputError
 
@@ -310,10 +311,17 @@ def test_sparse_and_dense_gram_matrices_agree() -> None:
             exact = np.triu(block.T @ block)
             big, sml, vals = entries  # B's non-zero entries, numbered within each side
             np.testing.assert_allclose(sp.coo_matrix((vals, (big, sml)), shape=block.shape).toarray(), block)
-            assert sparse.shape == dense.shape == (n, n) and sparse.dtype == dense.dtype == np.float32
-            np.testing.assert_allclose(np.triu(sparse), exact, atol=1e-7)
-            np.testing.assert_allclose(np.triu(dense), exact, atol=1e-6)
-            assert not np.tril(sparse, -1).any()  # only the upper triangle is formed (and read)
+            # Both hold the upper triangle row by row (what the Lanczos solver reads), in float32.
+            assert sparse.shape == dense.shape == (n * (n + 1) // 2,) and sparse.dtype == dense.dtype == np.float32
+            np.testing.assert_allclose(_unpacked(sparse, n), exact, atol=1e-7)
+            np.testing.assert_allclose(_unpacked(dense, n), exact, atol=1e-6)
+
+
+def _unpacked(upper: np.ndarray, n: int) -> np.ndarray:
+    """The square upper-triangular matrix whose upper triangle ``upper`` lists row by row."""
+    out = np.zeros((n, n))
+    out[np.triu_indices(n)] = upper
+    return out
 
 
 @pytest.mark.parametrize("k", [2, 3, 5])
@@ -356,3 +364,27 @@ def test_a_clustering_does_not_depend_on_what_ran_before() -> None:
     spectral_clusters(b, 12, seed=5)
     spectral_clusters(b, 3, seed=6)
     np.testing.assert_array_equal(spectral_clusters(a, 6, seed=11), first)
+
+
+def test_a_shuffles_gram_matrix_from_its_entries_is_the_one_from_its_blocks() -> None:
+    """A pruned network's shuffle hands its non-zero entries to the Gram route, which then reads no block:
+    the same Gram matrix and entries, bit for bit, as the blocks give."""
+    kernels = _pruned(build_glorot_mlp((350, 300, 310, 20), seed=6), keep=0.15)
+    shuffled = shuffle_graph(mlp_graph(kernels), "layer", np.random.default_rng(2))
+    dense = LayeredGraph(tuple(np.array(b) for b in shuffled.blocks))
+    inv_sqrt = [np.where(d > 0, 1.0 / np.sqrt(np.where(d > 0, d, 1.0)), 0.0) for d in dense.layer_degrees()]
+    for small in (0, 1):
+        ours = spectral._bipartite_gram(
+            LayeredGraph.from_entries(
+                np.array([b.shape for b in dense.blocks]),
+                shuffled.entries(),
+                scale_exponent=0,
+                layer_degrees=[d.copy() for d in dense.layer_degrees()],
+            ),
+            inv_sqrt,
+            small,
+        )
+        theirs = spectral._bipartite_gram(dense, inv_sqrt, small)
+        assert ours[0].tobytes() == theirs[0].tobytes()
+        for a, b in zip(ours[1], theirs[1], strict=True):
+            np.testing.assert_array_equal(a, b)

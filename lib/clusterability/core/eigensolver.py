@@ -23,8 +23,10 @@ Small explicit matrices (the bipartite Gram matrix of a layered network:
 522 x 522 for the 784-256x4-10 MLP) go through :func:`lanczos_top_eigenpairs`
 first: the Lanczos algorithm with full reorthogonalization (Golub & Van Loan,
 section 10.1), compiled with numba, one product with the matrix per step
-(float32 storage, float64 arithmetic), the Ritz values checked every few steps
-with ARPACK's criterion (residual ``<= tol * |eigenvalue|``). It needs about as
+(its upper triangle stored row by row, :func:`packed_upper`, in float32;
+float64 arithmetic), the Ritz values checked every few steps with ARPACK's
+criterion (residual ``<= tol * |eigenvalue|``), the steps and the checks in one
+compiled loop (:func:`_lanczos_run`). It needs about as
 many products as ARPACK (30-40 at k = 4, 80-90 at k = 12 for that MLP) but
 none of ARPACK's per-product Python calls and implicit restarts. It is bounded
 by the same budget of products and hands over to :func:`top_eigenpairs`
@@ -114,7 +116,8 @@ def lanczos_top_eigenpairs(
     """The k largest eigenvalues (ascending) of the symmetric ``matrix`` on the orthogonal complement of
     ``deflate`` and their eigenvectors (columns), by Lanczos with full reorthogonalization from ``v0``.
 
-    Only the upper triangle of ``matrix`` (float32 or float64) is read. ``deflate`` holds known
+    Only the upper triangle of ``matrix`` (float32 or float64) is read; ``matrix`` may also be that
+    triangle alone, row by row (:func:`packed_upper`; ``n (n + 1) / 2`` entries). ``deflate`` holds known
     orthonormal eigenvectors as columns (e.g. the trivial eigenvector of a normalized adjacency); the
     Krylov space is kept orthogonal to them. Converged means ARPACK's criterion: every Ritz residual
     at most ``tol`` times its Ritz value. At most ``max_products`` products with the matrix. None
@@ -122,14 +125,18 @@ def lanczos_top_eigenpairs(
     (an eigenvalue repeated there could be missed), or when ``v0`` lies in the span of ``deflate``:
     then use :func:`top_eigenpairs`.
     """
-    n = matrix.shape[0]
+    n = np.shape(v0)[0]
+    upper = matrix if matrix.ndim == 1 else packed_upper(matrix)
+    if upper.shape[0] != n * (n + 1) // 2:
+        raise ValueError(f"a {n}-vector start does not fit an upper triangle of {upper.shape[0]} entries")
     fixed = np.zeros((n, 0)) if deflate is None else np.asarray(deflate, dtype=np.float64).reshape(n, -1)
     n_fixed = fixed.shape[1]
     dim = n - n_fixed  # dimension of the complement
     steps = min(dim, max_products)
     if not 1 <= k <= steps:
         return None
-    basis = np.empty((n_fixed + steps + 1, n))  # rows: the deflated vectors, then q_0, q_1, ...
+    # Rows: the deflated vectors, then q_0, q_1, ...; room for a typical run, grown when needed (_lanczos_run).
+    basis = np.empty((n_fixed + min(steps, 4 * k + 32) + 1, n))
     basis[:n_fixed] = fixed.T
     q = np.asarray(v0, dtype=np.float64).copy()
     for _ in range(2):  # twice: one classical Gram-Schmidt pass can leave a component behind
@@ -140,34 +147,77 @@ def lanczos_top_eigenpairs(
     basis[n_fixed] = q / norm
     alpha = np.zeros(steps)
     beta = np.zeros(steps)
-    done, check = 0, min(steps, 2 * k + 8)
-    while True:
-        done = _lanczos_steps(matrix, basis, alpha, beta, done, check, n_fixed)
-        if beta[done - 1] == 0.0 and done < dim:
-            return None  # an invariant subspace short of the complement
-        ahead = k - done
-        if done >= k:
-            # The k-th largest Ritz value usually converges last: its residual alone first (cheap).
-            vals, residuals, _ = _top_ritz(alpha, beta, done, k, 1, False)
-            if residuals[0] <= tol * abs(vals[0]):
-                vals, residuals, s = _top_ritz(alpha, beta, done, k, k, True)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                decades = float(np.max(np.log10(residuals / (tol * np.abs(vals)))))
-            if decades <= 0.0:
-                if np.abs(s.T @ s - np.eye(k)).max() > 1e-8:  # Ritz values too close for one vector each
-                    vals, s = scipy.linalg.eigh_tridiagonal(
-                        alpha[:done], beta[: done - 1], select="i", select_range=(done - k, done - 1)
-                    )
-                return vals, basis[n_fixed : n_fixed + done].T @ s
-            # Near convergence a residual falls by at most about _DECADES_PER_STEP per step.
-            ahead = int(np.ceil(decades / _DECADES_PER_STEP)) if np.isfinite(decades) else done
-        if done >= steps:
-            return None
-        check = min(steps, done + max(2, min(ahead, done // 4)))
+    converged, done, vals, s, basis = _lanczos_run(upper, basis, alpha, beta, n_fixed, k, float(tol), steps, dim)
+    if not converged:
+        return None  # out of products, or an invariant subspace short of the complement
+    if np.abs(s.T @ s - np.eye(k)).max() > 1e-8:  # Ritz values too close for one vector each
+        vals, s = scipy.linalg.eigh_tridiagonal(
+            alpha[:done], beta[: done - 1], select="i", select_range=(done - k, done - 1)
+        )
+    return vals, basis[n_fixed : n_fixed + done].T @ s
+
+
+def packed_upper(matrix: np.ndarray) -> np.ndarray:
+    """The upper triangle of the square ``matrix``, row by row (``A_00 .. A_0(n-1), A_11 .. A_1(n-1), ...``;
+    ``n (n + 1) / 2`` entries, its dtype): what :func:`lanczos_top_eigenpairs` reads."""
+    return _packed_upper(np.ascontiguousarray(matrix))
+
+
+@numba.njit(cache=True, nogil=True)
+def _packed_upper(matrix):
+    n = matrix.shape[0]
+    out = np.empty(n * (n + 1) // 2, dtype=matrix.dtype)
+    p = 0
+    for i in range(n):
+        for c in range(i, n):
+            out[p] = matrix[i, c]
+            p += 1
+    return out
 
 
 #: How fast (decades per step) a Ritz residual can fall, at most, near convergence (see lanczos_top_eigenpairs).
 _DECADES_PER_STEP = 0.4
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _lanczos_run(upper, basis, alpha, beta, n_fixed, k, tol, steps, dim):
+    """Lanczos steps (:func:`_lanczos_steps`) until the top k Ritz pairs converge; returns whether they did, the
+    steps done, the Ritz values (ascending) and the tridiagonal's eigenvectors (columns) if so, and the basis
+    (``basis`` itself, or a copy with twice the rows when it had to grow).
+
+    Not converged: an invariant subspace short of the complement (``dim``: its dimension), or ``steps`` steps
+    done. The residuals are checked after ``2 k + 8`` steps, then after as many more as the slowest residual
+    needs at :data:`_DECADES_PER_STEP` (at least 2, at most a quarter of the steps done so far), the k-th
+    largest Ritz value's alone first (it usually converges last).
+    """
+    done = 0
+    check = min(steps, 2 * k + 8)
+    while True:
+        if basis.shape[0] < n_fixed + check + 1:
+            rows = min(max(2 * basis.shape[0], n_fixed + check + 1), n_fixed + steps + 1)
+            grown = np.empty((rows, basis.shape[1]))
+            grown[: n_fixed + done + 1] = basis[: n_fixed + done + 1]
+            basis = grown
+        done = _lanczos_steps(upper, basis, alpha, beta, done, check, n_fixed)
+        if beta[done - 1] == 0.0 and done < dim:
+            break
+        ahead = k - done
+        if done >= k:
+            vals, residuals, s = _top_ritz(alpha, beta, done, k, 1, False)
+            if residuals[0] <= tol * abs(vals[0]):
+                vals, residuals, s = _top_ritz(alpha, beta, done, k, k, True)
+            decades = -np.inf  # the largest log10(residual / (tol |value|)), NaN if one is
+            for i in range(vals.shape[0]):
+                x = np.log10(residuals[i] / (tol * abs(vals[i])))
+                decades = np.nan if np.isnan(x) or np.isnan(decades) else max(decades, x)
+            if decades <= 0.0:
+                return True, done, vals, s, basis
+            # Near convergence a residual falls by at most about _DECADES_PER_STEP per step.
+            ahead = int(np.ceil(decades / _DECADES_PER_STEP)) if np.isfinite(decades) else done
+        if done >= steps:
+            break
+        check = min(steps, done + max(2, min(ahead, done // 4)))
+    return False, done, np.zeros(0), np.zeros((0, 0)), basis
 
 
 @numba.njit(cache=True, nogil=True)
@@ -199,7 +249,7 @@ def _top_ritz(alpha, beta, m, k, count, vectors):
     mid = np.empty(k)
     q = np.empty(k)
     below = np.empty(k)
-    for _ in range(100):
+    for _ in range(0 if k == 1 else 100):  # one eigenvalue: _bisect_one, the same halvings
         for i in range(k):
             mid[i] = 0.5 * (lo[i] + hi[i])
             below[i] = 0.0
@@ -219,6 +269,8 @@ def _top_ritz(alpha, beta, m, k, count, vectors):
             narrow &= hi[i] - lo[i] <= 4e-16 * max(abs(lo[i]), abs(hi[i]))
         if narrow:
             break
+    if k == 1:
+        lo[0], hi[0] = _bisect_one(alpha, beta, m, target[0], low, high)
     vals = 0.5 * (lo + hi)
     residuals = np.empty(k)
     s = np.zeros((m if vectors else 0, k))
@@ -243,18 +295,60 @@ def _top_ritz(alpha, beta, m, k, count, vectors):
     return vals, residuals, s
 
 
+@numba.njit(cache=True, nogil=True)
+def _bisect_one(alpha, beta, m, target, lo, hi):
+    """:func:`_top_ritz`'s bisection for one eigenvalue (the one with ``target`` eigenvalues up to it, in
+    ``[lo, hi]``), the same halvings to the same interval, three per sweep: the Sturm counts at the seven
+    midpoints the next three halvings may take are computed together (seven independent recurrences, whose
+    divisions overlap, instead of one after another), then the halvings are taken in order."""
+    points = np.empty(7)  # the midpoint; its two possible successors; their four
+    q = np.empty(7)
+    below = np.empty(7)
+    halvings = 0
+    while True:
+        mid = 0.5 * (lo + hi)
+        left = 0.5 * (lo + mid)
+        right = 0.5 * (mid + hi)
+        points[0], points[1], points[2] = mid, left, right
+        points[3], points[4], points[5], points[6] = (
+            0.5 * (lo + left),
+            0.5 * (left + mid),
+            0.5 * (mid + right),
+            0.5 * (right + hi),
+        )
+        below[:] = 0.0
+        for j in range(m):
+            b2 = beta[j - 1] * beta[j - 1] if j > 0 else 0.0
+            for i in range(7):
+                qi = alpha[j] - points[i] - (b2 / q[i] if j > 0 else 0.0)
+                qi = qi if qi != 0.0 else -1e-300
+                q[i] = qi
+                below[i] += qi < 0.0
+        node = 0
+        for _ in range(3):
+            if below[node] >= target:
+                hi = points[node]
+                node = 2 * node + 1  # the left successor
+            else:
+                lo = points[node]
+                node = 2 * node + 2
+            halvings += 1
+            if hi - lo <= 4e-16 * max(abs(lo), abs(hi)) or halvings == 100:
+                return lo, hi
+
+
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc"})
-def _lanczos_steps(matrix, basis, alpha, beta, start, stop, fixed):
+def _lanczos_steps(upper, basis, alpha, beta, start, stop, fixed):
     """Lanczos steps ``start .. stop - 1`` in place; returns the steps done (fewer at an invariant subspace).
 
     ``basis`` rows: ``fixed`` deflated vectors, then the Lanczos vectors ``q_0, q_1, ...``; step
-    ``j`` computes ``w = A q_j`` (from the upper triangle of ``A``), ``alpha_j = q_j . w``,
-    removes ``q_j`` and ``q_(j-1)`` (the three-term recurrence) and then every basis vector
-    (classical Gram-Schmidt, repeated when it cancelled most of ``w``), and stores
-    ``beta_j = |w|`` and ``q_(j+1) = w / beta_j``. The products read ``matrix`` (float32 or
-    float64) in float64 arithmetic.
+    ``j`` computes ``w = A q_j`` (from ``upper``, the upper triangle of ``A`` row by row:
+    :func:`packed_upper`), ``alpha_j = q_j . w``, removes ``q_j`` and ``q_(j-1)`` (the three-term
+    recurrence) and then every basis vector (classical Gram-Schmidt, repeated when it cancelled
+    most of ``w``), and stores ``beta_j = |w|`` and ``q_(j+1) = w / beta_j``. The products read
+    ``upper`` (float32 or float64) in float64 arithmetic.
     """
-    n = matrix.shape[0]
+    n = basis.shape[1]
     w = np.empty(n)
     h = np.empty(basis.shape[0])
     scale = 0.0  # a running estimate of the matrix norm, for the breakdown test
@@ -266,12 +360,15 @@ def _lanczos_steps(matrix, basis, alpha, beta, start, stop, fixed):
         # hands A_ic q_i to every w_c right of it (half the matrix read: it stays in cache).
         # (Slices, so that every loop index starts at 0 and numba vectorizes the loops.)
         w[:] = 0.0
+        offset = 0
         for i in range(n):
-            right = matrix[i, i + 1 :]
+            row = upper[offset : offset + n - i]  # A_ii, A_i(i+1), ..., A_i(n-1)
+            offset += n - i
+            right = row[1:]
             q_right = q[i + 1 :]
             w_right = w[i + 1 :]
             qi = q[i]
-            s = matrix[i, i] * qi
+            s = row[0] * qi
             for c in range(right.shape[0]):
                 s += right[c] * q_right[c]
                 w_right[c] += right[c] * qi
@@ -300,11 +397,24 @@ def _lanczos_steps(matrix, basis, alpha, beta, start, stop, fixed):
                 for i in range(n):
                     s += v[i] * w[i]
                 h[r] = s
-            for r in range(m):
+            # w -= sum_r h_r v_r, each entry's subtractions in the order of r as one row at a time would do
+            # them, four rows per sweep over w.
+            r = 0
+            while r + 4 <= m:
+                v0, v1, v2, v3 = basis[r], basis[r + 1], basis[r + 2], basis[r + 3]
+                c0, c1, c2, c3 = h[r], h[r + 1], h[r + 2], h[r + 3]
+                for i in range(n):
+                    x = w[i] - c0 * v0[i]
+                    x -= c1 * v1[i]
+                    x -= c2 * v2[i]
+                    w[i] = x - c3 * v3[i]
+                r += 4
+            while r < m:
                 v = basis[r]
                 c = h[r]
                 for i in range(n):
                     w[i] -= c * v[i]
+                r += 1
             after = 0.0
             for i in range(n):
                 after += w[i] * w[i]

@@ -59,11 +59,67 @@ def kmeans(
     first = rng.integers(n, size=n_init)
     draws = rng.random((n_init, max(k - 1, 0), n_trials))
     # Centre the data for accuracy of the distance expansion, as scikit-learn does.
-    X = X - X.mean(axis=0)
-    tol_abs = tol * float(np.mean(X.var(axis=0)))
+    if 2 <= X.shape[1] <= 128:
+        X, mean_variance = _centred(X)
+    else:  # one column: NumPy sums it pairwise (see _centred); over 128: a longer pairwise sum
+        X = X - X.mean(axis=0)
+        mean_variance = float(np.mean(X.var(axis=0)))
+    tol_abs = tol * mean_variance
     dims = (0.0,) * ((X.shape[1] + 3) // 4 * 4)  # the padded dimension, as a type (see _dot_pair)
     labels, inertia = _kmeans_restarts(X, k, first, draws, max_iter, tol_abs, dims)
     return labels, float(inertia)
+
+
+@numba.njit(cache=True, nogil=True)
+def _centred(X):
+    """``X - X.mean(axis=0)`` and ``np.mean(that.var(axis=0))``, bit for bit as NumPy computes them for 2 to 128
+    columns: each column summed row after row, the variances' mean summed pairwise (NumPy's order for a
+    short vector: up to 7 in order, else 8 interleaved partial sums and the rest)."""
+    n, d = X.shape
+    mean = np.zeros(d)
+    for i in range(n):
+        for j in range(d):
+            mean[j] += X[i, j]
+    for j in range(d):
+        mean[j] /= n
+    Y = np.empty((n, d))
+    again = np.zeros(d)  # the centred columns' means, as var() subtracts them
+    for i in range(n):
+        for j in range(d):
+            Y[i, j] = X[i, j] - mean[j]
+            again[j] += Y[i, j]
+    for j in range(d):
+        again[j] /= n
+    var = np.zeros(d)
+    for i in range(n):
+        for j in range(d):
+            x = Y[i, j] - again[j]
+            var[j] += x * x
+    for j in range(d):
+        var[j] /= n
+    return Y, _pairwise_sum(var) / d
+
+
+@numba.njit(cache=True, nogil=True)
+def _pairwise_sum(a):
+    """NumPy's pairwise sum of a contiguous vector of at most 128 entries (longer ones it splits in halves)."""
+    n = a.shape[0]
+    if n < 8:
+        total = 0.0
+        for i in range(n):
+            total += a[i]
+        return total
+    r = a[:8].copy()
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += a[i]
+        i += 1
+    return total
 
 
 @numba.njit(cache=True, nogil=True)

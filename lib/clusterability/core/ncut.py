@@ -28,7 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from clusterability.core.graph import Graph
-from clusterability.core.layered_graph import unit_scaled_adjacency
+from clusterability.core.layered_graph import LayeredGraph, unit_scaled_adjacency
 
 
 def cluster_cut_terms(adjacency: Graph | sp.spmatrix | np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +38,7 @@ def cluster_cut_terms(adjacency: Graph | sp.spmatrix | np.ndarray, labels: np.nd
     are in the graph's own scale (``inf`` where that overflows float64).
     """
     labels = np.asarray(labels)
-    if isinstance(adjacency, Graph):
+    if isinstance(adjacency, (LayeredGraph, Graph)):  # LayeredGraph first: the protocol's check reads the blocks
         exponent = adjacency.scale_exponent()
         terms, volume = adjacency.scaled(exponent).cut_terms(labels)
     else:

@@ -18,7 +18,9 @@ Solvers
     ``B v = s u`` of the off-diagonal block. These come from the top
     eigenvectors of the small dense Gram matrix ``B^T B`` (over the smaller
     side, e.g. 522 of 1,818 neurons for the 784-256x4-10 MLP; formed from
-    ``B``'s non-zero entries for a pruned network), the first of which is
+    ``B``'s non-zero entries for a pruned network, those a shuffle recorded
+    when it has, :meth:`~clusterability.core.layered_graph.LayeredGraph.entries`;
+    stored as its upper triangle row by row), the first of which is
     known (``sqrt(d)``, eigenvalue 1) and the others found by Lanczos on its
     complement (:func:`clusterability.core.eigensolver.lanczos_top_eigenpairs`;
     ARPACK where that cannot answer). k-means is :func:`clusterability.core.kmeans.kmeans`.
@@ -44,15 +46,23 @@ import scipy.sparse as sp
 
 from clusterability.core.bipartite import bipartite_eigenpairs
 from clusterability.core.dag_graph import DagGraph, dag_embedding
-from clusterability.core.eigensolver import DENSE_FALLBACK_LIMIT, eigen_tol_for, lanczos_top_eigenpairs, top_eigenpairs
+from clusterability.core.eigensolver import (
+    DENSE_FALLBACK_LIMIT,
+    eigen_tol_for,
+    lanczos_top_eigenpairs,
+    packed_upper,
+    top_eigenpairs,
+)
 from clusterability.core.graph import Graph
 from clusterability.core.kmeans import kmeans
-from clusterability.core.layered_graph import LayeredGraph, unit_scaled_adjacency
+from clusterability.core.layered_graph import SPARSE_FRACTION, LayeredGraph, unit_scaled_adjacency
 from clusterability.errors import InputError
 
 SOLVERS = ("fast", "sklearn-amg", "sklearn-arpack")
 _DENSE_LIMIT = 300  # below this many nodes a dense eigen-decomposition is fastest
-_SPARSE_GRAM = 0.2  # graphs with at most this fraction of non-zero weights form the Gram matrix entry by entry
+# Graphs with at most this fraction of non-zero weights form the Gram matrix entry by entry.
+_SPARSE_GRAM = SPARSE_FRACTION
+_MAX_ENTRIES = 2**31 - 1  # the sparse Gram matrix's indices are int32
 _CONNECTED = 1.0 - 1e-9  # a second eigenvalue of M above this: the graph falls apart (see _layered_embedding)
 
 
@@ -136,7 +146,7 @@ def _embedding(
 
 def _unit_scaled(graph: Graph | sp.spmatrix | np.ndarray) -> Graph | sp.spmatrix | np.ndarray:
     """``graph`` scaled by the power of 4 that brings its largest weight into ``[1/2, 2)``."""
-    if isinstance(graph, Graph):
+    if isinstance(graph, (LayeredGraph, Graph)):  # LayeredGraph first: the protocol's check reads the blocks
         return graph.scaled(graph.scale_exponent())
     return unit_scaled_adjacency(graph)[0]
 
@@ -258,8 +268,9 @@ def _embedding_from_pairs(
 def _bipartite_gram(
     graph: LayeredGraph, inv_sqrt: list[np.ndarray], small: int
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray] | None]:
-    """The Gram matrix ``B^T B`` over the layers ``small, small + 2, ...`` in float32, upper triangle
-    only; and for a sparse graph ``B``'s non-zero entries (big-side node, small-side node, value).
+    """The Gram matrix ``B^T B`` over the layers ``small, small + 2, ...`` in float32, its upper triangle
+    row by row (:func:`~clusterability.core.eigensolver.packed_upper`); and for a sparse graph ``B``'s
+    non-zero entries (big-side node, small-side node, value).
 
     ``B = D^-1/2 W D^-1/2`` joins the two sides. A sparse graph (at most
     :data:`_SPARSE_GRAM` of its weights non-zero, e.g. a pruned network) sums
@@ -268,22 +279,35 @@ def _bipartite_gram(
     :func:`_normalized`) with BLAS, as
     :func:`clusterability.core.bipartite.bipartite_eigenpairs` does: each layer of
     the other side couples its neighbours ``s <= t`` in block ``(s, t)``. Only
-    the upper triangle is meant (the blocks below the diagonal stay zero):
+    the upper triangle is formed:
     :func:`clusterability.core.eigensolver.lanczos_top_eigenpairs` reads that alone.
+    A shuffle's graph hands over its non-zero entries (:meth:`LayeredGraph.entries`);
+    its blocks are not read then.
     """
     sizes = graph.layer_sizes
     n_layers = len(sizes)
     # Nodes are numbered within each side, layer by layer: layer l starts at first[l].
     first = [int(sum(sizes[l % 2 : l : 2])) for l in range(n_layers)]
     n_small = int(sum(sizes[small::2]))
+    n_big = int(sum(sizes[1 - small :: 2]))
+    known = graph.entries()  # a shuffle's record of the non-zero entries: the blocks are not read at all
+    size = sum(sizes[l] * sizes[l + 1] for l in range(n_layers - 1))
+    if known is not None and known.values.shape[0] <= min(_SPARSE_GRAM * size, _MAX_ENTRIES):
+        nnz = known.values.shape[0]
+        big, sml, vals = (np.empty(nnz, dtype=t) for t in (np.int32, np.int32, np.float64))
+        done = 0
+        for l in range(n_layers - 1):  # row by row, as a C-ordered block is read below
+            args = (inv_sqrt[l], inv_sqrt[l + 1], first[l], first[l + 1], l % 2 != small, big, sml, vals, done)
+            done = _listed_entries(*known.block(l), *args)
+        return _sparse_gram(big, sml, vals, n_big, n_small), (big, sml, vals)
     # Each block in memory order (a Fortran-ordered block as its transpose), with the layers of its rows and columns.
     blocks = []
     for l, b in enumerate(graph.blocks):
         fortran = b.flags.f_contiguous and not b.flags.c_contiguous
         blocks.append((b.T, l + 1, l) if fortran else (b, l, l + 1))
     nnz = sum(_count_nonzero(b) for b, _, _ in blocks)
-    if nnz <= _SPARSE_GRAM * sum(b.size for b in graph.blocks):
-        big, sml, vals = (np.empty(nnz + 1, dtype=t) for t in (np.int64, np.int64, np.float64))  # + 1: scratch
+    if nnz <= min(_SPARSE_GRAM * size, _MAX_ENTRIES):
+        big, sml, vals = (np.empty(nnz + 1, dtype=t) for t in (np.int32, np.int32, np.float64))  # + 1: scratch
         done = 0
         for b, rows, cols in blocks:
             left_big = rows % 2 != small
@@ -291,7 +315,7 @@ def _bipartite_gram(
                 b, inv_sqrt[rows], inv_sqrt[cols], first[rows], first[cols], left_big, big, sml, vals, done
             )
         entries = (big[:nnz], sml[:nnz], vals[:nnz])
-        return _sparse_gram(*entries, int(sum(sizes[1 - small :: 2])), n_small), entries
+        return _sparse_gram(*entries, n_big, n_small), entries
     norm = []
     for b, rows, cols in blocks:
         scaled = _normalized(b, inv_sqrt[rows], inv_sqrt[cols])
@@ -308,7 +332,7 @@ def _bipartite_gram(
             for t, right in nbrs.items():
                 if t >= s:
                     gram[first[s] : first[s] + sizes[s], first[t] : first[t] + sizes[t]] += left @ right.T
-    return gram, None
+    return packed_upper(gram), None
 
 
 @numba.njit(cache=True, nogil=True)
@@ -362,8 +386,29 @@ def _block_entries(block, left, right, left_base, right_base, left_big, big, sma
 
 
 @numba.njit(cache=True, nogil=True)
+def _listed_entries(indptr, columns, values, left, right, left_base, right_base, left_big, big, small, vals, start):
+    """:func:`_block_entries` of a block given by its non-zero entries (row pointers from 0, columns, values; row
+    by row, columns ascending), in the same order and with the same products."""
+    p = start
+    for i in range(indptr.shape[0] - 1):
+        li = left[i]
+        for q in range(indptr[i], indptr[i + 1]):
+            j = columns[q]
+            vals[p] = values[q] * li * right[j]
+            if left_big:
+                big[p] = left_base + i
+                small[p] = right_base + j
+            else:
+                big[p] = right_base + j
+                small[p] = left_base + i
+            p += 1
+    return p
+
+
+@numba.njit(cache=True, nogil=True)
 def _sparse_gram(big, small, vals, n_big, n_small):
-    """Upper triangle of ``B^T B`` (float32) from the entries ``B[big, small] = vals``.
+    """Upper triangle of ``B^T B`` (float32), row by row (:func:`~clusterability.core.eigensolver.packed_upper`),
+    from the entries ``B[big, small] = vals``.
 
     Row ``a`` of the result is ``sum_i B[i, a] B[i, c]`` over the big-side nodes ``i``
     adjacent to ``a`` and their entries ``c >= a``: the entries are sorted by big-side node
@@ -382,9 +427,8 @@ def _sparse_gram(big, small, vals, n_big, n_small):
         col_start[a + 1] += col_start[a]
     row_small = np.empty(nnz, dtype=np.uint32)  # unsigned: numba indexes without a negative-index test
     row_vals = np.empty(nnz)
-    col_place = np.empty(nnz, dtype=np.int64)  # for each entry of column a: its place among its row's entries,
-    col_end = np.empty(nnz, dtype=np.int64)  # and where that row's entries end
-    col_vals = np.empty(nnz)
+    col_place = np.empty(nnz, dtype=np.int32)  # for each entry of column a: its place among its row's entries,
+    col_end = np.empty(nnz, dtype=np.int32)  # and where that row's entries end (fewer than 2**31 entries)
     row_fill = row_start[:-1].copy()
     col_fill = col_start[:-1].copy()
     for p in range(nnz):
@@ -396,17 +440,18 @@ def _sparse_gram(big, small, vals, n_big, n_small):
         col_fill[small[p]] += 1
         col_place[r] = q
         col_end[r] = row_start[big[p] + 1]
-        col_vals[r] = vals[p]
-    gram = np.zeros((n_small, n_small), dtype=np.float32)
+    gram = np.empty(n_small * (n_small + 1) // 2, dtype=np.float32)
     acc = np.zeros(n_small)
+    offset = 0
     for a in range(n_small):
         for r in range(col_start[a], col_start[a + 1]):
-            v = col_vals[r]
+            v = row_vals[col_place[r]]
             index = row_small[col_place[r] : col_end[r]]  # slices: loops from 0 (no negative-index test)
             value = row_vals[col_place[r] : col_end[r]]
             for t in range(index.shape[0]):
                 acc[index[t]] += v * value[t]
-        out = gram[a, a:]
+        out = gram[offset : offset + n_small - a]
+        offset += n_small - a
         rest = acc[a:]
         for c in range(rest.shape[0]):
             out[c] = rest[c]
