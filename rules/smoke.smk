@@ -34,6 +34,8 @@ SMOKE_FIGURES = [
 # An ImageNet model, imported (randomly initialized at this scale) but not clustered: clustering its
 # 4,800 channels takes minutes.
 SMOKE_IMPORTED = "imagenet_resnet18"
+# Trained by rule train_networks (the smoke scale's small CNNs: several networks per job).
+SMOKE_BATCHED = "mnist_cnn_plain"
 
 
 rule smoke:
@@ -41,4 +43,5 @@ rule smoke:
         table_files(SMOKE_TABLES),
         figure_files(SMOKE_FIGURES),
         f"{network_dir(SMOKE_IMPORTED, 0)}/metrics.json",
+        f"{network_dir(SMOKE_BATCHED, 0)}/metrics.json",
         "results/scorecard.csv",

@@ -78,8 +78,8 @@ def test_smoke_targets_cover_every_rule_and_plot_kind(synthetic_mirror: Path, tm
     # The rules without output are lists of targets; of them, the smoke run runs its own.
     assert set(planned) - making_files == {SMOKE_TARGET}
     assert 20 <= sum(planned.values()) <= 80, planned  # tens of jobs
-    # mnist_dropout for every table: one training.
-    assert planned["train_network"] == 1, planned
+    # mnist_dropout for every table: one training; one small CNN in a job of several networks (one run here).
+    assert planned["train_network"] == 1 and planned["train_networks"] == 1 and planned["unpack_network"] == 1, planned
 
     figures = [job_wildcards(job)["figure"] for job in job_blocks(out) if job["rule"] == "figure"]
     plots = _smoke_figures_plots()

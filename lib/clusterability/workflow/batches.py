@@ -33,13 +33,14 @@ def networks_per_job(resources: Mapping[str, Any], architecture: str) -> int:
 
 
 def batched_families(experiments: Experiments, resources: Mapping[str, Any]) -> dict[str, int]:
-    """Trained families whose runs train several per job, with their networks per job: those with more than one run
-    and ``networks_per_job`` above 1 (:func:`networks_per_job`). The others train one network per job."""
+    """Trained families whose runs train several per job, with their networks per job: those with
+    ``networks_per_job`` above 1 (:func:`networks_per_job`; a family of one run then trains it alone in such a
+    job). The others train one network per job (rule ``train_network``)."""
     out = {}
-    for family, runs in experiments.trained_families().items():
+    for family in experiments.trained_families():
         settings = experiments.families[family]
         per_job = networks_per_job(resources, settings.architecture)
-        if not settings.pretrained and runs > 1 and per_job > 1:
+        if not settings.pretrained and per_job > 1:
             out[family] = per_job
     return out
 
