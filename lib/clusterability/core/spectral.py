@@ -359,6 +359,17 @@ def _count_nonzero(block):
     return count
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _put_nodes(big, small, p, left_node, right_node, left_big):
+    """Entry ``p``'s big-side and small-side nodes, from its left (row) and right (column) node."""
+    if left_big:
+        big[p] = left_node
+        small[p] = right_node
+    else:
+        big[p] = right_node
+        small[p] = left_node
+
+
 @numba.njit(cache=True, nogil=True)
 def _block_entries(block, left, right, left_base, right_base, left_big, big, small, vals, start):
     """The non-zero entries of ``diag(left) block diag(right)`` appended at ``start`` as (big-side node,
@@ -375,12 +386,7 @@ def _block_entries(block, left, right, left_base, right_base, left_big, big, sma
         for j in range(m):
             w = row[j]
             vals[p] = w * li * right[j]
-            if left_big:
-                big[p] = left_base + i
-                small[p] = right_base + j
-            else:
-                big[p] = right_base + j
-                small[p] = left_base + i
+            _put_nodes(big, small, p, left_base + i, right_base + j, left_big)
             p += w != 0.0
     return p
 
@@ -395,12 +401,7 @@ def _listed_entries(indptr, columns, values, left, right, left_base, right_base,
         for q in range(indptr[i], indptr[i + 1]):
             j = columns[q]
             vals[p] = values[q] * li * right[j]
-            if left_big:
-                big[p] = left_base + i
-                small[p] = right_base + j
-            else:
-                big[p] = right_base + j
-                small[p] = left_base + i
+            _put_nodes(big, small, p, left_base + i, right_base + j, left_big)
             p += 1
     return p
 
