@@ -41,8 +41,9 @@ def train_runs(
     threshold per kernel) are its own: every global seed is set again from each
     run's seed, the layers are named explicitly, and Keras' session is cleared
     between runs (freeing the previous run's graphs), so a run trained here
-    equals the same run trained alone in a fresh process, bit for bit (tested). Returns the runs' metrics, in order;
-    ``wall_seconds.setup`` of every run after the first has no import in it.
+    equals the same run trained alone in a fresh process, bit for bit (tested).
+    Returns the runs' metrics, in order; ``wall_seconds.setup`` of every run
+    after the first has no import in it.
     """
     metrics = []
     for index, run in enumerate(runs):

@@ -1,7 +1,7 @@
 """Several runs of a family per training job (resources ``networks_per_job``, issue 22 section 3).
 
 A batched family's job ``batch`` trains runs ``batch * per_job ...`` one after the other
-(:func:`clusterability.train.training.train_runs`) into ``results/networks/{family}/batch{batch}/run{run}/``;
+(:func:`clusterability.train.runs.train_runs`) into ``results/networks/{family}/batch{batch}/run{run}/``;
 rule ``unpack_network`` (a shell job) then hard-links each run's files to ``results/networks/{family}/run{run}/``, where
 every other rule reads them. The training job gets its runs' seeds and files as params
 (:func:`batch_runs`): its script imports nothing of the workflow's plan.
