@@ -115,13 +115,9 @@ def res(kind, key):
 
 def train_res(key):
     """A resource of a family's training job: its architecture's (resources.train_per_architecture) or `train`."""
-    per_architecture = CONFIG["resources"].get("train_per_architecture", {})
-
-    def get(wildcards):
-        architecture = FAMILIES[wildcards.family].architecture
-        return per_architecture.get(architecture, CONFIG["resources"]["train"])[key]
-
-    return get
+    return lambda wildcards: batches.train_resources(
+        CONFIG["resources"], FAMILIES[wildcards.family].architecture
+    )[key]
 
 
 def _wildcards(function, *args, names):

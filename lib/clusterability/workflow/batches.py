@@ -24,12 +24,16 @@ NETWORK_FILES = {
 }
 
 
+def train_resources(resources: Mapping[str, Any], architecture: str) -> Mapping[str, Any]:
+    """The training jobs' resources of an architecture: ``resources.train_per_architecture[architecture]``,
+    else ``resources.train``."""
+    return resources.get("train_per_architecture", {}).get(architecture, resources["train"])
+
+
 def networks_per_job(resources: Mapping[str, Any], architecture: str) -> int:
     """How many runs of a family one training job trains (issue 22 section 3): ``networks_per_job`` of its
-    architecture's training resources (``resources.train_per_architecture``), else of ``resources.train``;
-    1 if unset."""
-    chosen = resources.get("train_per_architecture", {}).get(architecture, resources["train"])
-    return int(chosen.get("networks_per_job", 1))
+    architecture's training resources (:func:`train_resources`); 1 if unset."""
+    return int(train_resources(resources, architecture).get("networks_per_job", 1))
 
 
 def batched_families(experiments: Experiments, resources: Mapping[str, Any]) -> dict[str, int]:
