@@ -2,9 +2,7 @@
 # figures), wildcard constraints, resources, and the rules' input and params functions: thin
 # wrappers of clusterability.workflow.targets (the plan as pure functions, tested without Snakemake).
 
-import json
 import os
-import re
 from functools import partial
 from pathlib import Path
 
@@ -12,37 +10,19 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 import clusterability
-
-
-def _check_library(imported, beside):
-    """Stop unless the importable package is the lib/ beside this Snakefile (or one named on PYTHONPATH)."""
-    imported, beside = Path(imported).resolve(), Path(beside).resolve()
-    named = {
-        Path(p, "clusterability").resolve()
-        for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
-        if p
-    }
-    if imported != beside and imported not in named:
-        raise WorkflowError(
-            f"the importable clusterability is {imported}, not this workflow's {beside}: "
-            "run `pip install -e .` in this clone, or run with this clone's environment"
-        )
-    if workflow.is_main_process:
-        logger.info(f"clusterability library: {imported}")
-
-
-_check_library(
-    Path(clusterability.__file__).parent,
-    Path(workflow.basedir, "lib", "clusterability"),
-)
-
 from clusterability.errors import InputError
 from clusterability.seeds import derive_seed
 from clusterability.workflow import batches, targets
 from clusterability.workflow.config import load_config
-from clusterability.workflow.provenance import code_hash
+from clusterability.workflow.provenance import check_library, code_hash
 
 try:
+    # The workflow runs (and tracks) the lib/ beside this Snakefile, not another clone's.
+    check_library(
+        Path(clusterability.__file__).parent,
+        Path(workflow.basedir, "lib", "clusterability"),
+        os.environ.get("PYTHONPATH", ""),
+    )
     # Validated once (config.yaml, its catalogue files, scale files and --config merged);
     # raises one line naming the key at fault. The folders and files it names (dataset
     # mirror, checksums, ImageNet checkpoints) are checked where Snakemake runs, not again
@@ -57,6 +37,8 @@ try:
     )
 except InputError as exc:
     raise WorkflowError(str(exc)) from None
+if workflow.is_main_process:
+    logger.info(f"clusterability library: {Path(clusterability.__file__).parent}")
 
 SCALE = CONFIG["scale"]
 SEED = CONFIG["seed"]
@@ -74,33 +56,8 @@ BATCHED = batches.batched_families(EXPERIMENTS, CONFIG["resources"])
 LESION_SCOPES = EXPERIMENTS.lesion_scopes()
 
 
-def _one_of(names):
-    names = sorted(names, key=len, reverse=True)
-    return "|".join(re.escape(n) for n in names) if names else "(?!)"
-
-
-def _datasets(kind):
-    return [name for name, spec in DATASETS.items() if spec.kind == kind]
-
-
 wildcard_constraints:
-    dataset=_one_of(_datasets("real")),
-    synthetic=_one_of(_datasets("synthetic")),
-    mixture=_one_of(_datasets("mixture")),
-    prepared=_one_of(_datasets("real") + _datasets("native")),
-    paired=_one_of(_datasets("halves") + _datasets("stack")),
-    resized=_one_of(_datasets("resized")),
-    family=_one_of(TRAINED),
-    pretrained=_one_of(PRETRAINED),
-    architecture=_one_of({FAMILIES[f].pretrained for f in PRETRAINED}),
-    run=r"\d+",
-    stage="unpruned|pruned",
-    k=r"\d+",
-    method="layer|layer_nonzero",
-    chunk=r"\d+",
-    n=r"\d+",
-    table=_one_of(TABLES),
-    figure=_one_of(FIGURES),
+    **targets.wildcard_patterns(EXPERIMENTS),
 
 
 def code_params(script):

@@ -1,6 +1,8 @@
 # The scorecard: every number of the papers' tables (config/papers/) against the tables built here,
 # and the target lists of the fidelity scale (config/scales/fidelity.yaml).
 
+import json
+
 from clusterability.workflow.scorecard import (
     TOLERANCES,
     built_tables,

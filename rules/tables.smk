@@ -1,5 +1,7 @@
 # Stage 4: the tables and figures of config.yaml, each from its networks' result files.
 
+import json
+
 
 rule table:
     input:

@@ -14,7 +14,7 @@ rule train_network:
     benchmark:
         "results/benchmarks/train_network/{family}/run{run}.tsv"
     wildcard_constraints:
-        family=_one_of(set(TRAINED) - set(PRETRAINED) - set(BATCHED)),
+        family=targets.one_of(set(TRAINED) - set(PRETRAINED) - set(BATCHED)),
     conda:
         "../envs/tf.yaml"
     threads: train_res("threads")
@@ -42,7 +42,7 @@ rule train_networks:
     benchmark:
         "results/benchmarks/train_networks/{family}/batch{batch}.tsv"
     wildcard_constraints:
-        family=_one_of(BATCHED),
+        family=targets.one_of(BATCHED),
         batch=r"\d+",
     conda:
         "../envs/tf.yaml"
@@ -73,7 +73,7 @@ rule unpack_network:
     log:
         "logs/unpack_network/{family}/run{run}.log",
     wildcard_constraints:
-        family=_one_of(BATCHED),
+        family=targets.one_of(BATCHED),
     conda:
         "../envs/core.yaml"
     threads: res("light", "threads")

@@ -228,3 +228,37 @@ def test_batched_families_split_their_runs_into_jobs_of_networks_per_job(paper: 
     assert (
         batches.networks_per_job({"train": {}, "train_per_architecture": {"vgg": {"networks_per_job": 2}}}, "vgg") == 2
     )
+
+
+def test_wildcard_patterns_match_exactly_the_configured_names(paper: Experiments) -> None:
+    """Each wildcard matches its declared names (a longer name is not cut to a shorter one) and nothing else."""
+    import re
+
+    patterns = targets.wildcard_patterns(paper)
+    family = re.compile(f"(?:{patterns['family']})")
+    for name in paper.trained_families():
+        assert family.fullmatch(name)
+    assert not family.fullmatch("no_such_family")
+    real = re.compile(f"(?:{patterns['dataset']})")
+    assert real.fullmatch("mnist") and not real.fullmatch("mnist_cifar10")
+    assert re.fullmatch(patterns["prepared"], "mnist")
+    assert re.fullmatch(patterns["run"], "12") and not re.fullmatch(patterns["run"], "1a")
+    assert targets.one_of([]) == "(?!)" and not re.fullmatch(targets.one_of([]), "")
+    # Longest first, so an unanchored search takes the whole name.
+    assert re.match(targets.one_of(["a", "ab"]), "ab").group() == "ab"
+
+
+def test_check_library_accepts_the_lib_beside_or_on_pythonpath_and_names_both_otherwise(tmp_path: Path) -> None:
+    import os
+
+    from clusterability.errors import InputError
+    from clusterability.workflow.provenance import check_library
+
+    beside, other = tmp_path / "a" / "clusterability", tmp_path / "b" / "clusterability"
+    beside.mkdir(parents=True)
+    other.mkdir(parents=True)
+    check_library(beside, beside)
+    check_library(other, beside, pythonpath=f"/nowhere{os.pathsep}{other.parent}")
+    with pytest.raises(InputError, match="pip install -e") as info:
+        check_library(other, beside)
+    assert str(other) in str(info.value) and str(beside) in str(info.value) and "\n" not in str(info.value)

@@ -24,10 +24,27 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import os
 from pathlib import Path
+
+from clusterability.errors import InputError
 
 PACKAGE = "clusterability"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def check_library(imported: str | Path, beside: str | Path, pythonpath: str = "") -> None:
+    """Stop unless the importable package is the ``lib/`` beside the Snakefile (or one ``pythonpath`` names).
+
+    Otherwise a clone's jobs would run, and track, another clone's installed code.
+    """
+    imported, beside = Path(imported).resolve(), Path(beside).resolve()
+    named = {Path(p, PACKAGE).resolve() for p in pythonpath.split(os.pathsep) if p}
+    if imported != beside and imported not in named:
+        raise InputError(
+            f"the importable {PACKAGE} is {imported}, not this workflow's {beside}: "
+            "run `pip install -e .` in this clone, or run with this clone's environment"
+        )
 
 
 def _module_path(module: str, root: Path = PACKAGE_DIR) -> Path | None:

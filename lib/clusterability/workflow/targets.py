@@ -17,6 +17,7 @@ its chunks and gathered shuffles), ``results/lesions/{network}/run{run}/{stage}/
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -274,3 +275,41 @@ def paper_targets(experiments: Experiments, paper: str) -> list[str]:
 def all_targets(experiments: Experiments) -> list[str]:
     """Every table and figure of the configuration."""
     return table_files(experiments.tables) + figure_files(experiments.figures)
+
+
+# ---------------------------------------------------------------------------- wildcard constraints
+
+
+def one_of(names: Iterable[str]) -> str:
+    """A regular expression matching exactly one of ``names`` (longest first; none: matches nothing)."""
+    names = sorted(set(names), key=len, reverse=True)
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
+
+
+def wildcard_patterns(experiments: Experiments) -> dict[str, str]:
+    """Each wildcard's regular expression: the names the configuration declares, or digits."""
+
+    def datasets(*kinds: str) -> list[str]:
+        return [name for name, spec in experiments.datasets.items() if spec.kind in kinds]
+
+    families = experiments.families
+    pretrained = experiments.pretrained_families()
+    return {
+        "dataset": one_of(datasets("real")),
+        "synthetic": one_of(datasets("synthetic")),
+        "mixture": one_of(datasets("mixture")),
+        "prepared": one_of(datasets("real", "native")),
+        "paired": one_of(datasets("halves", "stack")),
+        "resized": one_of(datasets("resized")),
+        "family": one_of(experiments.trained_families()),
+        "pretrained": one_of(pretrained),
+        "architecture": one_of(families[f].pretrained for f in pretrained),
+        "run": r"\d+",
+        "stage": "unpruned|pruned",
+        "k": r"\d+",
+        "method": "layer|layer_nonzero",
+        "chunk": r"\d+",
+        "n": r"\d+",
+        "table": one_of(experiments.tables),
+        "figure": one_of(experiments.figures),
+    }
