@@ -8,6 +8,7 @@ own numbers; one test runs ``snakemake scorecard`` on an empty work folder.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -31,6 +32,7 @@ from clusterability.workflow.scorecard import (
     fidelity_tables,
     find_row,
     half_unit,
+    network_spread,
     paper_files,
     paper_significant,
     parse_row,
@@ -42,6 +44,8 @@ from clusterability.workflow.scorecard import (
     score,
     scorecard_markdown,
     sd_used,
+    spread_distance,
+    spread_pattern,
     summary_line,
     table_infos,
     verdict,
@@ -151,7 +155,9 @@ def _built(tmp_path: Path, shuffles: int = 320, random_sets: int = 100) -> dict[
             "dataset": ["mnist", "mnist"],
             "stage": ["unpruned", "unpruned"],
             "run": [0, 1],
-            "ncut": [2.44, 2.55],  # within 5 % of 2.423; 2.2 relative sd (2.5 %) above 2.419
+            # Set against the paper's three networks (2.423, 2.419, 2.445: mean 2.429, sd × √(4/3) 0.0162): run 0
+            # within their range; run 1 2.5 of their sd above their mean.
+            "ncut": [2.44, 2.47],
             "p_value": [1 / (shuffles + 1), 1 / (shuffles + 1)],  # run 1: lowest where the paper's is not
             "cohens_d": [0.0, 0.1],
             "n_shuffles": [shuffles, shuffles],
@@ -196,6 +202,13 @@ def test_verdicts_at_the_fidelity_scale(tmp_path: Path) -> None:
     assert list(fashion["same_pattern"]) == [False, False]
     assert fashion["diff_sd"].iloc[0] == pytest.approx(0.001 / 0.030, abs=1e-9)  # within 2 sd, yet differs
     assert card[card["row"] == "dataset=cifar10;dropout=True"]["note"].str.startswith("no such row").all()
+    # A network's n-cut against the paper's three networks of its condition; its p-value (two printed) by itself.
+    ncut = card[
+        (card["table"] == "nets") & (card["column"] == "ncut") & (card["verdict"] != "not run (fewer networks here)")
+    ]
+    assert list(ncut["sd_source"]) == ["networks", "networks"] and list(ncut["n_paper"]) == [3, 3]
+    assert ncut["diff_sd"].iloc[1] == pytest.approx((2.47 - 2.429) / (math.sqrt(0.000196 * 4 / 3)), rel=1e-3)
+    assert card.loc[(card["table"] == "nets") & (card["column"] == "p_value"), "n_paper"].tolist() == [1, 1]
 
 
 def test_quick_scale_is_smoke_and_another_scale_is_flagged(tmp_path: Path) -> None:
@@ -315,6 +328,89 @@ def test_missing_tables_are_not_run(tmp_path: Path) -> None:
     assert card["ours"].eq("").all() and card["diff_sd"].isna().all()
 
 
+# ---------------------------------------------------------------------------- one network against the paper's
+
+
+def test_spread_rule() -> None:
+    """A network of ours against the paper's networks: mean ± sd × √(1 + 1/n), and their range agrees."""
+    tol = TOLERANCES
+    stats = network_spread(["2.0", "2.2", "2.4"], tol)
+    assert (stats.n, stats.mean, stats.low, stats.high) == (3, pytest.approx(2.2), 2.0, 2.4)
+    assert stats.sd == pytest.approx(0.2 * math.sqrt(4 / 3))
+    assert spread_distance(2.3, stats, tol) == pytest.approx(0.1 / stats.sd)
+    assert (
+        spread_distance(3.5, stats, tol) == pytest.approx(1.3 / stats.sd)
+        and verdict(1.3 / stats.sd, True, None, tol) == "differs"
+    )
+    # One outlier among ten: 1.95 is 2.6 sd from their mean, but a network of the paper's reaches it.
+    skewed = network_spread(["1.00"] * 9 + ["2.00"], tol)
+    assert abs(1.95 - skewed.mean) / skewed.sd > tol.agree_sd == spread_distance(1.95, skewed, tol)
+    assert spread_distance(2.05, skewed, tol) > tol.agree_sd  # beyond their range: its sd only
+    # Floors: half a printed unit; Cohen's d its own error (0.08). Too few networks: no spread.
+    assert network_spread(["2.0", "2.0", "2.0"], tol).sd == 0.05
+    assert network_spread(["0.10", "0.11", "0.12"], tol, "cohens_d").sd == 0.08
+    assert network_spread(["2.0", "2.2"], tol) is None and network_spread(["2.0", "x", "2.2"], tol) is None
+    assert network_spread(["2.0", "2.2"], Tolerances(spread_networks=2)) is not None
+
+
+def test_spread_pattern_rule() -> None:
+    """A network's pattern is the paper's when at least one of its networks shows it."""
+    three = ["0.003", "0.034", "0.065"]  # 1 of 3 lower than all 320 shuffles
+    assert spread_pattern(True, three, "lowest", 320) == (True, pytest.approx(1.5 / 4), 1, 3)
+    assert spread_pattern(False, three, "lowest", 320)[:1] == (True,)
+    none = ["0.034"] * 10
+    same, chance, k, n = spread_pattern(True, none, "lowest", 320)
+    assert (same, k, n) == (False, 0, 10) and chance == pytest.approx(0.5 / 11)
+    assert verdict(None, same, chance, TOLERANCES) == "differs"
+    assert spread_pattern(True, ["0.003", "0.034"], "lowest", 320) is None  # fewer than 3: the line's own
+
+
+def test_a_network_against_the_papers_networks(tmp_path: Path) -> None:
+    """Our run 0 is not the paper's network 0: it is judged against the paper's ten networks of its condition."""
+    nets = dataclasses.replace(TABLES["nets"], rows=0)
+    ncuts = ["2.00", "2.10", "2.20", "2.30", "2.15", "2.25", "2.05", "2.12", "2.18", "2.22"]
+    pvals = ["0.003", "0.003", "0.003"] + ["0.065"] * 7  # 3 of 10 lower than all shuffles
+    lines = "".join(
+        f"nets,P1 Table A.6,dataset=mnist;stage=pruned;run={r},{column},{value},,1,\n"
+        for r in range(10)
+        for column, value in (("ncut", ncuts[r]), ("p_value", pvals[r]))
+    )
+    values = read_paper_values(_values_file(tmp_path, lines), {"nets": nets}, "P1")
+    ours = pd.DataFrame(
+        {
+            "dataset": ["mnist"] * 3,
+            "stage": ["pruned"] * 3,
+            "run": [0, 1, 12],  # the paper prints no network 12
+            "ncut": [2.25, 3.0, 2.1],
+            "p_value": [1 / 321, 0.5, 1 / 321],
+            "cohens_d": [1.0, 1.0, 1.0],
+            "n_shuffles": [320] * 3,
+        }
+    )
+    write_csv(ours, tmp_path / "nets.csv")
+    card = score(values, {"nets": nets}, {"nets": read_table(tmp_path / "nets.csv")}, scale="fidelity", commit="x")
+    assert len(card) == 20 + 2  # the paper's lines, and ours for network 12
+    got = {(r.row.split("run=")[1], r.column): r for r in card.itertuples(index=False)}
+    run0 = got[("0", "ncut")]
+    # Against the paper's network 0 (2.00, 2.5 % sd) it would be 5 sd away; against its ten, within their range.
+    assert run0.verdict == "agrees" and run0.sd_source == "networks" and run0.n_paper == 10
+    assert run0.diff == pytest.approx(2.25 - 2.157) and run0.paper_spread.startswith("10 networks: 2.16 ± ")
+    assert (run0.sig_ours, run0.sig_paper, run0.same_pattern) == (True, "3/10", True)
+    assert got[("0", "p_value")].verdict == "agrees"
+    # Run 1: not lower than all shuffles, like 7 of the paper's 10, but its n-cut is far above all of theirs.
+    assert got[("1", "p_value")].verdict == "agrees" and got[("1", "ncut")].verdict == "differs"
+    # Run 12: judged on a line of its own, with no paper value; the paper's networks 2-9: not run here.
+    run12 = got[("12", "ncut")]
+    assert run12.verdict == "agrees" and run12.paper_value == "" and "prints no network run=12" in run12.note
+    assert got[("12", "p_value")].sig_paper == "3/10"
+    assert {got[(str(r), c)].verdict for r in range(2, 10) for c in ("ncut", "p_value")} == {
+        "not run (fewer networks here)"
+    }
+    page = scorecard_markdown(card, {"nets": nets}, [], scale="fidelity", commit="x", built=["nets"])
+    assert "| dataset=mnist;stage=pruned;run=0 | ncut | 2.250 | 2.00 (10 networks: 2.16 ± " in page
+    assert "*nets.* | lowest / 3 of 10 lowest | 1 / 10 | agrees |" in page
+
+
 # ---------------------------------------------------------------------------- reading the files
 
 
@@ -420,7 +516,7 @@ def test_rows_are_found_by_value(tmp_path: Path) -> None:
     assert find_row(table, parse_row("dataset=lines"), "x") is None
     assert find_row(table, parse_row("family=mnist_plain"), "x") is None  # no such column here
     nets = _built(tmp_path)["nets"]
-    assert find_row(nets, parse_row("dataset=mnist;run=1.0"), "x")["ncut"] == "2.55"
+    assert find_row(nets, parse_row("dataset=mnist;run=1.0"), "x")["ncut"] == "2.47"
     with pytest.raises(
         InputError, match=r"p1.csv line 9: row dataset=mnist matches 2 rows of the table; add key columns"
     ):

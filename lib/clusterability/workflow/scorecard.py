@@ -16,6 +16,21 @@ Each line gets a **verdict** (:func:`verdict`, parameters :class:`Tolerances`):
   Cohen's d an absolute sd (:attr:`~Tolerances.absolute_sd`); never less than
   half a unit of the last printed digit. Texts and flags (``True``/``1``,
   ``important``) are equal (distance 0) or not (infinite).
+* **per network** (P1 Tables A.4-A.15: a ``networks`` table, rows keyed by
+  ``run``): our network ``run=r`` is another seed than the paper's network
+  ``r``, so it is set against the spread of all the paper's networks of the
+  same table, condition (the row key without ``run``) and column
+  (:func:`network_spread`, at least :attr:`~Tolerances.spread_networks`): the
+  distance from their mean in their sd × √(1 + 1/n) (the sd of one more
+  network's difference from the mean of n networks; never less than half a
+  printed unit or the column's absolute sd), and within their range (min to
+  max) counts as within :attr:`~Tolerances.agree_sd` sd, since one of the
+  paper's networks reaches it (:func:`spread_distance`). Its pattern is the
+  paper's when at least one of the paper's networks shows it
+  (:func:`spread_pattern`). Each of our networks is judged by itself, not
+  their mean: the spread is one of networks. It stands on the paper's line
+  of its ``run``; a network the paper prints no line of gets lines of its own
+  (:func:`unprinted_networks`, no paper value).
 * the **significance pattern** of the line's row: for a summary row, whether a
   majority of its networks are significant (``prop_sig > 0.5``) here and in the
   paper; for a network, whether it is lower than all its shuffles (``p = 1 /
@@ -54,7 +69,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -93,6 +108,8 @@ FLAG_COLUMNS = ("significant", "layer_nonzero_significant")
 ROW_PATTERN_COLUMNS = ("prop_sig", "p_value", "significant")
 #: Analyses whose rows are named by arbitrary labels (k-means' sub-module numbers): shown, not judged.
 ARBITRARY_ROWS = ("single_lesions", "double_lesions", "lesion_dependencies")
+#: The key column that names one of a family's networks: a row keyed by it in a ``networks`` table is per network.
+RUN_COLUMN = "run"
 #: Families whose networks are GPU work: these architectures, and ImageNet models (``pretrained``).
 GPU_ARCHITECTURES = ("small_cnn", "vgg")
 #: Tables of the papers' parts that the fidelity scale leaves out, and why.
@@ -123,6 +140,9 @@ class Tolerances:
     #: Columns whose sd does not scale with their value: at least this sd. Cohen's d between two sets of 320
     #: shuffles has a standard error of about 0.08.
     absolute_sd: Mapping[str, float] = field(default_factory=lambda: {"cohens_d": 0.08, "cohens_d_mean": 0.08})
+    #: A per-network line is set against the spread of the paper's networks of its table, condition and column
+    #: where the paper prints at least this many (:func:`network_spread`); fewer: against the line's own number.
+    spread_networks: int = 3
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -558,6 +578,135 @@ def verdict(distance: float | None, same_pattern: bool | None, chance: float | N
     return "differs"
 
 
+# ---------------------------------------------------------------------------- one network against the paper's
+
+
+class Spread(NamedTuple):
+    """The paper's networks of one condition and column of a per-network table (P1 Tables A.4-A.15).
+
+    ``runs``: each network's ``run`` as printed in its row key; ``printed``: its number (:func:`network_spreads`).
+    """
+
+    runs: tuple[str, ...]
+    printed: tuple[str, ...]
+
+
+class SpreadStats(NamedTuple):
+    """The numbers of a :class:`Spread` (:func:`network_spread`): how many, mean, sd used, min, max, half a unit."""
+
+    n: int
+    mean: float
+    sd: float
+    low: float
+    high: float
+    unit: float
+
+
+def network_group(table: str, row: str, info: TableInfo | None) -> tuple[str, str] | None:
+    """``(table, condition)`` of a per-network line (a ``networks`` table, a row keyed by ``run``), else None.
+
+    The condition is the row key without ``run`` (``dataset=mnist;dropout=true;stage=pruned``): the paper's
+    networks of one condition are the same family's networks of other seeds, and so are ours.
+    """
+    if info is None or info.analysis != "networks" or not row:
+        return None
+    pairs = parse_row(row)
+    if RUN_COLUMN not in dict(pairs):
+        return None
+    return table, ";".join(sorted(f"{c}={v.lower()}" for c, v in pairs if c != RUN_COLUMN))
+
+
+def network_spreads(
+    values: pd.DataFrame, tables: Mapping[str, TableInfo], tol: Tolerances = TOLERANCES
+) -> dict[tuple[str, str, str], Spread]:
+    """The paper's networks of every per-network ``(table, condition, column)`` with at least
+    ``tol.spread_networks`` of them printed as a number or flag (fewer: each line stands for itself)."""
+    groups: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    for line in values.itertuples(index=False):
+        group = network_group(line.table, line.row, tables.get(line.table))
+        if group is None or line.column.startswith(PAPER_ONLY_PREFIX):
+            continue
+        if _number(line.value) is not None or _flag(line.value) is not None:
+            run = dict(parse_row(line.row))[RUN_COLUMN]
+            groups.setdefault((*group, line.column), []).append((run, line.value))
+    return {
+        key: Spread(tuple(r for r, _ in nets), tuple(v for _, v in nets))
+        for key, nets in groups.items()
+        if len(nets) >= max(tol.spread_networks, 2)
+    }
+
+
+def network_spread(printed: Sequence[str], tol: Tolerances = TOLERANCES, column: str = "") -> SpreadStats | None:
+    """The paper's networks' numbers: their mean, range and the sd a network of ours is measured in (None: too few).
+
+    sd: their sample sd × √(1 + 1/n), the sd of one more network's difference from the mean of n; at least half
+    a unit of the last printed digit, and the column's absolute sd where it has one (Cohen's d: its own error).
+    """
+    numbers = [(x, half_unit(p)) for p in printed if (x := _number(p)) is not None]
+    n = len(numbers)
+    if n < max(tol.spread_networks, 2):
+        return None
+    mean = sum(x for x, _ in numbers) / n
+    sd = math.sqrt(sum((x - mean) ** 2 for x, _ in numbers) / (n - 1) * (1 + 1 / n))
+    unit = max(u for _, u in numbers)
+    sd = max(sd, unit, tol.absolute_sd.get(column, 0.0))
+    return SpreadStats(n, mean, sd, min(x for x, _ in numbers), max(x for x, _ in numbers), unit)
+
+
+def spread_distance(ours: float, stats: SpreadStats, tol: Tolerances = TOLERANCES) -> float:
+    """One network of ours against the paper's networks, in sd for :func:`verdict`: ``|ours - mean| / sd``, and no
+    more than ``tol.agree_sd`` within their range (min to max, to the printed digit), which one of them reaches."""
+    distance = abs(ours - stats.mean) / stats.sd
+    inside = stats.low - stats.unit <= ours <= stats.high + stats.unit
+    return min(distance, tol.agree_sd) if inside else distance
+
+
+def spread_pattern(
+    ours: bool, printed: Sequence[str], kind: str, paper_shuffles: int, tol: Tolerances = TOLERANCES
+) -> tuple[bool, float, int, int] | None:
+    """One network's pattern against the paper's networks': ``(same, chance, k, n)``, None where fewer than
+    ``tol.spread_networks`` have one. ``same``: at least one of the paper's networks shows it (``k`` of the ``n``
+    are significant); ``chance``: :func:`pattern_chance` of it at the paper's rate."""
+    sig = [s for s in (paper_significant(kind, p, paper_shuffles) for p in printed) if s is not None]
+    if len(sig) < max(tol.spread_networks, 2):
+        return None
+    k, n = sum(sig), len(sig)
+    return (k > 0 if ours else k < n), pattern_chance(int(ours), 1, k, n), k, n
+
+
+def unprinted_networks(
+    values: pd.DataFrame,
+    tables: Mapping[str, TableInfo],
+    built: Mapping[str, pd.DataFrame],
+    spreads: Mapping[tuple[str, str, str], Spread],
+) -> pd.DataFrame:
+    """Lines for our networks whose ``run`` the paper prints no line of (more networks than its): one per column
+    with a spread, like the paper's first line of that spread but with our row key and no paper value."""
+    extra: list[dict[str, Any]] = []
+    seen: set[tuple[str, str, str]] = set()
+    for line in values.itertuples(index=False):
+        group = network_group(line.table, line.row, tables.get(line.table))
+        key = None if group is None else (*group, line.column)
+        frame = built.get(line.table)
+        if key not in spreads or key in seen or frame is None or frame.empty:
+            continue
+        seen.add(key)
+        pairs = parse_row(line.row)
+        if any(c not in frame.columns for c, _ in pairs):
+            continue
+        keep = pd.Series(True, index=frame.index)
+        for column, value in pairs:
+            if column != RUN_COLUMN:
+                keep &= frame[column].map(lambda cell, v=value: same_cell(str(cell), v))
+        for run in frame.loc[keep, RUN_COLUMN].astype(str):
+            if any(same_cell(run, printed) for printed in spreads[key].runs):
+                continue
+            row = ";".join(f"{c}={run if c == RUN_COLUMN else v}" for c, v in pairs)
+            note = f"the paper prints no network {RUN_COLUMN}={run} here: ours against the spread of its networks"
+            extra.append({**line._asdict(), "row": row, "value": "", "sd": "", "n": "", "note": note})
+    return pd.DataFrame(extra, columns=values.columns)
+
+
 def scale_mismatch(table: pd.DataFrame, info: TableInfo, scale: str) -> str:
     """Why a built table is not of the scale in force (its shuffles, random sets or networks), or ``""``."""
     for column, expected in info.constants:
@@ -617,17 +766,23 @@ def score(
     not in it is not run.
     """
     rates = _paper_rates(values, tables)
+    spreads = network_spreads(values, tables, tol)
+    extra = unprinted_networks(values, tables, built, spreads)
+    values = pd.concat([values, extra], ignore_index=True) if len(extra) else values
     fact_ids = {name: [f.id for f in facts if name in f.tables] for name in tables}
     mismatch = {name: scale_mismatch(frame, tables[name], scale) for name, frame in built.items()}
 
     # First every line's own pattern, then the row's (prop_sig / p_value / significant) for the other lines.
+    # A line of a per-network table is set against the spread of the paper's networks (network_spreads).
     lines = []
-    row_patterns: dict[tuple[str, str], tuple[bool | None, bool | None, float | None]] = {}
+    row_patterns: dict[tuple[str, str], tuple[bool | None, bool | str | None, float | None, bool | None]] = {}
     for line in values.itertuples(index=False):
         info = tables.get(line.table)
         where = f"{line.source} line {line.line}"
         frame = built.get(line.table)
         row = None if frame is None or info is None else find_row(frame, parse_row(line.row, where), where)
+        group = network_group(line.table, line.row, info)
+        spread = None if group is None else spreads.get((*group, line.column))
         out: dict[str, Any] = {
             "paper": line.paper,
             "paper_table": line.paper_table,
@@ -640,15 +795,25 @@ def score(
             "n_ours": float("nan"),
             "n_paper": float(line.n) if line.n else float("nan"),
             "note": line.note,
+            "paper_spread": "",
         }
-        lines.append((line, info, row, out))
+        lines.append((line, info, row, spread, out))
         kind = None if info is None else pattern_kind(line.column, info.analysis)
         if row is None or kind is None:
             continue
         ours = our_significant(kind, row, line.column, info.shuffles)
-        paper = paper_significant(kind, line.value, info.paper_shuffles)
+        paper: bool | str | None = paper_significant(kind, line.value, info.paper_shuffles)
         chance = None
-        if ours is not None and paper is not None:
+        by_spread = (
+            None
+            if spread is None or ours is None
+            else spread_pattern(ours, spread.printed, kind, info.paper_shuffles, tol)
+        )
+        if by_spread is not None:
+            same, chance, k, n = by_spread
+            paper = f"{k}/{n}"
+            out.update(n_paper=float(n), paper_spread=f"{k} of {n} networks {_sig(True, kind)}")
+        elif ours is not None and paper is not None:
             if kind == "majority":
                 n_paper = int(line.n) if line.n else tol.paper_networks
                 k_paper = round(float(line.value) * n_paper)
@@ -657,16 +822,18 @@ def score(
             else:
                 (k_paper, n_paper), n_ours, k_ours = rates[(line.table, line.column)], 1, int(ours)
             chance = pattern_chance(k_ours, n_ours, k_paper, n_paper)
-        out["pattern"] = (ours, paper, chance)
+        if by_spread is None:
+            same = None if ours is None or paper is None else ours == paper
+        out["pattern"] = (ours, paper, chance, same)
         if line.column in ROW_PATTERN_COLUMNS:
-            row_patterns.setdefault(_row_key(line.table, line.row), (ours, paper, chance))
+            row_patterns.setdefault(_row_key(line.table, line.row), (ours, paper, chance, same))
 
     records = []
-    for line, info, row, out in lines:
-        ours_sig, paper_sig, chance = out.pop("pattern", None) or (
-            row_patterns.get(_row_key(line.table, line.row), (None, None, None)) if info else (None, None, None)
+    none = (None, None, None, None)
+    for line, info, row, spread, out in lines:
+        ours_sig, paper_sig, chance, same = out.pop("pattern", None) or (
+            row_patterns.get(_row_key(line.table, line.row), none) if info else none
         )
-        same = None if ours_sig is None or paper_sig is None else ours_sig == paper_sig
         out.update(
             sig_ours="" if ours_sig is None else ours_sig,
             sig_paper="" if paper_sig is None else paper_sig,
@@ -680,7 +847,7 @@ def score(
             commit=commit,
             facts=" ".join(fact_ids.get(line.table, [])),
         )
-        comparison = _compare(line, info, row, built, out, same, chance, tol)
+        comparison = _compare(line, info, row, built, out, same, chance, tol, spread)
         if line.table in mismatch and mismatch[line.table]:
             out["scale"] = f"not {scale}"
             out["note"] = "; ".join(x for x in (mismatch[line.table], out["note"]) if x)
@@ -693,7 +860,7 @@ def score(
     columns = [
         "paper", "paper_table", "table", "row", "column", "ours", "paper_value", "paper_sd", "sd_used", "sd_source",
         "diff", "diff_sd", "sig_ours", "sig_paper", "same_pattern", "pattern_chance", "n_ours", "n_paper", "scale",
-        "commit", "comparison", "verdict", "facts", "note",
+        "commit", "comparison", "verdict", "facts", "note", "paper_spread",
     ]  # fmt: skip
     return pd.DataFrame(records, columns=columns)
 
@@ -707,8 +874,12 @@ def _compare(
     same: bool | None,
     chance: float | None,
     tol: Tolerances,
+    spread: Spread | None = None,
 ) -> str:
-    """Fill ``out``'s value, difference and sd columns of one line; return its comparison (a verdict)."""
+    """Fill ``out``'s value, difference and sd columns of one line; return its comparison (a verdict).
+
+    With ``spread`` (a per-network line): our network against the paper's networks (:func:`network_spread`).
+    """
     if info is None or line.column.startswith(PAPER_ONLY_PREFIX):
         return "paper only"
     if line.table not in built:
@@ -724,6 +895,19 @@ def _compare(
     if pattern_kind(line.column, info.analysis) is not None:
         return verdict(None, same, chance, tol) if same is not None else "no value"
     ours, printed = _number(cell), _number(line.value)
+    stats = None if spread is None else network_spread(spread.printed, tol, line.column)
+    if stats is not None and ours is not None and _flag(cell) is None:
+        digits = max(len(p.split(".")[1]) if "." in p else 0 for p in spread.printed if _number(p) is not None)
+        out.update(
+            sd_used=stats.sd,
+            sd_source="networks",
+            diff=ours - stats.mean,
+            diff_sd=(ours - stats.mean) / stats.sd,
+            n_paper=float(stats.n),
+            paper_spread=f"{stats.n} networks: {stats.mean:.{digits}f} ± {stats.sd:.{digits}f}, "
+            f"{stats.low:.{digits}f} to {stats.high:.{digits}f}",
+        )
+        return verdict(spread_distance(ours, stats, tol), same, chance, tol)
     if ours is None or printed is None or _flag(cell) is not None:
         return verdict(0.0 if same_cell(cell, line.value) else math.inf, same, chance, tol)
     sd, source = sd_used(line.value, line.sd, tol, line.column)
@@ -762,6 +946,9 @@ def _like(cell: str, printed: str) -> str:
 def _sig(value: Any, kind: str) -> str:
     if value == "" or value is None:
         return ""
+    if isinstance(value, str) and "/" in value:  # the paper's networks of a per-network line: k/n significant
+        k, n = value.split("/")
+        return f"{k} of {n} {_sig(True, kind)}"
     return ("majority" if value else "minority") if kind == "majority" else ("lowest" if value else "not lowest")
 
 
@@ -809,6 +996,15 @@ def scorecard_markdown(
         "- significant: *majority* / *minority* of the row's networks lower than all their shuffles (prop. sig. "
         "above or below 0.5); *lowest* / *not lowest* for one network (its p-value is 1 / (shuffles + 1)). A row's "
         "pattern is that of its prop_sig or p_value line.",
+        "- per network (P1 Tables A.4-A.15, rows keyed by `run`): our network *r* is another seed than the "
+        "paper's network *r*, so it is set against the spread of the paper's networks of the same table, condition "
+        "and column (*nets.*; the paper cell reads *n networks: mean ± sd, min to max*): distance from their mean "
+        "in their sd × √(1 + 1/n) (the sd of one more network's difference from the mean of n; at least the "
+        "absolute sd for Cohen's d), and within their range counts as within "
+        f"{tol.agree_sd:g} sd. The pattern is the same when at least one of the paper's networks shows it "
+        f"(*3 of 10 lowest*). Our network *r* stands on the paper's line of network *r*; a network the paper does "
+        f"not print gets a line of its own; with fewer than {tol.spread_networks} of the paper's networks, a line "
+        "stands for itself.",
         f"- **agrees**: within {tol.agree_sd:g} sd, the same pattern. **close**: within {tol.close_sd:g} sd, and the "
         "same pattern or a count of significant networks that the paper's rate gives with a probability of at "
         f"least {tol.pattern_alpha:g} (one network not significant where the paper has 7 of 10). **differs**: "
@@ -841,8 +1037,14 @@ def scorecard_markdown(
             analysis = info.analysis if info else ""
             kind = pattern_kind(r.column, analysis) or ("majority" if analysis == "summary" else "lowest")
             paper = r.paper_value + (f" ± {r.paper_sd}" if r.paper_sd else "")
+            if r.paper_spread:
+                paper = f"{paper or '–'} ({r.paper_spread})"
             dist = "" if math.isnan(r.diff_sd) else f"{r.diff_sd:+.1f}"
-            dist += {"relative": " *rel.*", "absolute": " *abs.*"}.get(r.sd_source, "") if dist else ""
+            dist += (
+                {"relative": " *rel.*", "absolute": " *abs.*", "networks": " *nets.*"}.get(r.sd_source, "")
+                if dist
+                else ""
+            )
             sig = " / ".join(x for x in (_sig(r.sig_ours, kind), _sig(r.sig_paper, kind)) if x)
             nets = " / ".join("–" if math.isnan(x) else f"{x:g}" for x in (r.n_ours, r.n_paper))
             cited = [f"[{numbers[f]}]" for f in numbers if re.search(rf"\bfact {re.escape(f)}\b", r.note)]
