@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "support"))
 
 from planted import PAPER_WIDTHS, build_glorot_mlp  # noqa: E402
 
-from workflow_helpers import MIRROR, REPO  # noqa: E402
+from workflow_helpers import MIRROR  # noqa: E402
 
 if TYPE_CHECKING:
     from synthetic_mirror import RawMirror
@@ -98,16 +98,11 @@ def raw_mirror(request: pytest.FixtureRequest) -> RawMirror:
 
 @pytest.fixture(scope="session")
 def lib_copy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private copy of the library, first on PYTHONPATH, so a test can edit it safely."""
-    import shutil
+    """A private copy of the library, first on PYTHONPATH, so a test can edit it safely (with numba's
+    compiled code: library_copy.py)."""
+    from library_copy import copy_library
 
-    root = tmp_path_factory.mktemp("lib")
-    shutil.copytree(
-        REPO / "lib" / "clusterability",
-        root / "clusterability",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    return root
+    return copy_library(tmp_path_factory.mktemp("lib"))
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from library_copy import copy_library
 
 from slurm_cluster import (
     _pid_alive,
@@ -102,12 +102,7 @@ def test_tiny_dag_on_slurm(tmp_path: Path, synthetic_mirror: Path) -> None:
     remote.mkdir()
     # The run imports a private copy of the library (edits to lib/ while the
     # test runs would otherwise make outputs older than their code inputs).
-    lib = tmp_path / "lib"
-    shutil.copytree(
-        REPO / "lib" / "clusterability",
-        lib / "clusterability",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    lib = copy_library(tmp_path / "lib")
     n_jobs = sum(planned_jobs(remote, *config, "--", *TARGETS, env={"PYTHONPATH": str(lib)}).values())
     assert n_jobs == 18, n_jobs
     _run_on_slurm(tmp_path, remote, n_jobs, lib, config)
