@@ -275,6 +275,63 @@ def test_dropout_layers_and_regularizers():
     assert model.output_shape == (None, 10)
 
 
+def _penalties(model) -> list[tuple[str, str | None, float]]:
+    """Each dense layer's name, regularizer class and its penalty on the layer's kernel."""
+    out = []
+    for layer in model.layers:
+        if type(layer).__name__ == "Dense":
+            reg = layer.kernel_regularizer
+            out.append((layer.name, type(reg).__name__ if reg else None, float(reg(layer.kernel)) if reg else 0.0))
+    return out
+
+
+def test_l2_mlps_first_layer_carries_l1_as_the_authors_code():
+    """P2's "L2" MLPs as the authors' code built them (CL create_mlp_layers): the first dense layer's
+    kernel penalized by ``l1(w)``, the others by ``l2(w)``; without the switch every layer by L2; the L1
+    and plain regimes as before. The penalties are recomputed from the kernels."""
+    from clusterability.train.models import build_mlp
+
+    w = 5e-5
+    authors = build_mlp(widths=(8, 8, 8), l2=w, first_layer_l1=True, seed=0)
+    kernels = {layer.name: layer.kernel.numpy() for layer in authors.layers if type(layer).__name__ == "Dense"}
+    penalties = _penalties(authors)
+    assert [(name, kind) for name, kind, _ in penalties] == [
+        ("dense_0", "L1"),
+        ("dense_1", "L2"),
+        ("dense_2", "L2"),
+        ("output", "L2"),
+    ]
+    for name, kind, value in penalties:
+        expected = w * (np.abs(kernels[name]).sum() if kind == "L1" else np.square(kernels[name]).sum())
+        assert value == pytest.approx(expected, rel=1e-5), name
+    assert float(sum(authors.losses)) == pytest.approx(sum(v for _, _, v in penalties), rel=1e-5)
+
+    papers = build_mlp(widths=(8, 8, 8), l2=w, seed=0)
+    assert {kind for _, kind, _ in _penalties(papers)} == {"L2"}
+    assert [v for _, _, v in _penalties(papers)][1:] == pytest.approx([v for _, _, v in penalties][1:])
+    assert {kind for _, kind, _ in _penalties(build_mlp(widths=(8, 8), l1=w, seed=0))} == {"L1"}
+    assert {kind for _, kind, _ in _penalties(build_mlp(widths=(8, 8), seed=0))} == {None}
+    with pytest.raises(InputError, match="first_layer_l1 is for L2 networks"):
+        build_mlp(widths=(8, 8), l1=w, first_layer_l1=True, seed=0)
+
+
+def test_the_first_layer_switch_reaches_the_built_network():
+    """``TrainConfig.first_layer_l1`` builds the authors' first layer; it is for L2 MLPs only and is left
+    out of the job's parameters when off (the other families' networks stay valid)."""
+    from clusterability.train.runtime import import_tf
+    from clusterability.train.training import build_network
+
+    _, keras, _ = import_tf()
+    config = TrainConfig(widths=(8, 8), l2=5e-5, first_layer_l1=True, epochs=1)
+    model, _ = build_network(keras, config, (28, 28), 10, False, model_seed=0, init_seed=0)
+    assert [kind for _, kind, _ in _penalties(model)] == ["L1", "L2", "L2"]
+    assert config.to_dict()["first_layer_l1"] is True
+    assert "first_layer_l1" not in TrainConfig(l2=5e-5).to_dict()
+    for bad in ({"l2": 0.0}, {"l1": 5e-5}, {"architecture": "small_cnn", "widths": (8, 8)}):
+        with pytest.raises(InputError, match="first_layer_l1 .* is for L2 MLPs"):
+            TrainConfig(**{"l2": 5e-5, "first_layer_l1": True, **bad})
+
+
 def test_initialization_depends_on_seed_only():
     from clusterability.train.models import build_mlp
 

@@ -46,6 +46,10 @@ class TrainConfig:
     eigenvalues 2..``regularizer_k`` with Algorithm 2's normalization after
     every step (``regularizer_normalization="projection"``: without the next
     layer's compensation; :mod:`clusterability.train.regularizer`; MLPs only).
+
+    ``first_layer_l1`` (MLPs with ``l2 > 0`` and ``l1 = 0``): the first dense layer's
+    kernel gets L1 at weight ``l2``, the others L2, as the authors' code trained P2's
+    "L2" MLPs (P2's text: L2 on every layer; docs/reproducibility.md).
     """
 
     epochs: int = 20
@@ -71,6 +75,7 @@ class TrainConfig:
     regularizer_weight: float = 0.0
     regularizer_k: int = 4
     regularizer_normalization: str = "algorithm2"
+    first_layer_l1: bool = False
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -114,6 +119,11 @@ class TrainConfig:
                 f"training config: dense_widths and conv_dropout are for convolutional networks "
                 f"({', '.join(CONV_ARCHITECTURES)}), not {self.architecture}"
             )
+        if self.first_layer_l1 and not (self.architecture == "mlp" and self.l2 > 0 and self.l1 == 0):
+            raise InputError(
+                f"training config: first_layer_l1 (a regime's mlp_first_layer: l1) is for L2 MLPs "
+                f"(architecture mlp, l2 > 0, l1 = 0), got {self.architecture}, l1={self.l1}, l2={self.l2}"
+            )
         if self.regularizer_weight and self.architecture != "mlp":
             raise InputError(
                 f"training config: the clusterability regularizer (regularizer_weight) is for MLPs, "
@@ -148,13 +158,15 @@ class TrainConfig:
 
 #: Fields only convolutional networks use.
 CNN_FIELDS = ("dense_widths", "conv_dropout", "augment")
-#: Fields left out of :meth:`TrainConfig.to_dict` at their defaults (CNNs, clusterability promotion).
+#: Fields left out of :meth:`TrainConfig.to_dict` at their defaults (CNNs, clusterability promotion,
+#: the authors' first layer of L2 MLPs).
 OPTIONAL_FIELDS = CNN_FIELDS + (
     "init_tags",
     "init_beta",
     "regularizer_weight",
     "regularizer_k",
     "regularizer_normalization",
+    "first_layer_l1",
 )
 _DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 

@@ -59,6 +59,7 @@ def build_mlp(
     dropout: float = 0.0,
     l1: float = 0.0,
     l2: float = 0.0,
+    first_layer_l1: bool = False,
     output_activation: str = "softmax",
     seed: int,
 ) -> Any:
@@ -69,7 +70,9 @@ def build_mlp(
     output_activation)`` (named ``output``; ``linear`` for regression, with
     ``n_classes`` the number of targets). Kernels start Glorot-uniform (Keras' default)
     with per-layer seeds from ``seed``, biases at zero; ``l1``/``l2`` add a kernel
-    regularizer to every dense layer (P2: 5e-5).
+    regularizer to every dense layer (P2: 5e-5). ``first_layer_l1`` (an L2 network:
+    ``l2 > 0``, ``l1 = 0``) gives the first dense layer L1 at weight ``l2`` instead, as the
+    authors' code trained P2's "L2" MLPs (docs/reproducibility.md, "First layer of L2 MLPs").
     """
     from clusterability.train.runtime import import_tf
 
@@ -81,10 +84,14 @@ def build_mlp(
     if not 0.0 <= dropout < 1.0:
         raise InputError(f"dropout must be in [0, 1), got {dropout}")
     regularizer = _regularizer(keras, l1, l2)
+    if first_layer_l1 and not (l2 > 0 and l1 == 0):
+        raise InputError(f"first_layer_l1 is for L2 networks (l2 > 0, l1 = 0), got l1={l1}, l2={l2}")
+    first_regularizer = _regularizer(keras, l2, 0.0) if first_layer_l1 else regularizer
 
     layers: list[Any] = [keras.Input(shape=input_shape, name="image"), keras.layers.Flatten(name="flatten")]
     for i, width in enumerate(widths):
-        layers.append(_dense(keras, width, "relu", f"dense_{i}", _layer_seed(seed, "kernel", i), regularizer))
+        layer_regularizer = first_regularizer if i == 0 else regularizer
+        layers.append(_dense(keras, width, "relu", f"dense_{i}", _layer_seed(seed, "kernel", i), layer_regularizer))
         if dropout > 0:
             layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", i), name=f"dropout_{i}"))
     layers.append(
@@ -282,7 +289,7 @@ def build_vgg(
 
 #: Builders by architecture name; each takes keyword arguments only: ``input_shape``, ``widths``,
 #: ``n_classes``, ``dropout``, ``l1``, ``l2``, ``output_activation`` and ``seed`` (required); the CNNs
-#: also ``dense_widths`` and ``conv_dropout``.
+#: also ``dense_widths`` and ``conv_dropout``, the MLP ``first_layer_l1``.
 ARCHITECTURES: dict[str, Callable[..., Any]] = {"mlp": build_mlp, "small_cnn": build_small_cnn, "vgg": build_vgg}
 #: Architectures whose graph is the channel graph of their convolutions (P2 section 1.1).
 CONV_ARCHITECTURES = ("small_cnn", "vgg")

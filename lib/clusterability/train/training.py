@@ -292,6 +292,8 @@ def model_arguments(
     }
     if config.architecture in CONV_ARCHITECTURES:
         arguments.update(dense_widths=config.dense_widths, conv_dropout=config.conv_dropout)
+    else:
+        arguments["first_layer_l1"] = config.first_layer_l1
     return arguments
 
 

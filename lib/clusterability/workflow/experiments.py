@@ -325,7 +325,8 @@ def training_settings(
 
     Precedence, lowest first: ``training``, ``training.per_architecture[architecture]``,
     ``training.per_dataset[dataset]``, the ``regime`` (``dropout: true`` uses the
-    resolved dropout rates; ``l1``, ``l2`` weights; ``clusterable_init`` and
+    resolved dropout rates; ``l1``, ``l2`` weights; ``mlp_first_layer: l1``: an MLP's first
+    dense layer L1 at the ``l2`` weight, the CNNs untouched; ``clusterable_init`` and
     ``regularizer``: P2 section 4), the family's own
     ``overrides``. ``dropout`` (and, for CNNs, ``conv_dropout``) in ``training``
     are the rates that regimes with dropout use.
@@ -368,6 +369,8 @@ def training_settings(
         settings["regularizer_normalization"] = regime["regularizer"].get("normalization", "algorithm2")
     if dropout and "conv_dropout" in base:
         settings["conv_dropout"] = base["conv_dropout"]
+    if architecture == "mlp" and regime.get("mlp_first_layer") == "l1":  # the authors' code (P2's L2 MLPs)
+        settings["first_layer_l1"] = True
     return settings
 
 
