@@ -14,6 +14,7 @@ from clusterability.core.measure import cluster_network
 from clusterability.core.ncut import (
     DEGENERATE_MAX_CUT,
     DEGENERATE_MAX_SIZE,
+    DEGENERATE_MAX_VOLUME,
     Degeneracy,
     cluster_cut_terms,
     degeneracy_of,
@@ -271,3 +272,29 @@ def test_a_shuffles_entries_give_the_cut_of_its_blocks() -> None:
         np.testing.assert_allclose(terms, expected_terms, rtol=1e-14, atol=1e-15)
         np.testing.assert_array_equal(volumes, expected_volumes)
         assert ncut(shuffled, labels) == pytest.approx(ncut(dense, labels), rel=1e-14)
+
+
+def test_neurons_with_negligible_weights_are_degenerate_whatever_their_size(
+    paper_mlp_kernels: list[np.ndarray],
+) -> None:
+    """A dead neuron of an L2 network keeps weights near 1e-31: all its weight leaves it (cut term about 1), but
+    it carries none of the network's; k = 12 splits such neurons off (P2 section 2's near-isolated groups)."""
+    kernels = [k.copy() for k in paper_mlp_kernels]
+    dead = np.arange(20)  # 20 neurons of the first hidden layer, more than a handful
+    kernels[0][:, dead] *= 1e-30
+    kernels[1][dead, :] *= 1e-30
+    clustering = cluster_network(mlp_graph(kernels), 12, seed=0)
+    assert clustering.degeneracy.degenerate
+    flagged = list(clustering.degeneracy.clusters)
+    members = np.flatnonzero(np.isin(clustering.labels, flagged))
+    assert set(members) <= set(784 + dead)  # the flagged clusters are dead neurons, and only those
+    assert clustering.cut_terms[flagged].min() > 0.9  # their weight leaves them: the cut-term rule alone misses them
+    assert "of the network's edge weight" in clustering.degeneracy.reason
+    # The volume rule by itself: shares at or below 1e-6 of the total, inclusive; overflowing volumes flag nothing.
+    assert DEGENERATE_MAX_VOLUME == 1e-6
+    terms, sizes = np.array([1.0, 1.0, 0.9]), np.array([30, 1, 500])
+    volumes = np.array([1e-6, 2e-6, 1.0 - 3e-6])
+    assert degeneracy_of(terms, sizes, volumes).clusters == (0,)
+    assert degeneracy_of(terms, sizes, volumes, max_volume=2e-6).clusters == (0, 1)
+    assert not degeneracy_of(terms, sizes, np.array([np.inf, 1.0, 1.0])).degenerate
+    assert not degeneracy_of(terms, sizes, np.zeros(3)).degenerate

@@ -57,14 +57,14 @@ def cluster_network(
     rng = np.random.default_rng(seed_sequence(seed, "network"))
     graph = solver_input(graph)
     labels = spectral_clusters(graph, k, seed=rng, solver=solver, n_init=n_init, eigen_tol=eigen_tol)
-    terms, _ = cluster_cut_terms(graph, labels)
+    terms, volumes = cluster_cut_terms(graph, labels)
     sizes = np.bincount(labels[labels >= 0], minlength=k)
     return Clustering(
         ncut=float(terms.sum()),
         labels=labels,
         cluster_sizes=sizes,
         cut_terms=terms,
-        degeneracy=degeneracy_of(terms, sizes[: terms.shape[0]]),
+        degeneracy=degeneracy_of(terms, sizes[: terms.shape[0]], volumes),
         k=k,
         solver=solver,
         seed=seed,

@@ -12,7 +12,8 @@ Summary columns (the names of :data:`clusterability.report.columns.SUMMARY_COLUM
 ``regularizer_weight``/``init_beta`` = how the family was trained (P2 section 4; see
 :func:`promotion_settings`);
 ``n_degenerate`` = how many of the row's ``n_networks`` clusterings are degenerate (a cluster of
-at most 10 near-isolated neurons, :func:`clusterability.core.ncut.degeneracy_of`; counted, not
+at most 10 near-isolated neurons, or of neurons with negligible weights,
+:func:`clusterability.core.ncut.degeneracy_of`; counted, not
 dropped: their n-cuts are in ``ncut_mean``);
 ``prop_sig`` = fraction of the row's networks lower than all their shuffles;
 ``train_acc``/``test_acc`` = means over networks (``train_acc``: the papers' "Train acc.", Keras' accuracy
