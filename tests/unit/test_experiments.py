@@ -457,6 +457,7 @@ CHANGED_SINCE_SPLIT = (
         for mixture in ("lines_cifar10", "mnist_cifar10", "lines_cifar10_sep", "mnist_cifar10_sep")
     ),
     (("regimes", "l2", "mlp_first_layer"), "l1", "docs/reproducibility.md, First layer of L2 MLPs"),
+    (("regimes", "l2", "per_architecture"), {"vgg": {"l2": 5.0e-4}}, "docs/reproducibility.md, L2 weight of the VGGs"),
 )
 
 

@@ -117,3 +117,82 @@ def test_the_first_layer_switch_is_validated() -> None:
         _families(bad_value)
     with pytest.raises(InputError, match="families.mnist_l1: training config: first_layer_l1 .* is for L2 MLPs"):
         _families(on_l1)
+
+
+#: P2 section 3's CNN and VGG families (Tables A.8-A.10, A.12, A.14, A.15; figures A.2, A.3) and what the
+#: authors' code (CL src/train_nn.py cnn_config / cnn_vgg_config, src/cnn/__init__.py; shells/train_cnns.sh,
+#: shells/train_cnn_vggs.sh) trains them with: (epochs, prune_epochs, batch_size, dropout, conv_dropout, l1, l2).
+P2_CNN_SETTINGS = {
+    **{
+        f"{data}_cnn_{regime}": (10, 10, 64, *rates)
+        for data in ("mnist", "fashion_mnist")
+        for regime, rates in (
+            ("plain", (0.0, None, 0.0, 0.0)),
+            ("dropout", (0.5, 0.25, 0.0, 0.0)),
+            ("l1", (0.0, None, 5e-5, 0.0)),
+            ("l2", (0.0, None, 0.0, 5e-5)),
+            ("clusterable_init", (0.0, None, 0.0, 0.0)),
+        )
+    },
+    **{
+        f"{data}_stack_{how}_cnn": (10, 10, 64, 0.0, None, 0.0, 0.0)
+        for data in ("mnist", "fashion")
+        for how in ("same", "diff")
+    },
+    "cifar10_vgg_plain": (200, 50, 128, 0.0, None, 0.0, 0.0),
+    "cifar10_vgg_dropout": (200, 50, 128, 0.5, 0.4, 0.0, 0.0),
+    "cifar10_vgg_l1": (200, 50, 128, 0.0, None, 5e-5, 0.0),
+    "cifar10_vgg_l2": (200, 50, 128, 0.0, None, 0.0, 5e-4),
+    "cifar10_vgg_dropout_l2": (200, 50, 128, 0.5, 0.4, 0.0, 5e-4),
+    "cifar10_vgg_clusterable_init": (200, 50, 128, 0.0, None, 0.0, 0.0),
+}
+
+
+def test_p2_cnns_and_vggs_train_as_the_authors_code(families: dict[str, Any]) -> None:
+    """Every P2 CNN and VGG family at the authors' settings: small CNNs 10 + 10 epochs, batch 64, dropout
+    0.25 / 0.5, L1 and L2 at the MLPs' 5e-5 (P2 3); VGGs 200 + 50, batch 128, augmented, L1 at 5e-5 and
+    L2 at 5e-4 with or without dropout (``cnn_vgg_config``: ``l2reg_rate = 0.0005``; P2 is silent on the
+    L2-only VGG's weight); no L1 first layer (``create_cnn_layers``); pruning 0.5 -> 0.9, cubic, every 10 steps."""
+    trained = {name for name, f in families.items() if f.train.architecture in ("small_cnn", "vgg") and f.train.epochs}
+    assert trained == set(P2_CNN_SETTINGS)
+    for name, (epochs, prune_epochs, batch, dropout, conv_dropout, l1, l2) in P2_CNN_SETTINGS.items():
+        train = families[name].train
+        got = (train.epochs, train.prune_epochs, train.batch_size, train.dropout, train.l1, train.l2)
+        assert got == (epochs, prune_epochs, batch, dropout, l1, l2), name
+        assert train.to_dict().get("conv_dropout") == conv_dropout, name
+        assert (train.learning_rate, train.initial_sparsity, train.final_sparsity) == (1e-3, 0.5, 0.9), name
+        assert (train.pruning_power, train.pruning_frequency, train.first_layer_l1) == (3.0, 10, False), name
+        assert train.augment == name.startswith("cifar10_vgg"), name
+        assert train.dense_widths == ((512,) if train.architecture == "vgg" else (128,)), name
+    for name in ("mnist_cnn_clusterable_init", "fashion_mnist_cnn_clusterable_init", "cifar10_vgg_clusterable_init"):
+        assert (families[name].train.init_tags, families[name].train.init_beta) == (10, 0.8), name
+
+
+def test_the_vgg_l2_weight_reaches_the_l2_vgg_only() -> None:
+    """Without ``regimes.l2.per_architecture`` the L2 VGG trains at the MLPs' 5e-5 (the pipeline until
+    issue 21); the entry changes that family and no other (the L2 MLPs and small CNNs keep 5e-5)."""
+
+    def without(config: dict) -> None:
+        del config["regimes"]["l2"]["per_architecture"]
+
+    authors, before = _families(), _families(without)
+    changed = {name for name in authors if authors[name].train != before[name].train}
+    assert changed == {"cifar10_vgg_l2"}
+    assert (before["cifar10_vgg_l2"].train.l2, authors["cifar10_vgg_l2"].train.l2) == (5e-5, 5e-4)
+    assert authors["cifar10_vgg_l2"].regime == "l2"  # the tables' row label (P2 Table A.10's "L2") is kept
+
+
+def test_a_regimes_per_architecture_weights_are_validated() -> None:
+    """``per_architecture`` names architectures and carries L1 / L2 weights only."""
+    from clusterability.errors import InputError
+
+    def unknown_architecture(config: dict) -> None:
+        config["regimes"]["l2"]["per_architecture"] = {"resnet": {"l2": 5e-4}}
+
+    def other_key(config: dict) -> None:
+        config["regimes"]["l2"]["per_architecture"] = {"vgg": {"dropout": True}}
+
+    with pytest.raises(InputError, match="regimes.l2.per_architecture"):
+        _families(unknown_architecture)
+    with pytest.raises(InputError, match="regimes.l2.per_architecture.vgg"):
+        _families(other_key)

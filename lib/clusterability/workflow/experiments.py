@@ -329,8 +329,10 @@ def training_settings(
     dense layer L1 at the ``l2`` weight, the CNNs untouched; ``clusterable_init`` and
     ``regularizer``: P2 section 4), the family's own
     ``overrides``. ``dropout`` (and, for CNNs, ``conv_dropout``) in ``training``
-    are the rates that regimes with dropout use.
+    are the rates that regimes with dropout use. A regime's ``per_architecture[architecture]``
+    replaces its ``l1`` / ``l2`` weights for that architecture (VGG's L2 weight: the authors' code).
     """
+    regime = {**regime, **regime.get("per_architecture", {}).get(architecture, {})}
     layers = [
         training,
         training.get("per_architecture", {}).get(architecture, {}),
