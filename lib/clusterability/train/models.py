@@ -129,7 +129,7 @@ def _cnn(
     Keyword arguments only: :func:`build_small_cnn` and :func:`build_vgg` name every setting.
 
     ``conv_dropout`` holds a rate per convolution. Without ``batch_norm`` (the
-    small CNN): ``Conv2D(relu)``, and after each pooling ``Dropout`` at the
+    small CNN): ``Conv2D(relu)``, its pooling if any, then ``Dropout`` at the
     convolution's rate. With it (VGG): ``Conv2D`` -> ``BatchNormalization`` ->
     ReLU, then pooling or ``Dropout`` at its rate (Liu & Deng's pattern), and
     ``Dropout(dropout)`` after the last block.
@@ -169,8 +169,9 @@ def _cnn(
         pooled = i in pools
         if pooled:
             layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
-        # Dropout after the pooled convolutions (small CNN), or after the others (VGG).
-        if conv_dropout[i] > 0 and (not pooled if batch_norm else pooled):
+        # Dropout after every convolution, after its pooling (small CNN: P2 "0.25 for convolutional layers",
+        # as the authors' code), or after the convolutions not pooled (VGG: Liu & Deng).
+        if conv_dropout[i] > 0 and not (batch_norm and pooled):
             layers.append(
                 keras.layers.Dropout(
                     conv_dropout[i], seed=_layer_seed(seed, "conv_dropout", i), name=f"conv_dropout_{i}"
@@ -205,8 +206,8 @@ def build_small_cnn(
     seed: int,
 ) -> Any:
     """P2's small CNN (section 3, A.2): 3x3 convolutions of 64 channels, max-pooling 2x2 after every
-    one but the first, a dense layer of 128 and the output; dropout ``conv_dropout`` after each pooling
-    and ``dropout`` after the dense layer (P2: 0.25 and 0.5). See :func:`_cnn`."""
+    one but the first, a dense layer of 128 and the output; dropout ``conv_dropout`` after each convolution
+    (after its pooling) and ``dropout`` after the dense layer (P2: 0.25 and 0.5). See :func:`_cnn`."""
     widths = tuple(widths)
     pools = tuple(range(1, len(widths)))
     return _cnn(
