@@ -458,6 +458,11 @@ CHANGED_SINCE_SPLIT = (
     ),
     (("regimes", "l2", "mlp_first_layer"), "l1", "docs/reproducibility.md, First layer of L2 MLPs"),
     (("regimes", "l2", "per_architecture"), {"vgg": {"l2": 5.0e-4}}, "docs/reproducibility.md, L2 weight of the VGGs"),
+    (
+        ("training", "per_architecture", "vgg", "dense_widths"),
+        [512, 512],
+        "docs/reproducibility.md, VGG layer order and dense head",
+    ),
 )
 
 

@@ -163,7 +163,8 @@ def test_p2_cnns_and_vggs_train_as_the_authors_code(families: dict[str, Any]) ->
         assert (train.learning_rate, train.initial_sparsity, train.final_sparsity) == (1e-3, 0.5, 0.9), name
         assert (train.pruning_power, train.pruning_frequency, train.first_layer_l1) == (3.0, 10, False), name
         assert train.augment == name.startswith("cifar10_vgg"), name
-        assert train.dense_widths == ((512,) if train.architecture == "vgg" else (128,)), name
+        # VGG: CNN_VGG_MODEL_PARAMS["dense"], two dense layers of 512 (docs/reproducibility.md, VGG layer order).
+        assert train.dense_widths == ((512, 512) if train.architecture == "vgg" else (128,)), name
     for name in ("mnist_cnn_clusterable_init", "fashion_mnist_cnn_clusterable_init", "cifar10_vgg_clusterable_init"):
         assert (families[name].train.init_tags, families[name].train.init_beta) == (10, 0.8), name
 

@@ -464,11 +464,30 @@ def _layer_kinds(model) -> list[str]:
     return [type(layer).__name__ for layer in model.layers]
 
 
+#: The authors' VGG (CL ``src/cnn/__init__.py`` ``CNN_VGG_MODEL_PARAMS``, HEAD 7260208): per convolution,
+#: whether it is pooled and its dropout rate (``None``: no ``dropout_after``).
+AUTHORS_VGG_CONVS = (
+    (False, 0.3), (True, None), (False, 0.4), (True, None), (False, 0.4), (False, 0.4), (True, None),
+    (False, 0.4), (False, 0.4), (True, None), (False, 0.4), (False, 0.4), (True, 0.5),
+)  # fmt: skip
+
+
+def _authors_vgg_kinds(with_dropout: bool) -> list[str]:
+    """The layer kinds ``create_cnn_layers`` builds from ``CNN_VGG_MODEL_PARAMS`` (its Dropout(0.0) after the
+    second dense layer, an identity, left out)."""
+    kinds = []
+    for pooled, rate in AUTHORS_VGG_CONVS:
+        kinds += ["Conv2D", *(["MaxPooling2D"] if pooled else []), "BatchNormalization"]
+        kinds += ["Dropout"] if with_dropout and rate else []
+    return [*kinds, "Flatten", "Dense", "BatchNormalization", *(["Dropout"] if with_dropout else []), "Dense", "Dense"]
+
+
 def test_small_cnn_and_vgg_layers() -> None:
     """P2 A.2: the small CNN pools after its 2nd and 3rd convolutions, dropout after every convolution (after
     its pooling: P2 section 3's "0.25 for convolutional layers", the authors' create_cnn_layers);
-    VGG-16 has 13 convolutions in blocks of 2, 2, 3, 3, 3, each followed by batch norm (Liu & Deng)."""
-    from clusterability.train.models import build_model, vgg_pools
+    VGG-16 has 13 convolutions in blocks of 2, 2, 3, 3, 3, in the authors' order: Conv2D(relu) -> pooling ->
+    batch norm -> dropout, then Dense(relu) -> batch norm -> dropout -> Dense(relu) -> output."""
+    from clusterability.train.models import _layer_seed, build_model, vgg_pools
 
     cnn = build_model(
         "small_cnn", input_shape=(28, 28), widths=(4, 4, 4), dense_widths=(8,), dropout=0.5, conv_dropout=0.25, seed=0
@@ -481,17 +500,28 @@ def test_small_cnn_and_vgg_layers() -> None:
     assert [cnn.get_layer(f"conv_dropout_{i}").rate for i in range(3)] == [0.25] * 3
     assert cnn.output_shape == (None, 10)
     assert vgg_pools(13) == (1, 3, 6, 9, 12)
-    vgg = build_model("vgg", input_shape=(32, 32, 3), widths=(2,) * 13, dense_widths=(4,), conv_dropout=0.4, seed=0)
-    kinds = _layer_kinds(vgg)
-    assert kinds.count("Conv2D") == 13 and kinds.count("MaxPooling2D") == 5
-    assert kinds.count("BatchNormalization") == 14  # every convolution and the dense layer
-    assert kinds.count("Dropout") == 13 - 5  # regime without dense dropout: the convolutions not pooled
-    # Liu & Deng (and the authors' code): 0.3 after the first convolution, 0.4 after the others.
-    rates = {layer.name: layer.rate for layer in vgg.layers if type(layer).__name__ == "Dropout"}
-    assert rates == {f"conv_dropout_{i}": 0.3 if i == 0 else 0.4 for i in (0, 2, 4, 5, 7, 8, 10, 11)}
-    for i, layer in enumerate(vgg.layers[:-1]):
-        if isinstance(layer, type(vgg.get_layer("conv_0"))):
-            assert type(vgg.layers[i + 1]).__name__ == "BatchNormalization"
+    assert vgg_pools(13) == tuple(i for i, (pooled, _) in enumerate(AUTHORS_VGG_CONVS) if pooled)
+    vggs = {}
+    for dropout, conv_dropout, l2 in ((0.5, 0.4, 5e-4), (0.0, 0.0, 0.0)):
+        vgg = vggs[dropout] = build_model(
+            "vgg", input_shape=(32, 32, 3), widths=(2,) * 13, dense_widths=(4, 4), dropout=dropout,
+            conv_dropout=conv_dropout, l2=l2, seed=0,
+        )  # fmt: skip
+        assert _layer_kinds(vgg) == _authors_vgg_kinds(with_dropout=dropout > 0)
+        kernels = [layer for layer in vgg.layers if type(layer).__name__ in ("Conv2D", "Dense")]
+        assert [k.name for k in kernels] == [*(f"conv_{i}" for i in range(13)), "dense_0", "dense_1", "output"]
+        assert [k.activation.__name__ for k in kernels] == ["relu"] * 15 + ["softmax"]
+        # create_cnn_layers: the regularizer on every convolution, dense layer and the output.
+        assert all((k.kernel_regularizer is not None) == (l2 > 0) for k in kernels)
+        assert [k.kernel_initializer.seed for k in kernels] == [_layer_seed(0, "kernel", i) for i in range(16)]
+    # Liu & Deng (and the authors' code): 0.3 after the first convolution, 0.4 after the others not pooled,
+    # 0.5 after the last block's batch norm and after the first dense layer's; seeds named as before.
+    dropouts = [layer for layer in vggs[0.5].layers if type(layer).__name__ == "Dropout"]
+    code = {f"conv_dropout_{i}": r for i, (pooled, r) in enumerate(AUTHORS_VGG_CONVS) if r and not pooled}
+    assert {layer.name: layer.rate for layer in dropouts} == {**code, "dropout_conv": 0.5, "dropout_0": 0.5}
+    seeds = {f"conv_dropout_{i}": _layer_seed(0, "conv_dropout", i) for i in range(13)}
+    seeds |= {"dropout_conv": _layer_seed(0, "dropout", "conv"), "dropout_0": _layer_seed(0, "dropout", 0)}
+    assert all(layer.seed == seeds[layer.name] for layer in dropouts)
     with pytest.raises(InputError, match="dense_widths and conv_dropout are for convolutional"):
         TrainConfig(dense_widths=(8,))
     # The builders take keyword arguments only: no call can swap two settings by position.
@@ -516,6 +546,32 @@ def test_vgg_conv_dropout_rates() -> None:
         build_model("vgg", input_shape=(32, 32, 3), widths=(2,) * 4, conv_dropout=1.0, seed=0)
 
 
+def test_vgg_batch_norm_folds_exactly_into_the_convolution_before_it() -> None:
+    """In the authors' order (Conv2D(relu) -> pooling -> batch norm) a batch norm with positive gammas still
+    folds into the convolution it follows, so the graph's fold (``core.build``: output channel o's slices
+    times ``gamma_o / sqrt(var_o + eps)``) is the network's: relu and max-pooling commute with a positive
+    per-channel factor, and the batch norm left is a shift. The network computes the same after the fold."""
+    from clusterability.train.models import build_model
+
+    vgg = build_model("vgg", input_shape=(32, 32, 3), widths=(4,) * 4, dense_widths=(16, 16), seed=0)
+    rng = np.random.default_rng(0)
+    for bn in (layer for layer in vgg.layers if type(layer).__name__ == "BatchNormalization"):
+        n = bn.gamma.shape[0]
+        shifts = 0.1 * rng.normal(size=(2, n))  # beta, moving mean: small, so that some dense units stay alive
+        bn.set_weights([rng.uniform(0.2, 3.0, n), *shifts, rng.uniform(0.1, 4.0, n)])
+    x = rng.uniform(0, 1, (8, 32, 32, 3)).astype(np.float32)
+    before = vgg(x, training=False).numpy()
+    assert before.std(axis=0).max() > 1e-3  # the outputs depend on the images (no dead layer)
+    for i in range(4):
+        conv, bn = vgg.get_layer(f"conv_{i}"), vgg.get_layer(f"conv_bn_{i}")
+        gamma, beta, mean, var = bn.get_weights()
+        scale = gamma / np.sqrt(var + bn.epsilon)
+        kernel, bias = conv.get_weights()
+        conv.set_weights([kernel * scale, bias * scale])
+        bn.set_weights([np.ones_like(gamma), beta, mean * scale, np.full_like(var, 1 - bn.epsilon)])
+    np.testing.assert_allclose(vgg(x, training=False).numpy(), before, rtol=0, atol=1e-6)
+
+
 def _image_data(shape: tuple[int, ...], seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     out = {}
@@ -529,11 +585,11 @@ def test_vgg_with_augmentation_trains_deterministically_and_keeps_batch_norm(tmp
     """A narrow VGG on 32x32 RGB images with augmentation: the same seed gives the same weights;
     the kernels come out 4-d with their batch norms, and the channel graph
     has one node per channel (the first convolution's channels have no input edges)."""
-    from clusterability.core.build import network_graph
+    from clusterability.core.build import conv_slice_norms, network_graph
 
     config = TrainConfig(
         epochs=1, prune_epochs=1, batch_size=16, pruning_frequency=1, architecture="vgg", widths=(3,) * 13,
-        dense_widths=(4,), dropout=0.5, conv_dropout=0.4, l2=5e-4, augment=True,
+        dense_widths=(4, 4), dropout=0.5, conv_dropout=0.4, l2=5e-4, augment=True,
     )  # fmt: skip
     data = _image_data((32, 32, 3))
     runs = []
@@ -543,11 +599,16 @@ def test_vgg_with_augmentation_trains_deterministically_and_keeps_batch_norm(tmp
     a, b = runs
     for ka, kb in zip(a.kernels, b.kernels):
         np.testing.assert_array_equal(ka, kb)
-    assert [k.ndim for k in a.kernels] == [4] * 13 + [2, 2]
-    assert all(bn is not None for bn in a.batch_norms[:14]) and a.batch_norms[14] is None
+    assert [k.ndim for k in a.kernels] == [4] * 13 + [2, 2, 2]
+    # Each batch norm, after its convolution's pooling (the authors' order), is read as that convolution's;
+    # the first dense layer's too, the second dense layer and the output have none.
+    assert all(bn is not None for bn in a.batch_norms[:14]) and a.batch_norms[14:] == (None, None)
     assert 0.85 < float(np.mean(a.kernels[5] == 0)) < 0.95  # pruned like every kernel
     graph = network_graph(a)
     assert graph.layer_sizes == (3,) * 13
+    # Folded into the convolution it follows (output channels), as the authors' extractor.py meant to.
+    for i, block in enumerate(graph.blocks, start=1):
+        np.testing.assert_allclose(block, conv_slice_norms(a.kernels[i] * a.batch_norms[i].scale(), "l1"))
 
 
 def test_small_cnn_on_two_channel_images(tmp_path) -> None:

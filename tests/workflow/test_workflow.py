@@ -162,7 +162,7 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
     stack = _metrics(tiny_run, "mnist_stack_diff_cnn")
     assert [s[:3] for s in stack["weight_shapes"][:3]] == [[3, 3, 2], [3, 3, 8], [3, 3, 8]]
     vgg = _metrics(tiny_run, "cifar10_vgg_dropout_l2")
-    assert vgg["weight_shapes"][0] == [3, 3, 3, 4] and len(vgg["weight_shapes"]) == 13 + 2
+    assert vgg["weight_shapes"][0] == [3, 3, 3, 4] and len(vgg["weight_shapes"]) == 13 + 3
     assert vgg["config"]["augment"] is True and vgg["config"]["l2"] == 5e-4 and vgg["config"]["conv_dropout"] == 0.4
     assert _metrics(tiny_run, "mnist_cnn_dropout")["config"]["conv_dropout"] == 0.25
     assert _metrics(tiny_run, "mnist_cnn_plain")["config"].get("conv_dropout", 0) == 0

@@ -128,14 +128,14 @@ def _cnn(
 
     Keyword arguments only: :func:`build_small_cnn` and :func:`build_vgg` name every setting.
 
-    ``conv_dropout`` holds a rate per convolution. Without ``batch_norm`` (the
-    small CNN): ``Conv2D(relu)``, its pooling if any, then ``Dropout`` at the
-    convolution's rate. With it (VGG): ``Conv2D`` -> ``BatchNormalization`` ->
-    ReLU, then pooling or ``Dropout`` at its rate (Liu & Deng's pattern), and
-    ``Dropout(dropout)`` after the last block.
-    Then ``Flatten`` -> per dense width ``Dense(relu)`` (+ batch norm) +
-    ``Dropout(dropout)`` -> the output layer. Kernels are named ``conv_{i}``,
-    ``dense_{i}`` and ``output``.
+    The authors' layer order (``create_cnn_layers``, CL ``src/train_nn.py``): each convolution is
+    ``Conv2D(relu)``, its pooling if any, ``BatchNormalization`` with ``batch_norm`` (VGG), then
+    ``Dropout`` at its rate in ``conv_dropout`` (0: none). Without batch norm (the small CNN) every
+    convolution's rate applies; with it (VGG) the pooled convolutions get none but the last, which
+    gets ``Dropout(dropout)``. Then ``Flatten`` -> per dense width ``Dense(relu)``; without batch norm
+    each followed by ``Dropout(dropout)``, with it each but the last followed by ``BatchNormalization``
+    and ``Dropout(dropout)`` -> the output layer. Every kernel carries the regularizer. Kernels are
+    named ``conv_{i}``, ``dense_{j}`` and ``output``.
     """
     from clusterability.train.runtime import import_tf
 
@@ -157,35 +157,30 @@ def _cnn(
     if len(input_shape) == 2:
         layers.append(keras.layers.Reshape((*input_shape, 1), name="channel"))
     for i, channels in enumerate(widths):
-        kernel_seed = _layer_seed(seed, "kernel", i)
-        if batch_norm:
-            layers += [
-                _conv(keras, channels, f"conv_{i}", kernel_seed, regularizer, None),
-                keras.layers.BatchNormalization(name=f"conv_bn_{i}"),
-                keras.layers.ReLU(name=f"conv_relu_{i}"),
-            ]
-        else:
-            layers.append(_conv(keras, channels, f"conv_{i}", kernel_seed, regularizer, "relu"))
+        layers.append(_conv(keras, channels, f"conv_{i}", _layer_seed(seed, "kernel", i), regularizer, "relu"))
         pooled = i in pools
         if pooled:
             layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
-        # Dropout after every convolution, after its pooling (small CNN: P2 "0.25 for convolutional layers",
-        # as the authors' code), or after the convolutions not pooled (VGG: Liu & Deng).
+        if batch_norm:
+            layers.append(keras.layers.BatchNormalization(name=f"conv_bn_{i}"))
+        # Dropout after every convolution, after its pooling (small CNN: P2 "0.25 for convolutional layers"),
+        # or after the convolutions not pooled, after their batch norm (VGG: CNN_VGG_MODEL_PARAMS).
         if conv_dropout[i] > 0 and not (batch_norm and pooled):
             layers.append(
                 keras.layers.Dropout(
                     conv_dropout[i], seed=_layer_seed(seed, "conv_dropout", i), name=f"conv_dropout_{i}"
                 )
             )
-    if batch_norm and dropout > 0:
+    if batch_norm and dropout > 0:  # VGG: after the last block's batch norm (the code's 0.5 on the 13th)
         layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", "conv"), name="dropout_conv"))
     layers.append(keras.layers.Flatten(name="flatten"))
     for j, units in enumerate(dense_widths):
         kernel_seed = _layer_seed(seed, "kernel", len(widths) + j)
-        layers.append(_dense(keras, units, "linear" if batch_norm else "relu", f"dense_{j}", kernel_seed, regularizer))
-        if batch_norm:
-            layers += [keras.layers.BatchNormalization(name=f"dense_bn_{j}"), keras.layers.ReLU(name=f"dense_relu_{j}")]
-        if dropout > 0:
+        layers.append(_dense(keras, units, "relu", f"dense_{j}", kernel_seed, regularizer))
+        head = not batch_norm or j < len(dense_widths) - 1  # VGG's last dense layer: neither (the code's rate 0)
+        if batch_norm and head:
+            layers.append(keras.layers.BatchNormalization(name=f"dense_bn_{j}"))
+        if dropout > 0 and head:
             layers.append(keras.layers.Dropout(dropout, seed=_layer_seed(seed, "dropout", j), name=f"dropout_{j}"))
     out_seed = _layer_seed(seed, "kernel", len(widths) + len(dense_widths))
     layers.append(_dense(keras, int(n_classes), output_activation, "output", out_seed, regularizer))
@@ -256,7 +251,7 @@ def build_vgg(
     *,
     input_shape: Sequence[int] = (32, 32, 3),
     widths: Sequence[int] = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512),
-    dense_widths: Sequence[int] = (512,),
+    dense_widths: Sequence[int] = (512, 512),
     n_classes: int = 10,
     dropout: float = 0.0,
     conv_dropout: float = 0.0,
@@ -265,11 +260,13 @@ def build_vgg(
     output_activation: str = "softmax",
     seed: int,
 ) -> Any:
-    """VGG-16 for CIFAR-10 as Liu & Deng (2015): VGG-16's 13 convolutions in blocks of 2, 2, 3, 3, 3
-    (``widths``: their channels; narrower for quick runs), batch norm after every convolution and
-    the dense layer of 512, dropout after every convolution not followed by pooling (Liu & Deng:
-    0.3 after the first, ``conv_dropout`` = 0.4 after the others: :func:`vgg_conv_dropout`) and
-    ``dropout`` before and after the dense layer (0.5). See :func:`_cnn`."""
+    """VGG-16 for CIFAR-10 as Liu & Deng (2015), built as the authors' code (``CNN_VGG_MODEL_PARAMS``,
+    ``create_cnn_layers``): VGG-16's 13 convolutions in blocks of 2, 2, 3, 3, 3 (``widths``: their
+    channels; narrower for quick runs), each ``Conv2D(relu)`` -> its pooling -> ``BatchNormalization``;
+    dropout after every convolution not followed by pooling (0.3 after the first, ``conv_dropout`` = 0.4
+    after the others: :func:`vgg_conv_dropout`) and ``dropout`` (0.5) after the last block; then
+    ``Dense(512, relu)`` -> batch norm -> ``Dropout(dropout)`` -> ``Dense(512, relu)`` -> the output
+    (``dense_widths``: each dense layer but the last gets the batch norm and dropout). See :func:`_cnn`."""
     widths = tuple(widths)
     return _cnn(
         name="vgg",
