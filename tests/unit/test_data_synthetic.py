@@ -156,7 +156,9 @@ def test_halves_put_two_shrunk_images_side_by_side(same: bool) -> None:
         assert np.bincount(labels, minlength=10).min() > 200  # the sum mod 10 is uniform too
 
 
-def test_halves_shrink_with_the_antialiased_filter() -> None:
+def test_halves_shrink_as_the_authors_code() -> None:
+    """scikit-image 0.15's resize to width 14: a Gaussian of sigma 0.5 (edges mirrored), then the mean of
+    columns 2j and 2j + 1; output column j weighs input columns 2j - 1 .. 2j + 2 by about 0.053 / 0.447."""
     from clusterability.data.halves import shrink_width
 
     x = np.zeros((1, 28, 28), dtype=np.uint8)
@@ -164,6 +166,19 @@ def test_halves_shrink_with_the_antialiased_filter() -> None:
     small = shrink_width(x)
     assert small.shape == (1, 28, 14)
     assert np.abs(small[0, :, 1:-1].astype(int) - 128).max() <= 1
+    # One white column 2j: output column j gets 255 x 0.4465 (114), column j - 1 255 x 0.0534 (14), the rest 0.
+    g = np.exp(-0.5 * (np.arange(-2, 3) / 0.5) ** 2)
+    g /= g.sum()  # scipy's Gaussian of sigma 0.5 (radius 2)
+    near, far = (g[2] + g[1]) / 2, (g[1] + g[0]) / 2
+    x = np.zeros((1, 1, 28), dtype=np.uint8)
+    x[0, 0, 10] = 255
+    out = shrink_width(x)[0, 0].astype(int)
+    assert out[5] == round(255 * near) == 114 and out[4] == round(255 * far) == 14
+    assert out[6] == 0 and out[[0, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13]].sum() == 0
+    # Mirrored edges: a white first column counts once more through its mirror image (column -1 is column 1).
+    x = np.zeros((1, 1, 28), dtype=np.uint8)
+    x[0, 0, 1] = 255
+    assert shrink_width(x)[0, 0, 0] == round(255 * (near + g[1] / 2))
 
 
 def test_make_halves_writes_each_split_deterministically(tmp_path: Path) -> None:
