@@ -9,7 +9,7 @@ import pytest
 
 from clusterability.data.mixtures import mix_datasets, mix_split
 from clusterability.data.prepare import load_prepared
-from clusterability.data.synthetic import lines_images, make_dataset, synthetic_split
+from clusterability.data.synthetic import authors_random_splits, lines_images, make_dataset, synthetic_split
 from clusterability.errors import InputError
 from clusterability.seeds import generator
 
@@ -53,6 +53,44 @@ def test_make_dataset_writes_the_prepared_format_deterministically(tmp_path: Pat
         np.testing.assert_array_equal(da[key], db[key])
     assert not np.array_equal(da["x_train"], dc["x_train"])
     assert not np.array_equal(da["x_train"][:20], da["x_val"])  # splits are drawn apart
+
+
+def test_random_authors_is_the_authors_draw_of_their_random_dataset() -> None:
+    """The memorization set is the authors' draw (src/generate_datasets.py: ``np.random.seed(42)``, ``randint``).
+    Its first 3,000 labels hold class 9 most often, 330 times: P1's dropout memorization networks, which all
+    predict one class, have train acc. 0.110 = 330 / 3,000 in the authors' own data (nn_modularity
+    notebooks/mlp-plots.ipynb), and test acc. 0.0965, class 9's share of these 10,000 test labels."""
+    splits = authors_random_splits(3000, 0, 10000)
+    x, y = splits["train"]
+    assert x.dtype == np.uint8 and x.shape == (3000, 28, 28) and y.dtype == np.uint8 and y.shape == (3000,)
+    np.testing.assert_array_equal(x[:2], np.random.RandomState(42).randint(0, 256, (2, 28, 28)))  # the stream's start
+    counts = np.bincount(y, minlength=10)
+    assert (counts.argmax(), counts.max()) == (9, 330)
+    assert np.bincount(splits["test"][1], minlength=10)[9] == 965
+    assert splits["val"][0].shape == (0, 28, 28)
+
+
+def test_random_authors_trains_on_the_authors_first_images_whatever_the_seed(tmp_path: Path) -> None:
+    """Training (train, then validation split) reads the authors' first ``n_train + validation_size`` images in
+    their order; the pipeline's seed does not move them."""
+    a = load_prepared(
+        make_dataset("m", "random_authors", tmp_path / "a.npz", n_train=200, n_val=100, n_test=50, seed=1)
+    )
+    b = load_prepared(make_dataset("m", "random_authors", tmp_path / "b.npz", n_train=300, n_val=0, n_test=50, seed=2))
+    for xy in ("x", "y"):
+        np.testing.assert_array_equal(np.concatenate([a[f"{xy}_train"], a[f"{xy}_val"]]), b[f"{xy}_train"])
+        np.testing.assert_array_equal(a[f"{xy}_test"], b[f"{xy}_test"])
+    assert not np.array_equal(a["x_train"][:50], a["x_test"])
+
+
+def test_random_authors_refuses_more_images_than_the_authors_drew(tmp_path: Path) -> None:
+    with pytest.raises(
+        InputError, match="datasets.synthetic.m: the authors' random dataset has 60000 training and 10000 test"
+    ):
+        make_dataset("m", "random_authors", tmp_path / "x.npz", n_train=60000, n_val=1, n_test=1, seed=0)
+    with pytest.raises(InputError, match="validation_size = 1 and n_test = 10001: lower them"):
+        make_dataset("m", "random_authors", tmp_path / "x.npz", n_train=1, n_val=0, n_test=10001, seed=0)
+    assert not (tmp_path / "x.npz").exists()
 
 
 def test_unknown_kind_is_refused(tmp_path: Path) -> None:

@@ -463,6 +463,7 @@ CHANGED_SINCE_SPLIT = (
         [512, 512],
         "docs/reproducibility.md, VGG layer order and dense head",
     ),
+    (("datasets", "synthetic", "memorization", "kind"), "random_authors", "docs/reproducibility.md, Memorization set"),
 )
 
 

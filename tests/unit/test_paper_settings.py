@@ -197,3 +197,30 @@ def test_a_regimes_per_architecture_weights_are_validated() -> None:
         _families(unknown_architecture)
     with pytest.raises(InputError, match="regimes.l2.per_architecture.vgg"):
         _families(other_key)
+
+
+def test_memorization_runs_train_as_the_authors_code() -> None:
+    """P1 3.2 / P2 A.5's memorization runs (nn_modularity prepare_all.sh, RANDOM-OVERFITTING): ``dataset_name=random
+    epochs=100 pruning_epochs=100 shuffle=False n_train=3000`` (and ``with_dropout=True``, rate 0.5), batch 128, Adam
+    1e-3, pruning 0.5 -> 0.9 cubic every 10 steps; the images are the first 3,000 of the authors' own random dataset
+    (``random_authors``: src/generate_datasets.py, numpy seed 42), none held out."""
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    experiments = load_config(config, REPO / "schemas/config.schema.yaml", paths=False)[1]
+    memorization = experiments.datasets["memorization"]
+    assert (memorization.kind, memorization.generator, memorization.sizes[:2]) == (
+        "synthetic",
+        "random_authors",
+        (3000, 0),
+    )
+    for name, dropout in (("memorization_plain", 0.0), ("memorization_dropout", 0.5)):
+        family = experiments.families[name]
+        train = family.train
+        assert family.dataset == "memorization", name
+        assert (train.epochs, train.prune_epochs, train.shuffle, train.dropout) == (100, 100, False, dropout), name
+        assert (train.batch_size, train.learning_rate, train.widths) == (128, 1e-3, (256, 256, 256, 256)), name
+        assert (train.initial_sparsity, train.final_sparsity, train.pruning_power, train.pruning_frequency) == (
+            0.5,
+            0.9,
+            3.0,
+            10,
+        ), name

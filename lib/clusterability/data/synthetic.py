@@ -3,9 +3,14 @@
 ``lines`` (LINES)
     1-10 full-height white vertical lines (distinct columns, pixel value 255)
     on black; label = number of lines - 1, uniform over 0-9.
-``random`` (the unlearnable random dataset; also the memorization set)
+``random`` (the unlearnable random dataset)
     i.i.d. uniform pixels 0-255 and i.i.d. uniform labels 0-9, independent of
     each other, so nothing can be learnt beyond memorizing the training set.
+``random_authors`` (the memorization set)
+    The same distribution, but the authors' own draw (:func:`authors_random_splits`):
+    their code made one random dataset with numpy's legacy global seed 42, and the
+    memorization runs trained on its first 3,000 images. The papers say only
+    "i.i.d. uniformly random pixel values, associated with random labels".
 ``polynomial`` (P2 appendix A.7, a regression task)
     inputs ``x, y ~ N(0, 1)`` (``float32 (n, 2)``) and 512 targets, one per
     polynomial with coefficients in {0, 1} on the 9 monomials ``x^a y^b``,
@@ -14,7 +19,8 @@
     (``task = "regression"``, see :func:`~clusterability.data.prepare.load_prepared`).
 
 :func:`make_dataset` draws every split from ``generator(seed, kind, split)``
-and writes the same ``.npz`` layout as :func:`~clusterability.data.prepare.prepare_dataset`,
+(``random_authors``: from the authors' seed, whatever ``seed``) and writes the
+same ``.npz`` layout as :func:`~clusterability.data.prepare.prepare_dataset`,
 so training reads them like MNIST.
 """
 
@@ -30,7 +36,16 @@ from clusterability.data.prepare import N_CLASSES, SIDE, SPLITS
 from clusterability.errors import InputError
 from clusterability.seeds import generator
 
-KINDS = ("lines", "random", "polynomial")
+#: The kinds drawn from the pipeline's seeds (:func:`synthetic_split`), and all kinds.
+SEEDED_KINDS = ("lines", "random", "polynomial")
+KINDS = (*SEEDED_KINDS, "random_authors")
+#: The authors' random dataset (nn_modularity and clusterability_in_neural_networks,
+#: src/generate_datasets.py, ``-s random``): after ``np.random.seed(42)``, ``randint(0, 256, (60000, 28, 28))``,
+#: ``randint(0, 10, 60000)``, then the same for 10,000 test images. Their memorization runs
+#: (prepare_all.sh, ``n_train=3000``) trained on ``X_train[:3000]`` in this order.
+AUTHORS_RANDOM_SEED = 42
+AUTHORS_RANDOM_SIZES = {"train": 60000, "test": 10000}
+_DRAW_CHUNK = 5000  # images per randint call: numpy's legacy stream does not depend on the chunking
 #: The exponents ``(a, b)`` of the monomials ``x^a y^b`` of the polynomial dataset, bit ``m`` of a target's index.
 MONOMIALS = tuple((a, b) for a in range(3) for b in range(3))
 
@@ -69,7 +84,41 @@ def synthetic_split(kind: str, n: int, rng: np.random.Generator) -> tuple[np.nda
         return lines_images(labels, rng), labels
     if kind == "random":
         return random_images(n, rng), labels
-    raise InputError(f"synthetic dataset kind {kind!r} is unknown; choose one of {', '.join(KINDS)}")
+    raise InputError(f"synthetic dataset kind {kind!r} is unknown; choose one of {', '.join(SEEDED_KINDS)}")
+
+
+def _authors_draw(state: np.random.RandomState, n_images: int, keep: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n_images`` images, then their labels, drawn from ``state`` as the authors' code; the first ``keep`` of each."""
+    kept = []
+    for start in range(0, n_images, _DRAW_CHUNK):
+        # int64 (randint's default on Linux, where the authors ran): another dtype draws another stream.
+        chunk = state.randint(0, 256, size=(min(_DRAW_CHUNK, n_images - start), SIDE, SIDE), dtype=np.int64)
+        if start < keep:
+            kept.append(chunk[: keep - start].astype(np.uint8))
+    labels = state.randint(0, N_CLASSES, size=n_images, dtype=np.int64)[:keep].astype(np.uint8)
+    images = np.concatenate(kept) if kept else np.empty((0, SIDE, SIDE), dtype=np.uint8)
+    return images, labels
+
+
+def authors_random_splits(
+    n_train: int, n_val: int, n_test: int, where: str = "datasets.synthetic"
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The authors' random dataset (:data:`AUTHORS_RANDOM_SEED`): images and labels per split.
+
+    ``train`` is its first ``n_train`` training images, ``val`` the next ``n_val`` (the pipeline
+    trains on both, in this order: the authors' first ``n_train + n_val``), ``test`` its first
+    ``n_test`` test images. ``where`` names the config entry in the error when they are too many.
+    """
+    if n_train + n_val > AUTHORS_RANDOM_SIZES["train"] or n_test > AUTHORS_RANDOM_SIZES["test"]:
+        raise InputError(
+            f"{where}: the authors' random dataset has {AUTHORS_RANDOM_SIZES['train']} training and "
+            f"{AUTHORS_RANDOM_SIZES['test']} test images; got n_train + validation_size = {n_train + n_val} "
+            f"and n_test = {n_test}: lower them"
+        )
+    state = np.random.RandomState(AUTHORS_RANDOM_SEED)
+    x, y = _authors_draw(state, AUTHORS_RANDOM_SIZES["train"], n_train + n_val)
+    test = _authors_draw(state, AUTHORS_RANDOM_SIZES["test"], n_test)
+    return {"train": (x[:n_train], y[:n_train]), "val": (x[n_train:], y[n_train:]), "test": test}
 
 
 def make_dataset(
@@ -82,14 +131,20 @@ def make_dataset(
     n_test: int,
     seed: int,
 ) -> Path:
-    """Write synthetic dataset ``name`` of ``kind`` with the given split sizes as a prepared ``.npz``."""
+    """Write synthetic dataset ``name`` of ``kind`` with the given split sizes as a prepared ``.npz``.
+
+    ``seed`` draws every kind but ``random_authors``, which is the authors' fixed draw.
+    """
     if kind not in KINDS:
         raise InputError(f"datasets.synthetic.{name}.kind: {kind!r} is unknown; choose one of {', '.join(KINDS)}")
     sizes = {"train": n_train, "val": n_val, "test": n_test}
+    if kind == "random_authors":
+        splits = authors_random_splits(n_train, n_val, n_test, where=f"datasets.synthetic.{name}")
+    else:
+        splits = {split: synthetic_split(kind, sizes[split], generator(seed, name, split)) for split in SPLITS}
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
-        x, y = synthetic_split(kind, sizes[split], generator(seed, name, split))
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = splits[split]
     if kind == "polynomial":
         arrays["task"] = np.array("regression")
     out_path = Path(out_path)
