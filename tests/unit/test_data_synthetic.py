@@ -181,8 +181,9 @@ def test_halves_put_two_shrunk_images_side_by_side(same: bool) -> None:
     x = _classes_image(y)
     images, labels = halves_split(x, y, same, generator(0, "halves"))
     assert images.shape == (3000, 28, 28) and images.dtype == np.uint8 and labels.dtype == np.uint8
-    left = (images[:, 0, 0].astype(int) - 10) // 20
-    right = (images[:, 0, 27].astype(int) - 10) // 20
+    # Rounded: the uint8 Gaussian of a flat image can truncate it by one (e.g. 30 -> 29.999... -> 29).
+    left = np.rint((images[:, 0, 0].astype(int) - 10) / 20).astype(int)
+    right = np.rint((images[:, 0, 27].astype(int) - 10) / 20).astype(int)
     np.testing.assert_array_equal(left, y)  # the left half is image i, shrunk
     assert (images[:, :, :14] == images[:, :1, :1]).all() and (images[:, :, 14:] == images[:, :1, 27:28]).all()
     if same:
@@ -195,8 +196,8 @@ def test_halves_put_two_shrunk_images_side_by_side(same: bool) -> None:
 
 
 def test_halves_shrink_as_the_authors_code() -> None:
-    """scikit-image 0.15's resize to width 14: a Gaussian of sigma 0.5 (edges mirrored), then the mean of
-    columns 2j and 2j + 1; output column j weighs input columns 2j - 1 .. 2j + 2 by about 0.053 / 0.447."""
+    """scikit-image 0.15's resize to width 14: a Gaussian of sigma 0.5 (edges mirrored) filtered in uint8, so
+    truncated, then the mean of columns 2j and 2j + 1, rounded."""
     from clusterability.data.halves import shrink_width
 
     x = np.zeros((1, 28, 28), dtype=np.uint8)
@@ -204,19 +205,25 @@ def test_halves_shrink_as_the_authors_code() -> None:
     small = shrink_width(x)
     assert small.shape == (1, 28, 14)
     assert np.abs(small[0, :, 1:-1].astype(int) - 128).max() <= 1
-    # One white column 2j: output column j gets 255 x 0.4465 (114), column j - 1 255 x 0.0534 (14), the rest 0.
     g = np.exp(-0.5 * (np.arange(-2, 3) / 0.5) ** 2)
     g /= g.sum()  # scipy's Gaussian of sigma 0.5 (radius 2)
-    near, far = (g[2] + g[1]) / 2, (g[1] + g[0]) / 2
+    # One column of 100 at column 10: the Gaussian gives 100 g = 0.03, 10.6, 78.7, 10.6, 0.03 in columns
+    # 8-12, which the uint8 filter truncates to 0, 10, 78, 10, 0; output column 5 is (78 + 10) / 2 = 44
+    # (45 from the untruncated values), column 4 (0 + 10) / 2 = 5, the rest 0.
+    assert [int(v) for v in np.floor(100 * g)] == [0, 10, 78, 10, 0]
     x = np.zeros((1, 1, 28), dtype=np.uint8)
-    x[0, 0, 10] = 255
+    x[0, 0, 10] = 100
     out = shrink_width(x)[0, 0].astype(int)
-    assert out[5] == round(255 * near) == 114 and out[4] == round(255 * far) == 14
-    assert out[6] == 0 and out[[0, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13]].sum() == 0
-    # Mirrored edges: a white first column counts once more through its mirror image (column -1 is column 1).
+    assert out[5] == 44 and round(100 * (g[2] + g[3]) / 2) == 45
+    assert out[4] == 5 and out[6] == 0 and out[[0, 1, 2, 3, 7, 8, 9, 10, 11, 12, 13]].sum() == 0
+    # Mirrored edges: a white column 1 reaches column 0 twice (column -1 is column 1): 255 x 2 g[1] = 54.3
+    # truncated to 54, column 1 255 g[2] = 200.6 to 200; output column 0 is (54 + 200) / 2.
     x = np.zeros((1, 1, 28), dtype=np.uint8)
     x[0, 0, 1] = 255
-    assert shrink_width(x)[0, 0, 0] == round(255 * (near + g[1] / 2))
+    assert int(255 * 2 * g[1]) == 54 and int(255 * g[2]) == 200
+    assert shrink_width(x)[0, 0, 0] == (54 + 200) // 2
+    with pytest.raises(ValueError, match="uint8"):
+        shrink_width(x.astype(np.float64))
 
 
 def test_make_halves_writes_each_split_deterministically(tmp_path: Path) -> None:

@@ -42,14 +42,19 @@ HALF = SIDE // 2
 def shrink_width(images: np.ndarray, width: int = HALF) -> np.ndarray:
     """uint8 images ``(n, h, 2 * width)`` -> uint8 ``(n, h, width)``, halved along the width as the authors'
     code does it (``skimage.transform.resize`` of scikit-image 0.15, ``generate_datasets.py``): a Gaussian of
-    sigma (factor - 1) / 2 = 0.5 along the width, edges mirrored, then the mean of columns 2j and 2j + 1
-    (bilinear sampling at their midpoint). Output column j weighs input columns 2j - 1 .. 2j + 2 by about
-    0.053, 0.447, 0.447, 0.053."""
+    sigma (factor - 1) / 2 = 0.5 along the width, edges mirrored, filtered *in uint8* (0.15 filters before it
+    converts to floats, and scipy's uint8 output truncates), then as floats in [0, 1] (``img_as_float``) the
+    mean of columns 2j and 2j + 1 (bilinear sampling at their midpoint), times 255 and rounded (the code's
+    ``round(X * 255 / max)``: max is 1 on MNIST's and Fashion-MNIST's training and test sets). Output
+    column j weighs input columns 2j - 1 .. 2j + 2 by about 0.053, 0.447, 0.447, 0.053."""
+    if images.dtype != np.uint8:
+        raise ValueError(f"shrink_width takes uint8 images, got {images.dtype}")
     if images.shape[2] != 2 * width:
         raise ValueError(f"shrink_width halves the width: {images.shape[2]} columns to {width}")
-    smooth = ndimage.gaussian_filter1d(images.astype(np.float64), sigma=0.5, axis=2, mode="mirror")
-    out = 0.5 * (smooth[..., 0::2] + smooth[..., 1::2])
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    smooth = ndimage.gaussian_filter1d(images, sigma=0.5, axis=2, mode="mirror")  # uint8 out: truncated
+    unit = np.multiply(smooth, 1.0 / 255, dtype=np.float64)
+    out = 0.5 * unit[..., 0::2] + 0.5 * unit[..., 1::2]
+    return np.clip(np.round(out * 255), 0, 255).astype(np.uint8)
 
 
 def partners(labels: np.ndarray, same: bool, rng: np.random.Generator) -> np.ndarray:
