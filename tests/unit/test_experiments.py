@@ -149,7 +149,7 @@ def test_p2_mlp_tables_reuse_p1_networks(config: dict) -> None:
     # Figure A.1: P1's first 100 freshly initialized MLPs, clustered with k = 12.
     assert len(exp.networks("p2/init_networks")) == 100
     assert exp.datasets["mnist_halves_diff"].of == ("mnist",) and not exp.datasets["mnist_halves_diff"].same
-    assert exp.datasets["polynomial"].generator == "polynomial"
+    assert exp.datasets["polynomial"].generator == "polynomial_authors"  # the authors' draw (test_polynomial_settings)
 
 
 def test_paper_parts(config: dict) -> None:
@@ -464,6 +464,7 @@ CHANGED_SINCE_SPLIT = (
         "docs/reproducibility.md, VGG layer order and dense head",
     ),
     (("datasets", "synthetic", "memorization", "kind"), "random_authors", "docs/reproducibility.md, Memorization set"),
+    (("datasets", "synthetic", "polynomial", "kind"), "polynomial_authors", "docs/reproducibility.md, Polynomials"),
 )
 
 

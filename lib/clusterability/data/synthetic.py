@@ -17,9 +17,15 @@
     ``a, b in {0, 1, 2}``: target ``j`` sums the monomials whose bit is set in
     ``j`` (:func:`polynomial_targets`). Written as a regression dataset
     (``task = "regression"``, see :func:`~clusterability.data.prepare.load_prepared`).
+``polynomial_authors`` (P2 Table A.19's dataset)
+    The same task on the authors' own draw of the inputs (:func:`authors_polynomial_splits`):
+    numpy's legacy seed 42, 60,000 training inputs, then 10,000 test inputs. P2 A.7 says
+    only "independently normally distributed with mean 0 and variance 1"; the MSE of
+    these targets is heavy-tailed (one input can hold a quarter of a test set's), so
+    Table A.19's losses depend on the draw.
 
 :func:`make_dataset` draws every split from ``generator(seed, kind, split)``
-(``random_authors``: from the authors' seed, whatever ``seed``) and writes the
+(``random_authors``, ``polynomial_authors``: from the authors' seed, whatever ``seed``) and writes the
 same ``.npz`` layout as :func:`~clusterability.data.prepare.prepare_dataset`,
 so training reads them like MNIST.
 """
@@ -38,7 +44,9 @@ from clusterability.seeds import generator
 
 #: The kinds drawn from the pipeline's seeds (:func:`synthetic_split`), and all kinds.
 SEEDED_KINDS = ("lines", "random", "polynomial")
-KINDS = (*SEEDED_KINDS, "random_authors")
+KINDS = (*SEEDED_KINDS, "random_authors", "polynomial_authors")
+#: The kinds of the polynomial regression task (P2 A.7): written with ``task = "regression"``.
+POLYNOMIAL_KINDS = ("polynomial", "polynomial_authors")
 #: The authors' random dataset (nn_modularity and clusterability_in_neural_networks,
 #: src/generate_datasets.py, ``-s random``): after ``np.random.seed(42)``, ``randint(0, 256, (60000, 28, 28))``,
 #: ``randint(0, 10, 60000)``, then the same for 10,000 test images. Their memorization runs
@@ -46,6 +54,11 @@ KINDS = (*SEEDED_KINDS, "random_authors")
 AUTHORS_RANDOM_SEED = 42
 AUTHORS_RANDOM_SIZES = {"train": 60000, "test": 10000}
 _DRAW_CHUNK = 5000  # images per randint call: numpy's legacy stream does not depend on the chunking
+#: The authors' polynomial dataset (clusterability_in_neural_networks, src/generate_datasets.py,
+#: ``polynomial_regression_dataset``, ``-s poly``): after ``np.random.seed(42)``, ``normal(size=(60000, 2))``
+#: for the training inputs, then ``normal(size=(10000, 2))`` for the test inputs, float64.
+AUTHORS_POLYNOMIAL_SEED = 42
+AUTHORS_POLYNOMIAL_SIZES = {"train": 60000, "test": 10000}
 #: The exponents ``(a, b)`` of the monomials ``x^a y^b`` of the polynomial dataset, bit ``m`` of a target's index.
 MONOMIALS = tuple((a, b) for a in range(3) for b in range(3))
 
@@ -121,6 +134,33 @@ def authors_random_splits(
     return {"train": (x[:n_train], y[:n_train]), "val": (x[n_train:], y[n_train:]), "test": test}
 
 
+def authors_polynomial_splits(
+    n_train: int, n_val: int, n_test: int, where: str = "datasets.synthetic"
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The authors' polynomial dataset (:data:`AUTHORS_POLYNOMIAL_SEED`): inputs and targets per split.
+
+    ``train`` is its first ``n_train`` training inputs, ``val`` the next ``n_val`` (the pipeline
+    trains on both, in this order: the authors' first ``n_train + n_val``), ``test`` its first
+    ``n_test`` test inputs. Targets come from the float64 inputs (:func:`polynomial_targets`, this
+    module's column order: the authors' ``itertools.product`` order is a permutation of the columns);
+    inputs and targets are stored as float32, which is what Keras trained on.
+    """
+    if n_train + n_val > AUTHORS_POLYNOMIAL_SIZES["train"] or n_test > AUTHORS_POLYNOMIAL_SIZES["test"]:
+        raise InputError(
+            f"{where}: the authors' polynomial dataset has {AUTHORS_POLYNOMIAL_SIZES['train']} training and "
+            f"{AUTHORS_POLYNOMIAL_SIZES['test']} test inputs; got n_train + validation_size = {n_train + n_val} "
+            f"and n_test = {n_test}: lower them"
+        )
+    state = np.random.RandomState(AUTHORS_POLYNOMIAL_SEED)
+    x_train = state.normal(size=(AUTHORS_POLYNOMIAL_SIZES["train"], 2))[: n_train + n_val]
+    x_test = state.normal(size=(AUTHORS_POLYNOMIAL_SIZES["test"], 2))[:n_test]
+
+    def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return x.astype(np.float32), polynomial_targets(x)
+
+    return {"train": split(x_train[:n_train]), "val": split(x_train[n_train:]), "test": split(x_test)}
+
+
 def make_dataset(
     name: str,
     kind: str,
@@ -133,19 +173,21 @@ def make_dataset(
 ) -> Path:
     """Write synthetic dataset ``name`` of ``kind`` with the given split sizes as a prepared ``.npz``.
 
-    ``seed`` draws every kind but ``random_authors``, which is the authors' fixed draw.
+    ``seed`` draws every kind but ``random_authors`` and ``polynomial_authors``, the authors' fixed draws.
     """
     if kind not in KINDS:
         raise InputError(f"datasets.synthetic.{name}.kind: {kind!r} is unknown; choose one of {', '.join(KINDS)}")
     sizes = {"train": n_train, "val": n_val, "test": n_test}
     if kind == "random_authors":
         splits = authors_random_splits(n_train, n_val, n_test, where=f"datasets.synthetic.{name}")
+    elif kind == "polynomial_authors":
+        splits = authors_polynomial_splits(n_train, n_val, n_test, where=f"datasets.synthetic.{name}")
     else:
         splits = {split: synthetic_split(kind, sizes[split], generator(seed, name, split)) for split in SPLITS}
     arrays: dict[str, np.ndarray] = {}
     for split in SPLITS:
         arrays[f"x_{split}"], arrays[f"y_{split}"] = splits[split]
-    if kind == "polynomial":
+    if kind in POLYNOMIAL_KINDS:
         arrays["task"] = np.array("regression")
     out_path = Path(out_path)
     write_npz(out_path, name=np.array(name), **arrays)

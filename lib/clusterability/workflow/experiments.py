@@ -617,9 +617,9 @@ def _input_output_sizes(dataset: Dataset) -> tuple[int, int]:
     """The inputs (pixels times channels, or features) and outputs (classes, or targets) of a network of ``dataset``."""
     from clusterability.data.prepare import N_CLASSES, SIDE
     from clusterability.data.sources import get_source
-    from clusterability.data.synthetic import MONOMIALS
+    from clusterability.data.synthetic import MONOMIALS, POLYNOMIAL_KINDS
 
-    if dataset.kind == "synthetic" and dataset.generator == "polynomial":
+    if dataset.kind == "synthetic" and dataset.generator in POLYNOMIAL_KINDS:
         return 2, 2 ** len(MONOMIALS)  # x, y -> one target per polynomial
     if dataset.kind == "native" and get_source(dataset.of[0]).kind == "cifar10_bin":
         return 32 * 32 * 3, N_CLASSES
