@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
+from authors_settings import AUTHORS_PRUNING, pruning_schedule
 
 from clusterability.workflow.config import load_config
 
@@ -218,9 +219,4 @@ def test_memorization_runs_train_as_the_authors_code() -> None:
         assert family.dataset == "memorization", name
         assert (train.epochs, train.prune_epochs, train.shuffle, train.dropout) == (100, 100, False, dropout), name
         assert (train.batch_size, train.learning_rate, train.widths) == (128, 1e-3, (256, 256, 256, 256)), name
-        assert (train.initial_sparsity, train.final_sparsity, train.pruning_power, train.pruning_frequency) == (
-            0.5,
-            0.9,
-            3.0,
-            10,
-        ), name
+        assert pruning_schedule(train) == AUTHORS_PRUNING, name

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from authors_settings import AUTHORS_PRUNING, pruning_schedule
 
 from clusterability.workflow.config import load_config
 
@@ -46,12 +47,7 @@ def test_polynomial_mlps_train_as_the_authors_mlp_regression_config(experiments:
         assert family.dataset == "polynomial" and family.runs == 5, name
         assert (train.architecture, train.widths, train.dropout) == ("mlp", (256, 256, 256, 256), 0.0), name
         assert (train.epochs, train.prune_epochs, train.batch_size, train.learning_rate) == (20, 20, 128, 1e-3), name
-        assert (train.initial_sparsity, train.final_sparsity, train.pruning_power, train.pruning_frequency) == (
-            0.5,
-            0.9,
-            3.0,
-            10,
-        ), name
+        assert pruning_schedule(train) == AUTHORS_PRUNING, name
         assert (train.l1, train.l2, train.first_layer_l1, train.shuffle) == (l1, l2, first_layer_l1, True), name
 
 

@@ -113,6 +113,15 @@ def _authors_draw(state: np.random.RandomState, n_images: int, keep: int) -> tup
     return images, labels
 
 
+def _check_authors_sizes(what: str, sizes: dict[str, int], n_train: int, n_val: int, n_test: int, where: str) -> None:
+    """Refuse more images (inputs) than the authors' dataset ``what`` has (``sizes``), naming the config entry."""
+    if n_train + n_val > sizes["train"] or n_test > sizes["test"]:
+        raise InputError(
+            f"{where}: the authors' {what} has {sizes['train']} training and {sizes['test']} test examples; got "
+            f"n_train + validation_size = {n_train + n_val} and n_test = {n_test}: lower them"
+        )
+
+
 def authors_random_splits(
     n_train: int, n_val: int, n_test: int, where: str = "datasets.synthetic"
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -122,12 +131,7 @@ def authors_random_splits(
     trains on both, in this order: the authors' first ``n_train + n_val``), ``test`` its first
     ``n_test`` test images. ``where`` names the config entry in the error when they are too many.
     """
-    if n_train + n_val > AUTHORS_RANDOM_SIZES["train"] or n_test > AUTHORS_RANDOM_SIZES["test"]:
-        raise InputError(
-            f"{where}: the authors' random dataset has {AUTHORS_RANDOM_SIZES['train']} training and "
-            f"{AUTHORS_RANDOM_SIZES['test']} test images; got n_train + validation_size = {n_train + n_val} "
-            f"and n_test = {n_test}: lower them"
-        )
+    _check_authors_sizes("random dataset", AUTHORS_RANDOM_SIZES, n_train, n_val, n_test, where)
     state = np.random.RandomState(AUTHORS_RANDOM_SEED)
     x, y = _authors_draw(state, AUTHORS_RANDOM_SIZES["train"], n_train + n_val)
     test = _authors_draw(state, AUTHORS_RANDOM_SIZES["test"], n_test)
@@ -145,12 +149,7 @@ def authors_polynomial_splits(
     module's column order: the authors' ``itertools.product`` order is a permutation of the columns);
     inputs and targets are stored as float32, which is what Keras trained on.
     """
-    if n_train + n_val > AUTHORS_POLYNOMIAL_SIZES["train"] or n_test > AUTHORS_POLYNOMIAL_SIZES["test"]:
-        raise InputError(
-            f"{where}: the authors' polynomial dataset has {AUTHORS_POLYNOMIAL_SIZES['train']} training and "
-            f"{AUTHORS_POLYNOMIAL_SIZES['test']} test inputs; got n_train + validation_size = {n_train + n_val} "
-            f"and n_test = {n_test}: lower them"
-        )
+    _check_authors_sizes("polynomial dataset", AUTHORS_POLYNOMIAL_SIZES, n_train, n_val, n_test, where)
     state = np.random.RandomState(AUTHORS_POLYNOMIAL_SEED)
     x_train = state.normal(size=(AUTHORS_POLYNOMIAL_SIZES["train"], 2))[: n_train + n_val]
     x_test = state.normal(size=(AUTHORS_POLYNOMIAL_SIZES["test"], 2))[:n_test]
