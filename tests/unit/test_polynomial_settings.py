@@ -108,6 +108,7 @@ def test_the_authors_polynomial_dataset_has_60000_and_10000_inputs(tmp_path: Pat
         make_dataset("polynomial", "polynomial_authors", tmp_path / "p.npz", n_train=10, n_val=0, n_test=10001, seed=0)
 
 
+@pytest.mark.tf
 def test_table_a19_losses_carry_the_regularization_and_the_mse_does_not(tmp_path: Path) -> None:
     """P2 Table A.19's "Train loss" / "Test loss" are Keras' ``loss`` / ``val_loss``: MSE + the L1 term (for a
     network with L1). ``train_loss`` is the last epoch's, ``test_loss`` the final weights' on the test set; the
