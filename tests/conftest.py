@@ -202,6 +202,17 @@ def pytest_itemcollected(item: pytest.Item) -> None:
         item.add_marker(pytest.mark.heavy)
 
 
+@pytest.fixture(autouse=True)
+def _tensorflow_only_in_tf_tests(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In a selection without the ``tf`` tests (``make test-fast``), a test that imports TensorFlow in the
+    test process fails: it would cost the fast tier seconds of import, so it belongs under ``tf``."""
+    before = "tensorflow" in sys.modules
+    yield
+    excluded = "not tf" in (request.config.getoption("markexpr") or "")
+    if excluded and not before and "tensorflow" in sys.modules and request.node.get_closest_marker("tf") is None:
+        pytest.fail(f"{request.node.nodeid} imported TensorFlow in the test process: mark it pytest.mark.tf")
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that read the tiny run go last, so the others run while it is being built.
