@@ -19,32 +19,20 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 FAMILIES = "mnist_cnn_dropout,fashion_mnist_plain,mnist_dropout,mnist_l2"
 
 
 def train(workdir: Path, families: list[str], out: Path) -> None:
     """Train run 0 of ``families`` one after the other in this process (tiny scale), weights into ``out``."""
-    from snakemake.utils import update_config
-
     from clusterability.data.prepare import load_prepared
     from clusterability.train.config import TrainConfig
     from clusterability.train.runtime import import_tf
     from clusterability.train.training import train_and_prune
     from clusterability.workflow import targets
-    from clusterability.workflow.config import load_config
+    from clusterability.workflow.config import load_workflow_config
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(config, yaml.safe_load((REPO / "config/scales/tiny.yaml").read_text()))
-    settings, experiments = load_config(
-        config,
-        str(REPO / "schemas/config.schema.yaml"),
-        paths=False,
-        base=str(REPO),
-        catalogue_schema=str(REPO / "schemas/experiments.schema.yaml"),
-    )
+    settings, experiments = load_workflow_config(REPO, "tiny")
     for index, family in enumerate(families):
         if index:
             _, keras, _ = import_tf(threads=1)

@@ -6,7 +6,7 @@ included), although a change to one kind leaves the others' files the same. When
 dataset, ``snakemake --cleanup-metadata results/data/NAME.npz`` (Snakemake's own way to skip the trigger of a
 change known not to change a result) keeps its file and what was built from it; say so with the run.
 
-    python docs/check_synthetic_unchanged.py --workdir WORK [--scale config/scales/fidelity.yaml] NAME...
+    python docs/check_synthetic_unchanged.py --workdir WORK [--scale fidelity] NAME...
 
 Exit status 1 when a dataset differs or is missing, 0 when all are the same.
 """
@@ -19,33 +19,21 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--scale", type=Path, default=REPO / "config/scales/fidelity.yaml")
+    parser.add_argument("--scale", default="fidelity", help="a scale of config/scales (paper: none)")
     parser.add_argument("names", nargs="+")
     args = parser.parse_args()
 
-    from snakemake.utils import update_config
-
     from clusterability.data.synthetic import make_dataset
     from clusterability.seeds import derive_seed
-    from clusterability.workflow.config import load_config
+    from clusterability.workflow.config import load_workflow_config
 
-    config = yaml.safe_load((REPO / "config.yaml").read_text())
-    update_config(config, yaml.safe_load(args.scale.read_text()))
-    settings, experiments = load_config(
-        config,
-        str(REPO / "schemas/config.schema.yaml"),
-        paths=False,
-        base=str(REPO),
-        catalogue_schema=str(REPO / "schemas/experiments.schema.yaml"),
-    )
+    settings, experiments = load_workflow_config(REPO, args.scale)
     same = True
     for name in args.names:
         dataset = experiments.datasets[name]
