@@ -262,3 +262,14 @@ def test_stack_puts_two_images_in_two_channels(same: bool, tmp_path: Path) -> No
     assert stacked["x_train"].shape == (60, 28, 28, 2) and stacked["x_test"].shape == (20, 28, 28, 2)
     with pytest.raises(InputError, match="unknown layout 'side'"):
         make_paired("s", source, tmp_path / "x.npz", same=same, seed=4, layout="side")
+
+
+def test_the_schema_allows_exactly_the_kinds_make_dataset_draws() -> None:
+    """``datasets.synthetic.*.kind`` in schemas/config.schema.yaml and ``synthetic.KINDS`` list the same kinds."""
+    import yaml
+
+    from clusterability.data.synthetic import KINDS
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[2] / "schemas/config.schema.yaml").read_text())
+    synthetic = schema["properties"]["datasets"]["properties"]["synthetic"]["additionalProperties"]
+    assert sorted(synthetic["properties"]["kind"]["enum"]) == sorted(KINDS)
