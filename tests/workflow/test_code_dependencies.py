@@ -192,6 +192,40 @@ def test_code_params_move_with_logic_only(code_copy: tuple[Path, Path]) -> None:
     assert "table" in _changed(before, _hashes(lib, scripts))
 
 
+def test_code_hashes_are_cached_by_content(code_copy: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The on-disk cache gives the hash the code gives, is keyed by content (an edit misses it, restoring the
+    edit hits it again), and a malformed or unwritable cache file is ignored."""
+    from clusterability.workflow import provenance
+
+    lib, scripts = code_copy
+    root, script = lib / "clusterability", scripts / "gather_shuffles.py"
+    cache = root / provenance.CACHE_FILE
+    computed = provenance._code_hash(script, root)
+    assert not cache.exists() and provenance.code_hash(script, root) == computed and cache.is_file()
+
+    def no_parsing(*args: object) -> str:
+        raise AssertionError("parsed the library again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(provenance, "_code_hash", no_parsing)
+        assert provenance.code_hash(script, root) == computed  # a hit, in this process or another
+    statistics = root / "core/statistics.py"
+    original = statistics.read_text()
+    statistics.write_text(original.replace("s.std(ddof=1)", "s.std(ddof=0)"))
+    edited = provenance.code_hash(script, root)
+    assert edited != computed and edited == provenance._code_hash(script, root)
+    statistics.write_text(original)
+    with monkeypatch.context() as patch:
+        patch.setattr(provenance, "_code_hash", no_parsing)
+        assert provenance.code_hash(script, root) == computed  # back to the cached version
+    for text in ("{not json", "[1, 2]", json.dumps({"0" * 64: "not a hash"}), "\xff"):
+        cache.write_text(text)
+        assert provenance.code_hash(script, root) == computed
+    shutil.rmtree(cache.parent)
+    cache.parent.write_text("")  # a cache folder that cannot be made (as a read-only package's, even for root)
+    assert provenance.code_hash(script, root) == computed
+
+
 def test_moving_a_definition_to_another_module_reruns_nothing(code_copy: tuple[Path, Path]) -> None:
     """Which module holds a function is layout: ``z_score`` moved out of statistics.py (and imported back)
     leaves every hash alone; changing its logic there moves exactly its users'."""

@@ -177,6 +177,13 @@ def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def safe_load(text: str) -> Any:
+    """YAML's safe loader, libyaml's (``CSafeLoader``, several times faster) where PyYAML was built with it."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def read_schemas(
     schema_path: str | Path, catalogue_path: str | Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -187,11 +194,10 @@ def read_schemas(
     share their ``$defs``; in the whole configuration, catalogue merged in, every key
     of the catalogue is required.
     """
-    import yaml
 
     catalogue_path = Path(schema_path).with_name(CATALOGUE_SCHEMA) if catalogue_path is None else catalogue_path
-    config = yaml.safe_load(Path(schema_path).read_text())
-    catalogue = yaml.safe_load(Path(catalogue_path).read_text())
+    config = safe_load(Path(schema_path).read_text())
+    catalogue = safe_load(Path(catalogue_path).read_text())
     defs = {**config.get("$defs", {}), **catalogue.get("$defs", {})}
     whole = {
         **config,
@@ -217,7 +223,7 @@ def read_catalogue(files: Sequence[str], base: str | Path, schema: Mapping[str, 
                 "config/experiments/p1.yaml"
             )
         try:
-            entries = yaml.safe_load(path.read_text())
+            entries = safe_load(path.read_text())
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             problem = " ".join(str(exc).split())
             raise InputError(f"{name}: not valid YAML ({problem}); fix the file") from None
@@ -268,15 +274,14 @@ def load_workflow_config(
     """The configuration a ``snakemake`` run in the workflow folder ``base`` sees at ``scale``: config.yaml,
     ``config/scales/<scale>.yaml`` over it (none for ``paper``) and the catalogue files, validated
     (:func:`load_config`). For scripts outside Snakemake (the docs' renderers)."""
-    import yaml
 
     base = Path(base)
-    config = yaml.safe_load((base / "config.yaml").read_text())
+    config = safe_load((base / "config.yaml").read_text())
     if scale != "paper":
         scale_file = base / "config" / "scales" / f"{scale}.yaml"
         if not scale_file.is_file():
             raise InputError(f"{scale_file}: no such scale; choose paper or a file of {scale_file.parent}")
-        config = merge(config, yaml.safe_load(scale_file.read_text()))
+        config = merge(config, safe_load(scale_file.read_text()))
     schemas = base / "schemas"
     return load_config(
         config, schemas / "config.schema.yaml", paths=paths, base=base, catalogue_schema=schemas / CATALOGUE_SCHEMA

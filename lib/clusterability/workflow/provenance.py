@@ -17,6 +17,14 @@ comment, a docstring, reformatting, or moving a definition to another module
 reruns nothing, and a logic change reruns exactly the jobs whose code it is.
 The runs recorded under ``docs/`` store these hashes, so a test can tell
 whether the code has changed in logic since (``docs/reproducibility.md``).
+
+Parsing the library takes about 0.6 s, which every Snakemake invocation (and
+every SLURM job, which runs Snakemake again) would pay. So :func:`code_hash`
+keeps its results in ``__pycache__/code-hashes.json`` beside the package, keyed
+by the bytes of the script, of every module of the package and the Python
+version: a cached hash is one the same code gave, and a ``git checkout`` that
+restores a version finds its hashes again. The file is only a cache: unreadable,
+malformed or read-only, it is ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +32,11 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import json
 import os
+import re
+import sys
+import tempfile
 from pathlib import Path
 
 from clusterability.errors import InputError
@@ -181,11 +193,73 @@ def _logic_statements(path: str, mtime_ns: int, size: int) -> tuple[str, ...]:
     )
 
 
+CACHE_FILE = Path("__pycache__", "code-hashes.json")
+_CACHE_ENTRIES = 512
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def code_hash(script: str | Path, root: str | Path = PACKAGE_DIR) -> str:
     """The sha256 of a workflow script's logic and of the library modules it imports: their top-level
     statements (:func:`logic_statements`) as one sorted collection, other libraries' imports counted once
     however many modules repeat them. ``root``: the package the script runs (another checkout's
-    ``lib/clusterability``, say)."""
+    ``lib/clusterability``, say). Cached by content (module docstring)."""
+    root = Path(root)
+    key = hashlib.sha256(f"{_library_fingerprint(root)}\n".encode() + Path(script).read_bytes()).hexdigest()
+    cache_path = root / CACHE_FILE
+    cached = _read_cache(cache_path)
+    if key in cached:
+        return cached[key]
+    value = _code_hash(script, root)
+    _write_cache(cache_path, {**cached, key: value})
+    return value
+
+
+def _library_fingerprint(root: Path) -> str:
+    """A digest of the Python version and of every module of the package at ``root``, path and bytes."""
+    files = sorted(root.rglob("*.py"))
+    stats = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    return _fingerprint(str(root), stats)
+
+
+@functools.lru_cache(maxsize=16)
+def _fingerprint(root: str, stats: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256(f"{sys.version_info[:2]}\n".encode())  # ast.dump's output differs between Pythons
+    for name, _, _ in stats:
+        path = Path(name)
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode() + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _read_cache(path: Path) -> dict[str, str]:
+    """The cached hashes, or none where the file is missing or not a mapping of hashes to hashes."""
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(cached, dict):
+        return {}
+    return {k: v for k, v in cached.items() if isinstance(v, str) and _HASH.fullmatch(k) and _HASH.fullmatch(v)}
+
+
+def _write_cache(path: Path, cached: dict[str, str]) -> None:
+    """Write the newest ``_CACHE_ENTRIES`` hashes atomically; a folder that cannot be written is left alone."""
+    try:
+        path.parent.mkdir(exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".code-hashes.", suffix=".tmp")
+        try:
+            os.chmod(fd, 0o644)
+            with os.fdopen(fd, "w") as f:
+                json.dump(dict(list(cached.items())[-_CACHE_ENTRIES:]), f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+
+
+def _code_hash(script: str | Path, root: str | Path = PACKAGE_DIR) -> str:
+    """:func:`code_hash`, computed."""
     imports: set[str] = set()
     definitions: list[str] = []
     for origin, path in [("script", script), *(("library", p) for p in script_module_files(script, root))]:
