@@ -1,5 +1,6 @@
 # Stage 3: each network's n-cut for a k, and its shuffle null distribution fanned out
-# in chunks. These jobs never import TensorFlow: they read the weights from .npz files.
+# in chunks (made by the gather job itself where they fit one chunk). These jobs never
+# import TensorFlow: they read the weights from .npz files.
 
 
 rule cluster_network:
@@ -57,16 +58,20 @@ rule gather_shuffles:
     input:
         network="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
         chunks=shuffle_chunk_files,
+        # where the shuffles fit one chunk, the job makes them itself (no shuffle_chunk job)
+        weights=gather_weights,
     output:
         "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.json",
     log:
         "logs/gather_shuffles/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.log",
+    benchmark:
+        "results/benchmarks/gather_shuffles/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.tsv"
     conda:
         "../envs/core.yaml"
-    threads: res("light", "threads")
+    threads: gather_res("threads")
     resources:
-        mem_mb=res("light", "mem_mb"),
-        runtime=res("light", "runtime"),
+        mem_mb=gather_res("mem_mb"),
+        runtime=gather_res("runtime"),
     params:
         code=code_params("gather_shuffles.py"),
     script:

@@ -70,6 +70,16 @@ def res(kind, key):
     return CONFIG["resources"][kind][key]
 
 
+def gather_res(key):
+    """A gather_shuffles job's resource: a clustering's where it makes the shuffles itself, else `light`'s."""
+
+    def value(wildcards):
+        fans_out = targets.fans_out(CLUSTERING["chunk_size"], wildcards.n)
+        return res("light" if fans_out else "cluster", key)
+
+    return value
+
+
 def train_res(key):
     """A resource of a family's training job: its architecture's (resources.train_per_architecture) or `train`."""
     return lambda wildcards: batches.train_resources(
@@ -111,6 +121,9 @@ shuffle_chunk_files = _wildcards(
     targets.shuffle_chunk_files,
     CLUSTERING["chunk_size"],
     names=[*_K, "method", "n"],
+)
+gather_weights = _wildcards(
+    targets.gather_weights, CLUSTERING["chunk_size"], names=[*_STAGE, "n"]
 )
 batch_runs = _wildcards(
     batches.batch_runs, EXPERIMENTS, SEED, BATCHED, names=["family", "batch"]

@@ -5,26 +5,17 @@ from clusterability.workflow.jobs import script_job
 with script_job(snakemake) as log:
     from clusterability.atomic import write_json
     from clusterability.core.build import network_graph
-    from clusterability.core.measure import shuffle_ncuts
+    from clusterability.core.measure import shuffle_chunk
     from clusterability.io.npz import load_weights
 
-    indices = list(range(*snakemake.params.indices))
-    ncuts = shuffle_ncuts(
+    chunk = shuffle_chunk(
         network_graph(load_weights(snakemake.input.weights)),
         snakemake.params.k,
         seed=snakemake.params.seed,
         method=snakemake.wildcards.method,
-        indices=indices,
+        indices=range(*snakemake.params.indices),
         solver=snakemake.params.solver,
         n_init=snakemake.params.n_init,
     )
-    chunk = {
-        "method": snakemake.wildcards.method,
-        "seed": snakemake.params.seed,
-        "k": snakemake.params.k,
-        "solver": snakemake.params.solver,
-        "indices": indices,
-        "ncuts": ncuts.tolist(),
-    }
     write_json(snakemake.output[0], chunk)
-    log.info("%d shuffles, mean n-cut %.4f", len(indices), ncuts.mean())
+    log.info("%d shuffles, mean n-cut %.4f", len(chunk["ncuts"]), sum(chunk["ncuts"]) / len(chunk["ncuts"]))

@@ -183,8 +183,17 @@ def test_shuffle_chunks_and_lesion_scope(paper: Experiments) -> None:
     assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "320") == [
         f"{base}/chunk{c}.json" for c in range(5)
     ]
-    assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "50") == [f"{base}/chunk0.json"]
+    # Shuffles that fit one chunk are made by the gather job: no chunk files, the weights instead.
+    assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "50") == []
+    assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "64") == []
+    assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "65") == [
+        f"{base}/chunk0.json",
+        f"{base}/chunk1.json",
+    ]
     assert targets.shuffle_chunk_files(64, "mnist_plain", "0", "pruned", "4", "layer", "0") == []
+    weights = ["results/networks/mnist_plain/run0/weights_pruned.npz"]
+    assert targets.gather_weights(64, "mnist_plain", "0", "pruned", "50") == weights
+    assert targets.gather_weights(64, "mnist_plain", "0", "pruned", "320") == []
     scopes = paper.lesion_scopes()  # Figure A.6's every pair of the one lesioned network
     assert targets.lesion_pair_scope(scopes, "fashion_mnist_dropout", "0", "pruned", "10") == "all"
     assert targets.lesion_pair_scope(scopes, "fashion_mnist_dropout", "1", "pruned", "10") == "important"

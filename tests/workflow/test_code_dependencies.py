@@ -38,7 +38,12 @@ PINNED = {
         "core/statistics data data/formats data/prepare data/sources errors io io/npz lesions limits report "
         "report/columns report/figures report/tables seeds threads workflow workflow/jobs"
     ),
-    "gather_shuffles": "atomic core core/statistics errors threads workflow workflow/jobs",
+    # (it shuffles the network itself where the shuffles fit one chunk: rules/clustering.smk)
+    "gather_shuffles": (
+        "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/graph core/kmeans "
+        "core/layered_graph core/measure core/ncut core/network core/shuffles core/spectral core/statistics "
+        "errors io io/npz limits seeds threads workflow workflow/jobs"
+    ),
     "import_pretrained": (
         "atomic core core/network errors io io/keras_files io/network_files io/npz io/onnx_io io/state_dict "
         "io/torchvision io/wiring limits threads workflow workflow/jobs workflow/pretrained"
@@ -180,7 +185,7 @@ def test_code_params_move_with_logic_only(code_copy: tuple[Path, Path]) -> None:
     spectral = lib / "clusterability/core/spectral.py"
     original = spectral.read_text()
     spectral.write_text(original + "\n_EDITED = 1\n")
-    assert _changed(before, _hashes(lib, scripts)) == {"cluster_network", "shuffle_chunk"}
+    assert _changed(before, _hashes(lib, scripts)) == {"cluster_network", "shuffle_chunk", "gather_shuffles"}
     spectral.write_text(original)
 
     onnx = lib / "clusterability/io/onnx_io.py"

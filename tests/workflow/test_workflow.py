@@ -405,13 +405,15 @@ def test_shuffle_change_reruns_clustering_not_training(tiny_run: Path, env: dict
     jobs = planned_jobs(tiny_run, *args(limits={"shuffles": 6}), env=env)
     assert "train_network" not in jobs and "prepare_dataset" not in jobs and "cluster_network" not in jobs
     assert jobs["gather_shuffles"] == 6 and jobs["table"] == 1
-    assert jobs["shuffle_chunk"] == 6  # the one new chunk (shuffles 4-5) per network
+    # 6 shuffles are two chunks of 4: fanned out now, where the gathers made the 4 themselves.
+    assert jobs["shuffle_chunk"] == 12
 
 
 def test_k_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:
     jobs = planned_jobs(tiny_run, *args(tables={"table1": {"k": 5}}), env=env)
     assert "train_network" not in jobs
-    assert jobs["cluster_network"] == 6 and jobs["shuffle_chunk"] == 6  # one chunk of 4 shuffles each
+    # 4 shuffles fit one chunk: each gather makes them, no shuffle_chunk job
+    assert jobs["cluster_network"] == 6 and jobs["gather_shuffles"] == 6 and "shuffle_chunk" not in jobs
 
 
 def test_epoch_change_reruns_training_and_everything_after(tiny_run: Path, env: dict[str, str], args) -> None:
@@ -434,7 +436,7 @@ def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, st
     finally:
         spectral.write_text(original)
     assert "train_network" not in jobs and "prepare_dataset" not in jobs
-    assert jobs["cluster_network"] == 6 and jobs["shuffle_chunk"] == 6 and jobs["table"] == 1
+    assert jobs["cluster_network"] == 6 and jobs["gather_shuffles"] == 6 and jobs["table"] == 1
 
     training = lib_copy / "clusterability/train/training.py"
     original = training.read_text()
@@ -474,6 +476,7 @@ job("cluster_network.py", dict(weights={str(weights)!r}), out + "/net.json", k=4
 job("shuffle_chunk.py", dict(weights={str(weights)!r}), out + "/c0.json", k=4, seed=0, solver="fast", n_init=2,
     indices=[0, 2])
 job("gather_shuffles.py", dict(network=out + "/net.json", chunks=[out + "/c0.json"]), out + "/g.json")
+job("gather_shuffles.py", dict(network=out + "/net.json", chunks=[], weights=[{str(weights)!r}]), out + "/g1.json")
 lesion = dict(weights={str(fashion)!r}, clustering={str(fashion_k10)!r}, data={str(fashion_data)!r})
 job("lesion_single.py", lesion, out + "/single.csv", random=out + "/random.csv", random_sets=3, zero="weights",
     seed=0)
@@ -484,6 +487,8 @@ assert "tensorflow" not in sys.modules, "tensorflow was imported"
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(__import__("os").environ, **env))
     gathered = json.loads((tmp_path / "g.json").read_text())
     assert gathered["n_shuffles"] == 2 and len(gathered["shuffle_ncuts"]) == 2
+    made_here = json.loads((tmp_path / "g1.json").read_text())  # the same shuffles, made by the gather itself
+    assert gathered.pop("chunks") == 1 and made_here.pop("chunks") == 0 and made_here == gathered
     assert len(pd.read_csv(tmp_path / "random.csv")) == 3 * len(pd.read_csv(tmp_path / "single.csv"))
     assert list(pd.read_csv(tmp_path / "pairs.csv").columns)[:2] == ["x", "y"]
 

@@ -70,12 +70,26 @@ def chunk_range(chunk_size: int, chunk: int | str) -> list[int]:
     return [int(chunk) * chunk_size, (int(chunk) + 1) * chunk_size]
 
 
+def fans_out(chunk_size: int, n: int | str) -> bool:
+    """Whether a network's first ``n`` shuffles are made by ``shuffle_chunk`` jobs (more than one chunk of
+    ``chunk_size``) rather than by their ``gather_shuffles`` job itself (one job and process fewer)."""
+    return len(shuffle_chunks(int(n), chunk_size)) > 1
+
+
 def shuffle_chunk_files(
     chunk_size: int, network: str, run: int | str, stage: str, k: int | str, method: str, n: int | str
 ) -> list[str]:
-    """The fan-out chunks that hold shuffles ``0 .. n - 1`` of one network, stage, k and method."""
+    """The fan-out chunks that hold shuffles ``0 .. n - 1`` of one network, stage, k and method (none where
+    they fit one chunk: :func:`fans_out`)."""
+    if not fans_out(chunk_size, n):
+        return []
     base = f"results/clustering/{network}/run{run}/{stage}/k{k}/{method}"
     return [f"{base}/chunk{c}.json" for c in range(len(shuffle_chunks(int(n), chunk_size)))]
+
+
+def gather_weights(chunk_size: int, network: str, run: int | str, stage: str, n: int | str) -> list[str]:
+    """The weights a ``gather_shuffles`` job shuffles itself: the network's where its shuffles fit one chunk."""
+    return [] if fans_out(chunk_size, n) else [f"results/networks/{network}/run{run}/weights_{stage}.npz"]
 
 
 def lesion_pair_scope(
