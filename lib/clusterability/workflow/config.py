@@ -194,7 +194,6 @@ def read_schemas(
     share their ``$defs``; in the whole configuration, catalogue merged in, every key
     of the catalogue is required.
     """
-
     catalogue_path = Path(schema_path).with_name(CATALOGUE_SCHEMA) if catalogue_path is None else catalogue_path
     config = safe_load(Path(schema_path).read_text())
     catalogue = safe_load(Path(catalogue_path).read_text())
@@ -274,7 +273,6 @@ def load_workflow_config(
     """The configuration a ``snakemake`` run in the workflow folder ``base`` sees at ``scale``: config.yaml,
     ``config/scales/<scale>.yaml`` over it (none for ``paper``) and the catalogue files, validated
     (:func:`load_config`). For scripts outside Snakemake (the docs' renderers)."""
-
     base = Path(base)
     config = safe_load((base / "config.yaml").read_text())
     if scale != "paper":
