@@ -15,7 +15,7 @@ with script_job(snakemake):
     chunks = [(path, json.loads(Path(path).read_text())) for path in snakemake.input.chunks]
     if not chunks:  # one chunk's worth: made here (targets.fans_out), as shuffle_chunk would
         from clusterability.core.build import network_graph
-        from clusterability.core.measure import shuffle_chunk
+        from clusterability.core.shuffle_chunks import shuffle_chunk
         from clusterability.io.npz import load_weights
 
         weights = snakemake.input.weights[0]

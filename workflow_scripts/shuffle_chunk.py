@@ -5,7 +5,7 @@ from clusterability.workflow.jobs import script_job
 with script_job(snakemake) as log:
     from clusterability.atomic import write_json
     from clusterability.core.build import network_graph
-    from clusterability.core.measure import shuffle_chunk
+    from clusterability.core.shuffle_chunks import shuffle_chunk
     from clusterability.io.npz import load_weights
 
     chunk = shuffle_chunk(

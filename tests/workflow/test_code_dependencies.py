@@ -41,8 +41,8 @@ PINNED = {
     # (it shuffles the network itself where the shuffles fit one chunk: rules/clustering.smk)
     "gather_shuffles": (
         "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/graph core/kmeans "
-        "core/layered_graph core/measure core/ncut core/network core/shuffles core/spectral core/statistics "
-        "errors io io/npz limits seeds threads workflow workflow/jobs"
+        "core/layered_graph core/measure core/ncut core/network core/shuffle_chunks core/shuffles core/spectral "
+        "core/statistics errors io io/npz limits seeds threads workflow workflow/jobs"
     ),
     "import_pretrained": (
         "atomic core core/network errors io io/keras_files io/network_files io/npz io/onnx_io io/state_dict "
@@ -76,8 +76,8 @@ PINNED = {
     ),
     "shuffle_chunk": (
         "atomic core core/bipartite core/build core/dag_graph core/eigensolver core/graph core/kmeans "
-        "core/layered_graph core/measure core/ncut core/network core/shuffles core/spectral errors io io/npz "
-        "limits seeds threads workflow workflow/jobs"
+        "core/layered_graph core/measure core/ncut core/network core/shuffle_chunks core/shuffles core/spectral "
+        "errors io io/npz limits seeds threads workflow workflow/jobs"
     ),
     "table": (
         "atomic core core/network core/statistics data data/formats data/prepare data/sources errors io "

@@ -111,14 +111,3 @@ def shuffle_ncuts(
         ],
         dtype=np.float64,
     )
-
-
-def shuffle_chunk(
-    graph: Graph, k: int, *, seed: int, method: str, indices: range | list[int], solver: str = "fast", n_init: int = 10
-) -> dict[str, object]:
-    """The n-cuts of the shuffles numbered ``indices`` (:func:`shuffle_ncuts`) with what they were made with:
-    a fan-out chunk as the workflow writes it and :func:`~clusterability.core.statistics.collect_shuffles`
-    reads it."""
-    indices = [int(i) for i in indices]
-    ncuts = shuffle_ncuts(graph, k, seed=seed, method=method, indices=indices, solver=solver, n_init=n_init)
-    return {"method": method, "seed": seed, "k": k, "solver": solver, "indices": indices, "ncuts": ncuts.tolist()}
