@@ -30,8 +30,8 @@ def main() -> int:
     args = parser.parse_args()
 
     from clusterability.data.synthetic import make_dataset
-    from clusterability.seeds import derive_seed
     from clusterability.workflow.config import load_workflow_config
+    from clusterability.workflow.targets import dataset_seed
 
     settings, experiments = load_workflow_config(REPO, args.scale)
     same = True
@@ -41,7 +41,7 @@ def main() -> int:
         recorded = args.workdir / "results" / "data" / f"{name}.npz"
         with tempfile.TemporaryDirectory() as tmp:
             drawn = Path(tmp) / f"{name}.npz"
-            seed = derive_seed(settings["seed"], "data", name)
+            seed = dataset_seed(settings["seed"], name)  # as rule make_synthetic_dataset
             make_dataset(name, dataset.generator, drawn, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
             new = hashlib.md5(drawn.read_bytes()).hexdigest()
         old = hashlib.md5(recorded.read_bytes()).hexdigest() if recorded.is_file() else "missing"

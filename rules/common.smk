@@ -11,7 +11,6 @@ from snakemake.logging import logger
 
 import clusterability
 from clusterability.errors import InputError
-from clusterability.seeds import derive_seed
 from clusterability.workflow import batches, targets
 from clusterability.workflow.config import load_config
 from clusterability.workflow.provenance import check_library, code_hash

@@ -50,8 +50,8 @@ rule prepare_dataset:
         source=lambda wildcards: DATASETS[wildcards.prepared].source,
         native=lambda wildcards: DATASETS[wildcards.prepared].kind == "native",
         # The source's seed: a native dataset has the same splits as the 28x28 one.
-        seed=lambda wildcards: derive_seed(
-            SEED, "data", DATASETS[wildcards.prepared].source
+        seed=lambda wildcards: targets.dataset_seed(
+            SEED, DATASETS[wildcards.prepared].source
         ),
     script:
         "../workflow_scripts/prepare_dataset.py"
@@ -72,7 +72,7 @@ rule make_synthetic_dataset:
         code=code_params("make_synthetic_dataset.py"),
         kind=lambda wildcards: DATASETS[wildcards.synthetic].generator,
         sizes=lambda wildcards: list(DATASETS[wildcards.synthetic].sizes),
-        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.synthetic),
+        seed=lambda wildcards: targets.dataset_seed(SEED, wildcards.synthetic),
     script:
         "../workflow_scripts/make_synthetic_dataset.py"
 
@@ -93,7 +93,7 @@ rule mix_datasets:
     params:
         code=code_params("mix_datasets.py"),
         separate=lambda wildcards: DATASETS[wildcards.mixture].separate,
-        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.mixture),
+        seed=lambda wildcards: targets.dataset_seed(SEED, wildcards.mixture),
     script:
         "../workflow_scripts/mix_datasets.py"
 
@@ -115,7 +115,7 @@ rule make_paired_dataset:
         code=code_params("make_paired_dataset.py"),
         same=lambda wildcards: DATASETS[wildcards.paired].same,
         layout=lambda wildcards: DATASETS[wildcards.paired].kind,
-        seed=lambda wildcards: derive_seed(SEED, "data", wildcards.paired),
+        seed=lambda wildcards: targets.dataset_seed(SEED, wildcards.paired),
     script:
         "../workflow_scripts/make_paired_dataset.py"
 

@@ -27,6 +27,11 @@ from clusterability.workflow.experiments import Experiments, Family, shuffle_chu
 # ---------------------------------------------------------------------------- seeds and folders
 
 
+def dataset_seed(seed: int, name: str) -> int:
+    """The seed a dataset ``name`` is drawn, split or paired with (a prepared dataset: its source's)."""
+    return derive_seed(seed, "data", name)
+
+
 def network_seed(experiments: Experiments, seed: int, family: str, run: int | str) -> int:
     """The training seed of run ``run`` of ``family`` (from its seed names)."""
     return derive_seed(seed, "train", *experiments.families[family].seed_names, int(run))
