@@ -56,10 +56,35 @@ def test_a_converged_result_is_what_unbounded_arpack_returns() -> None:
     a = rng.normal(size=(400, 400))
     matrix = a @ a.T
     v0 = rng.uniform(0.5, 1.5, size=400)
-    vals, vecs = eigensolver.top_eigenpairs(matrix, 5, v0=v0, tol=1e-10)
+    vals, vecs = eigensolver.top_eigenpairs(matrix, 5, v0=v0, tol=1e-10, rng=rng)
     ref_vals, ref_vecs = eigsh(matrix, k=5, which="LA", v0=v0, tol=1e-10)
     np.testing.assert_array_equal(vals, ref_vals)
     np.testing.assert_array_equal(vecs, ref_vecs)
+
+
+def test_arpack_restarts_draw_from_the_callers_generator() -> None:
+    """ARPACK asks for a new random start vector when its Krylov space turns invariant before it holds the k
+    eigenvectors (an L1-regularized network's pruned graph in pieces did, with the pipeline's own start). SciPy
+    draws that vector from the operating system's entropy unless given a generator, so two calls differed;
+    top_eigenpairs hands ARPACK the caller's: the same seed gives the same eigenvectors, bit for bit."""
+    a = np.random.default_rng(0).normal(size=(60, 60))
+    matrix = a @ a.T / 60
+    matrix[0, :] = matrix[:, 0] = 0.0
+    matrix[0, 0] = 1.0  # e_0 is an eigenvector: the Krylov space of a start there is invariant at once
+    v0 = np.eye(60)[0]
+    assert not np.array_equal(*(eigsh(matrix, k=4, which="LA", v0=v0, tol=1e-10)[1] for _ in range(2)))
+
+    def solve(seed: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        rng = np.random.default_rng(seed)
+        before = rng.bit_generator.state
+        vals, vecs = eigensolver.top_eigenpairs(matrix, 4, v0=v0, tol=1e-10, rng=rng, dense=lambda: matrix)
+        return vals, vecs, rng.bit_generator.state != before
+
+    (vals, vecs, drawn), (_, again, _), (_, other, _) = solve(5), solve(5), solve(6)
+    assert drawn  # the restart's vector came from the caller's generator
+    np.testing.assert_array_equal(vecs, again)
+    assert not np.array_equal(vecs, other)
+    np.testing.assert_allclose(vals, np.linalg.eigvalsh(matrix)[-4:], rtol=1e-10)
 
 
 def test_crowded_eigenvalues_fall_back_to_the_exact_dense_decomposition() -> None:
@@ -67,7 +92,7 @@ def test_crowded_eigenvalues_fall_back_to_the_exact_dense_decomposition() -> Non
     matrix = _path_laplacian_like(n)
     op = _Counting(matrix)
     v0 = np.random.default_rng(0).uniform(0.5, 1.5, size=n)
-    vals, vecs = eigensolver.top_eigenpairs(op, 4, v0=v0, tol=1e-6, dense=lambda: matrix)
+    vals, vecs = eigensolver.top_eigenpairs(op, 4, v0=v0, tol=1e-6, rng=np.random.default_rng(1), dense=lambda: matrix)
     # ARPACK stopped within its budget (plus one basis of slack) rather than running on ...
     assert op.products <= eigensolver.product_budget(n) + 20
     # ... and the answer is the exact top of the spectrum, cos(pi j / (n - 1)), with its eigenvectors.
@@ -80,7 +105,9 @@ def test_no_fallback_beyond_the_dense_limit_is_one_line(monkeypatch: pytest.Monk
     matrix = _path_laplacian_like(1500)
     v0 = np.random.default_rng(0).uniform(0.5, 1.5, size=1500)
     with pytest.raises(InputError, match="did not converge within 300 products") as exc:
-        eigensolver.top_eigenpairs(matrix, 4, v0=v0, tol=1e-6, dense=lambda: matrix, what="net.npz")
+        eigensolver.top_eigenpairs(
+            matrix, 4, v0=v0, tol=1e-6, rng=np.random.default_rng(1), dense=lambda: matrix, what="net.npz"
+        )
     assert "\n" not in str(exc.value) and str(exc.value).startswith("net.npz: ")
 
 
@@ -162,7 +189,7 @@ def test_lanczos_gives_up_within_its_budget_on_crowded_eigenvalues() -> None:
         eigensolver._lanczos_run = original
     assert [run[:2] for run in runs] == [(False, eigensolver.MIN_PRODUCTS)]
     # ... where ARPACK and the dense fallback (top_eigenpairs) still end with the exact answer.
-    vals, _ = eigensolver.top_eigenpairs(matrix, 4, v0=v0, tol=1e-6, dense=lambda: matrix)
+    vals, _ = eigensolver.top_eigenpairs(matrix, 4, v0=v0, tol=1e-6, rng=np.random.default_rng(1), dense=lambda: matrix)
     np.testing.assert_allclose(vals, np.cos(np.pi * np.arange(3, -1, -1) / (n - 1)), atol=1e-12)
 
 

@@ -236,8 +236,9 @@ def test_bipartite_eigenpairs_arpack_and_dense_agree() -> None:
     kernels[1][:, 5] = 0  # neuron 5 of layer 2 loses its inputs ...
     kernels[2][5, :] = 0  # ... and its outputs: isolated
     graph = mlp_graph(kernels)
-    dense = bipartite_eigenpairs(graph, 5, eigensolver="dense", gram_dtype=np.float64)
-    arpack = bipartite_eigenpairs(graph, 5, eigensolver="arpack", gram_dtype=np.float64, rng=np.random.default_rng(0))
+    dense = bipartite_eigenpairs(graph, 5, gram_dtype=np.float64)
+    arpack_solver = spectral._arpack_gram_solver(np.random.default_rng(0), None)
+    arpack = bipartite_eigenpairs(graph, 5, solve=arpack_solver, gram_dtype=np.float64)
     m = graph.adjacency().toarray()
     d = m.sum(axis=1)
     keep = d > 0
@@ -249,8 +250,6 @@ def test_bipartite_eigenpairs_arpack_and_dense_agree() -> None:
         assert np.all(vectors[~keep] == 0) and not keep[60 + 40 + 5]
         np.testing.assert_allclose(vectors.T @ vectors, np.eye(5), atol=1e-6)
         np.testing.assert_allclose(m @ vectors[keep], vectors[keep] * sigma, atol=1e-6)
-    with pytest.raises(ValueError, match="eigensolver"):
-        bipartite_eigenpairs(graph, 5, eigensolver="lobpcg")
 
 
 # --- the Gram-matrix route: Lanczos on B^T B ----------------------------------------------------
@@ -267,7 +266,7 @@ def _exact_embedding(g: LayeredGraph, k: int) -> np.ndarray:
     from clusterability.core.bipartite import bipartite_eigenpairs
 
     return spectral._embedding_from_pairs(
-        bipartite_eigenpairs(g, k, eigensolver="dense", gram_dtype=np.float64), [d > 0 for d in g.layer_degrees()]
+        bipartite_eigenpairs(g, k, gram_dtype=np.float64), [d > 0 for d in g.layer_degrees()]
     )
 
 

@@ -8,20 +8,27 @@ small Gram matrix over the smaller side (522 x 522 for the 784-256x4-10 MLP
 instead of 1,818 x 1,818). The fast spectral clustering
 (:mod:`clusterability.core.spectral`) embeds nodes with them, and the clusterability
 regularizer (:mod:`clusterability.train.regularizer`) differentiates the smallest
-eigenvalues of ``L_sym = I - M``. This module needs only NumPy and SciPy (the
-ARPACK route imports :mod:`clusterability.core.eigensolver`, which loads numba, when
-it runs), so a training job that uses the regularizer does not depend on the
-clustering code. The fast spectral clustering forms the same Gram matrix its
-own way and solves it with Lanczos (:func:`clusterability.core.spectral._layered_embedding`);
-it comes here for ARPACK when Lanczos cannot answer.
+eigenvalues of ``L_sym = I - M``. This module needs only NumPy and SciPy: the
+regularizer decomposes the Gram matrix densely, and a caller that wants another
+eigen-solver passes it in (``solve``), so a training job that uses the regularizer
+does not depend on the clustering's eigen-solvers (editing them retrains nothing).
+The fast spectral clustering forms the same Gram matrix its own way and solves it
+with Lanczos (:func:`clusterability.core.spectral._layered_embedding`); it comes
+here, with ARPACK as ``solve``, when Lanczos cannot answer.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import scipy.linalg
 
 from clusterability.core.layered_graph import LayeredGraph
+
+#: An eigen-solver for the Gram matrix: ``solve(gram, k)`` -> its k largest eigenvalues (ascending) and their
+#: eigenvectors (columns).
+GramSolver = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]
 
 GRAM_DTYPE = np.float32  # default precision of the Gram-matrix products (the clustering's)
 
@@ -30,10 +37,8 @@ def bipartite_eigenpairs(
     graph: LayeredGraph,
     k: int,
     *,
-    eigensolver: str = "arpack",
+    solve: GramSolver | None = None,
     gram_dtype: type = GRAM_DTYPE,
-    rng: np.random.Generator | None = None,
-    eigen_tol: float | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None:
     """The k largest eigenvalues of ``M = D^-1/2 A D^-1/2`` of a layered graph and their eigenvectors.
 
@@ -42,10 +47,9 @@ def bipartite_eigenpairs(
     eigenvalue ``s``, eigenvector ``[u; v] / sqrt(2)``. ``v`` comes from the
     top eigenvectors of the Gram matrix ``B^T B`` over the smaller side, built
     block by block (each layer of the other side couples its two neighbours)
-    in ``gram_dtype`` and restricted to non-isolated nodes, with ARPACK
-    (``eigensolver="arpack"``, started from ``rng``, within a bounded number of
-    products: :mod:`clusterability.core.eigensolver`) or a dense ``eigh``
-    (``"dense"``: exact, deterministic); ``u = B v / s``.
+    in ``gram_dtype`` and restricted to non-isolated nodes, with ``solve``
+    (the clustering passes ARPACK, :func:`clusterability.core.spectral._arpack_gram_solver`)
+    or, where it is None, a dense ``eigh`` (exact, deterministic); ``u = B v / s``.
 
     Returns ``(s, parts, inv_sqrt)``: ``s`` ascending, ``parts[l]`` the
     ``(layer_sizes[l], k)`` rows of ``sqrt(2)`` times the eigenvectors for
@@ -53,8 +57,6 @@ def bipartite_eigenpairs(
     ``D^-1/2`` (0 for isolated nodes). None when fewer than k singular values
     are above 1e-6 (then ``u = B v / s`` is undefined).
     """
-    if eigensolver not in ("arpack", "dense"):
-        raise ValueError(f"eigensolver must be 'arpack' or 'dense', got {eigensolver!r}")
     degrees = graph.layer_degrees()
     kept = [d > 0 for d in degrees]
     inv_sqrt = [np.where(m, 1.0 / np.sqrt(np.where(m, d, 1.0)), 0.0) for d, m in zip(degrees, kept)]
@@ -91,15 +93,11 @@ def bipartite_eigenpairs(
     gram = gram[np.ix_(small_kept, small_kept)]
     if not 1 <= k <= gram.shape[0]:
         return None
-    if eigensolver == "dense":
+    if solve is None:
         n = gram.shape[0]
         vals, v_kept = scipy.linalg.eigh(gram, subset_by_index=[n - k, n - 1])
     else:
-        from clusterability.core.eigensolver import eigen_tol_for, top_eigenpairs
-
-        rng = np.random.default_rng(0) if rng is None else rng
-        v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
-        vals, v_kept = top_eigenpairs(gram, k, v0=v0, tol=eigen_tol_for("gram", eigen_tol), dense=lambda: gram)
+        vals, v_kept = solve(gram, k)
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
         return None

@@ -231,6 +231,7 @@ def dag_embedding(
             k,
             v0=v0,
             tol=eigen_tol_for("channel", eigen_tol),
+            rng=rng,
             dense=lambda: product(np.eye(n)),
             what="the channel graph",
         )

@@ -19,6 +19,16 @@ rows) is decomposed with ``scipy.linalg.eigh`` (exact and deterministic);
 anything larger ends in one :class:`~clusterability.errors.InputError` line.
 A converged ARPACK result is exactly what an unbounded call returns.
 
+ARPACK asks for a new random start vector when its Krylov space becomes
+invariant before it holds the k eigenvectors: as when an eigenvalue is
+repeated, in a graph that falls apart into pieces (L1-regularized networks
+after pruning). SciPy (1.15 on) draws that vector in Python, from a generator
+made from the operating system's entropy unless it is given one, and the
+result then changed from one run to the next. :func:`top_eigenpairs` gives it
+the caller's generator (``rng``, derived from the seed), so such a graph is
+clustered the same way in every run, and a graph that never needs a restart
+exactly as before.
+
 Small explicit matrices (the bipartite Gram matrix of a layered network:
 522 x 522 for the 784-256x4-10 MLP) go through :func:`lanczos_top_eigenpairs`
 first: the Lanczos algorithm with full reorthogonalization (Golub & Van Loan,
@@ -78,21 +88,23 @@ def top_eigenpairs(
     *,
     v0: np.ndarray,
     tol: float,
+    rng: np.random.Generator,
     dense: Callable[[], np.ndarray] | None = None,
     what: str = "the graph",
 ) -> tuple[np.ndarray, np.ndarray]:
     """The k largest eigenvalues (ascending) of the symmetric ``operator`` and their eigenvectors (columns).
 
     ARPACK from ``v0`` with relative accuracy ``tol`` and at most
-    :func:`product_budget` products; then ``dense()`` (the operator as a dense
-    array, when it is at most :data:`DENSE_FALLBACK_LIMIT` rows) decomposed
-    exactly, else an :class:`InputError` naming ``what``.
+    :func:`product_budget` products, its restarts' start vectors drawn from
+    ``rng`` (see the module docstring); then ``dense()`` (the operator as a
+    dense array, when it is at most :data:`DENSE_FALLBACK_LIMIT` rows)
+    decomposed exactly, else an :class:`InputError` naming ``what``.
     """
     n = operator.shape[0]
     ncv = min(n, max(2 * k + 1, 20, 4 * k))  # ARPACK's default Lanczos basis, or 4 k vectors
     maxiter = max(1, product_budget(n) // max(1, ncv - k))
     try:
-        return eigsh(operator, k=k, which="LA", v0=v0, tol=tol, ncv=ncv, maxiter=maxiter)
+        return eigsh(operator, k=k, which="LA", v0=v0, tol=tol, ncv=ncv, maxiter=maxiter, rng=rng)
     except ArpackNoConvergence:
         if dense is None or n > DENSE_FALLBACK_LIMIT:
             raise InputError(

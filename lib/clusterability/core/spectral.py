@@ -44,7 +44,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from clusterability.core.bipartite import bipartite_eigenpairs
+from clusterability.core.bipartite import GramSolver, bipartite_eigenpairs
 from clusterability.core.dag_graph import DagGraph, dag_embedding
 from clusterability.core.eigensolver import (
     DENSE_FALLBACK_LIMIT,
@@ -170,6 +170,7 @@ def _top_eigenvectors(
         k,
         v0=v0,
         tol=eigen_tol_for("adjacency", eigen_tol),
+        rng=rng,
         dense=lambda: m.toarray() if sp.issparse(m) else np.asarray(m),
     )
     return vecs
@@ -226,7 +227,8 @@ def _layered_embedding(
         pairs = lanczos_top_eigenpairs(gram, k - 1, v0=v0, tol=eigen_tol_for("gram", eigen_tol), deflate=vecs)
         if pairs is None or pairs[0][-1] > _CONNECTED:
             rng.bit_generator.state = before
-            return _embedding_from_pairs(bipartite_eigenpairs(graph, k, rng=rng, eigen_tol=eigen_tol), kept)
+            pairs = bipartite_eigenpairs(graph, k, solve=_arpack_gram_solver(rng, eigen_tol))
+            return _embedding_from_pairs(pairs, kept)
         vals, vecs = np.append(pairs[0], 1.0), np.column_stack([pairs[1], trivial])
     sigma = np.sqrt(np.clip(vals, 0.0, None))
     if sigma.min() < 1e-6:
@@ -253,6 +255,18 @@ def _layered_embedding(
             acc *= (inv_sqrt[big] ** 2)[:, None]
         rows[big] = acc / sigma
     return np.concatenate([rows[l][kept[l]] for l in range(n_layers)])
+
+
+def _arpack_gram_solver(rng: np.random.Generator, eigen_tol: float | None) -> GramSolver:
+    """ARPACK for :func:`bipartite_eigenpairs`' Gram matrix: started from ``rng`` (one draw per row), within a
+    bounded number of products, then the dense decomposition (:func:`top_eigenpairs`)."""
+
+    def solve(gram: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        v0 = rng.uniform(0.5, 1.5, size=gram.shape[0])
+        tol = eigen_tol_for("gram", eigen_tol)
+        return top_eigenpairs(gram, k, v0=v0, tol=tol, rng=rng, dense=lambda: gram)
+
+    return solve
 
 
 def _embedding_from_pairs(

@@ -78,7 +78,7 @@ def laplacian_eigenpairs(kernels: Sequence[np.ndarray], k: int) -> tuple[np.ndar
     n_kept = int(sum(np.count_nonzero(d) for d in graph.layer_degrees()))
     if not 1 <= k <= n_kept // 2:
         raise InputError(f"regularizer: k={k} eigenvalues need a graph of at least {2 * k} connected neurons")
-    pairs = bipartite_eigenpairs(graph, k, eigensolver="dense", gram_dtype=np.float64)
+    pairs = bipartite_eigenpairs(graph, k, gram_dtype=np.float64)
     if pairs is None:
         raise InputError(f"regularizer: the graph has fewer than k={k} non-zero singular values; use a smaller k")
     sigma, parts, _ = pairs  # ascending: the smallest eigenvalues of L_sym last
