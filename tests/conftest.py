@@ -233,9 +233,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _NEEDS_TINY_RUN = pytest.StashKey[bool]()
-#: The tiny run's cores. With one job more (``--cores 3 --max-threads 2``) it finished first and the foreground
-#: tests, one at a time, became the critical path: 747 s against 649-701 s (docs/testing.md).
-TINY_RUN_CORES = ("--cores", "2")
 _NEEDS_SMOKE_RUN = pytest.StashKey[bool]()
 
 
@@ -253,7 +250,9 @@ def _tiny_run_in_background(
     env = dict(os.environ, PYTHONUNBUFFERED="1", **request.getfixturevalue("env"))
     workdir = tmp_path_factory.mktemp("tiny")
     config = tiny_config_args(mirror)
-    commands = [snakemake_command(workdir, *TINY_RUN_CORES, *config, "--", target) for target in TINY_TARGETS]
+    # Two jobs at a time: with a third (--cores 3 --max-threads 2) the foreground tests, which run one at a
+    # time, became the critical path (docs/testing.md, 747 s against 649-701 s).
+    commands = [snakemake_command(workdir, "--cores", "2", *config, "--", target) for target in TINY_TARGETS]
     background = _Background(workdir, commands, env)
     yield background
     background.stop()
