@@ -30,6 +30,7 @@ set_thread_env(1)
 import numpy as np  # noqa: E402
 
 from clusterability.core.build import network_graph  # noqa: E402
+from clusterability.core.graph import Graph  # noqa: E402
 from clusterability.core.measure import cluster_network, shuffle_ncuts  # noqa: E402
 from clusterability.core.network import NetworkWeights  # noqa: E402
 from clusterability.io.npz import load_weights  # noqa: E402
@@ -47,9 +48,8 @@ def _without_noise(weights: NetworkWeights, threshold: float, factors: np.random
     return weights.with_kernels(kernels)
 
 
-def _noise_clusters(weights: NetworkWeights, clustering: dict, threshold: float) -> tuple[int, float]:
+def _noise_clusters(graph: Graph, clustering: dict, threshold: float) -> tuple[int, float]:
     """Clusters every edge of which is below ``threshold``, and the sum of their cut terms."""
-    graph = network_graph(weights)
     adjacency = graph.adjacency().tocsr()
     labels = np.asarray(clustering["labels"])
     terms = np.asarray(clustering["cluster_cut_terms"])
@@ -83,22 +83,23 @@ def main() -> None:
             kept = np.concatenate([np.abs(k[k != 0]) for k in weights.kernels])
             settings = {"seed": clustering["seed"], "solver": clustering["solver"], "n_init": clustering["n_init"]}
 
-            def ncut(w: NetworkWeights, settings: dict = settings) -> float:
-                return cluster_network(network_graph(w), args.k, **settings).ncut
+            def ncut(graph: Graph, settings: dict = settings) -> float:
+                return cluster_network(graph, args.k, **settings).ncut
 
-            count, terms = _noise_clusters(weights, clustering, args.threshold)
+            graph = network_graph(weights)
+            clean = network_graph(_without_noise(weights, args.threshold, None))
+            count, terms = _noise_clusters(graph, clustering, args.threshold)
             draws = np.random.default_rng(run)
-            scaled = [ncut(_without_noise(weights, args.threshold, draws)) for _ in range(3)]
+            scaled = [ncut(network_graph(_without_noise(weights, args.threshold, draws))) for _ in range(3)]
             line = (
                 f"run{run}: {np.mean(kept < args.threshold):.1%} of the kept weights below {args.threshold:g}; "
                 f"{count} of {args.k} clusters all below it (cut terms {terms:.2f} of {clustering['ncut']:.2f}); "
-                f"n-cut {ncut(weights):.2f}, without them {ncut(_without_noise(weights, args.threshold, None)):.2f}, "
+                f"n-cut {ncut(graph):.2f}, without them {ncut(clean):.2f}, "
                 f"scaled {', '.join(f'{s:.2f}' for s in scaled)}"
             )
             if args.shuffles:
                 shuffle = {**settings, "method": "layer", "indices": range(args.shuffles)}
-                kept_mean = shuffle_ncuts(network_graph(weights), args.k, **shuffle).mean()
-                clean = network_graph(_without_noise(weights, args.threshold, None))
+                kept_mean = shuffle_ncuts(graph, args.k, **shuffle).mean()
                 clean_mean = shuffle_ncuts(clean, args.k, **shuffle).mean()
                 line += f"; first {args.shuffles} shuffles {kept_mean:.3f}, without {clean_mean:.3f}"
             print(line, flush=True)
