@@ -1,6 +1,7 @@
 # Stage 3: each network's n-cut for a k, and its shuffle null distribution fanned out
-# in chunks (made by the gather job itself where they fit one chunk). These jobs never
-# import TensorFlow: they read the weights from .npz files.
+# in chunks (made by the gather job itself where they fit one chunk, with the network's
+# clustering: no cluster_network job for it). These jobs never import TensorFlow: they
+# read the weights from .npz files.
 
 
 rule cluster_network:
@@ -56,9 +57,10 @@ rule shuffle_chunk:
 
 rule gather_shuffles:
     input:
-        network="results/clustering/{family}/run{run}/{stage}/k{k}/network.json",
+        # where the shuffles fan out: the network's clustering and the chunks; where they fit one
+        # chunk, the weights: the job clusters the network and makes the shuffles itself
+        network=gather_network,
         chunks=shuffle_chunk_files,
-        # where the shuffles fit one chunk, the job makes them itself (no shuffle_chunk job)
         weights=gather_weights,
     output:
         "results/clustering/{family}/run{run}/{stage}/k{k}/{method}/shuffles{n}.json",
@@ -74,5 +76,9 @@ rule gather_shuffles:
         runtime=gather_res("runtime"),
     params:
         code=code_params("gather_shuffles.py"),
+        k=lambda wildcards: int(wildcards.k),
+        solver=CLUSTERING["solver"],
+        n_init=n_init,
+        seed=cluster_seed,
     script:
         "../workflow_scripts/gather_shuffles.py"

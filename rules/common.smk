@@ -124,6 +124,9 @@ shuffle_chunk_files = _wildcards(
 gather_weights = _wildcards(
     targets.gather_weights, CLUSTERING["chunk_size"], names=[*_STAGE, "n"]
 )
+gather_network = _wildcards(
+    targets.gather_network, CLUSTERING["chunk_size"], names=[*_K, "n"]
+)
 batch_runs = _wildcards(
     batches.batch_runs, EXPERIMENTS, SEED, BATCHED, names=["family", "batch"]
 )

@@ -77,8 +77,9 @@ def test_table_records_list_each_network_s_files_and_init_networks_last(paper: E
         "seed": derive_seed(0, "train", "random", "plain", 0),
         "metrics": "results/networks/random_plain/run0/metrics.json",
         "stages": {
+            # a stage with shuffles: its clustering read from the gathered shuffles (no network.json job)
             "pruned": {
-                "network": f"{base}/pruned/k4/network.json",
+                "network": f"{base}/pruned/k4/layer/shuffles320.json",
                 "shuffles": {"layer": f"{base}/pruned/k4/layer/shuffles320.json"},
             },
             "unpruned": {"network": f"{base}/unpruned/k4/network.json", "shuffles": {}},
@@ -99,16 +100,17 @@ def test_table_inputs_are_every_file_of_its_records(paper: Experiments) -> None:
         f"{lesions}/single.csv",
         f"{lesions}/pairs.csv",
     ]
-    # Tables A.4-A.15 compare both null distributions: two shuffle files per network.
+    # Tables A.4-A.15 compare both null distributions: two shuffle files per network (its metrics, and the
+    # clustering read from the first of them: no network.json).
     files = targets.table_inputs(paper, 0, "tableA4")
-    assert len(files) == 10 * 4 and files[2:4] == [
+    assert len(files) == 10 * 3 and files[1:3] == [
         "results/clustering/mnist_plain/run0/unpruned/k4/layer/shuffles320.json",
         "results/clustering/mnist_plain/run0/unpruned/k4/layer_nonzero/shuffles320.json",
     ]
     # A scale's cap on the shuffles names the gathered file of that many.
     tiny = _experiments(limits={"runs": 1, "shuffles": 4})
     assert (
-        targets.table_inputs(tiny, 0, "table1")[2]
+        targets.table_inputs(tiny, 0, "table1")[1]
         == "results/clustering/mnist_plain/run0/pruned/k4/layer/shuffles4.json"
     )
 

@@ -42,13 +42,14 @@ MNIST = {"families": ["mnist_plain", "mnist_dropout"]}
 
 
 def _config(mirror: Path) -> list[str]:
-    """Two networks (MNIST, plain and dropout) at the tiny scale: 14 jobs."""
+    """Two networks (MNIST, plain and dropout) at the tiny scale: 10 jobs."""
     return tiny_config_args(mirror, tables={"table1": MNIST, "table1_networks": MNIST})
 
 
 SHUFFLE_RULES = {"cluster_network", "shuffle_chunk", "gather_shuffles"}
-# The tiny run's 4 shuffles fit one chunk: its fan-outs have no shuffle_chunk job (the gather makes them).
-TINY_SHUFFLE_RULES = SHUFFLE_RULES - {"shuffle_chunk"}
+# The tiny run's 4 shuffles fit one chunk: neither a shuffle_chunk nor a cluster_network job (the gather
+# clusters the network and makes them).
+TINY_SHUFFLE_RULES = SHUFFLE_RULES - {"shuffle_chunk", "cluster_network"}
 
 
 def _profile() -> dict:
@@ -106,7 +107,7 @@ def test_tiny_dag_on_slurm(tmp_path: Path, synthetic_mirror: Path) -> None:
     # test runs would otherwise make outputs older than their code inputs).
     lib = copy_library(tmp_path / "lib")
     n_jobs = sum(planned_jobs(remote, *config, "--", *TARGETS, env={"PYTHONPATH": str(lib)}).values())
-    assert n_jobs == 14, n_jobs
+    assert n_jobs == 10, n_jobs
     _run_on_slurm(tmp_path, remote, n_jobs, lib, config)
     _ON_SLURM["workdir"] = remote
 
@@ -187,8 +188,8 @@ def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path, config: 
         # Submitted to the default partition the profile leaves to SLURM, without a GPU here.
         assert all(f"-p {cluster.partition}" in call for call in sbatch_calls), sbatch_calls
         assert not any("--gpus" in call or "--gres" in call for call in sbatch_calls), sbatch_calls
-        # Grouping: the 8 cluster_network/gather_shuffles jobs of the
-        # 4 fan-outs (2 networks x 2 stages) went out as ceil(4 / group-components)
+        # Grouping: the 4 gather_shuffles jobs (2 networks x 2 stages, each
+        # clustering its network and shuffling it) went out as ceil(4 / group-components)
         # jobs; prepare as one (fetch is a local rule), each of the two tables as one.
         profile, config = _profile(), yaml.safe_load((REPO / "config.yaml").read_text())
         per_group = profile["group-components"]["shuffles"]
@@ -201,11 +202,11 @@ def _run_on_slurm(tmp_path: Path, remote: Path, n_jobs: int, lib: Path, config: 
         assert len(jobs) == 5 + n_groups < n_jobs, comments
         # A group runs its jobs one after the other (plugin 2.8), and with the
         # profile's `cores: 1` it asks for 1 CPU, the largest mem_mb and the
-        # summed runtimes: per fan-out cluster_network + the gather that shuffles (a clustering's runtime).
+        # summed runtimes: per gather that clusters and shuffles, a clustering's runtime.
         res = config["resources"]
         tiny = yaml.safe_load((REPO / "config/scales/tiny.yaml").read_text())
         assert tiny["limits"]["shuffles"] <= tiny["clustering"]["chunk_size"]
-        fan_out = 2 * res["cluster"]["runtime"]
+        fan_out = res["cluster"]["runtime"]
         sizes = [min(per_group, 4 - i) for i in range(0, 4, per_group)]
         group_calls = [call for call in sbatch_calls if "gather_shuffles" in call]
         assert len(group_calls) == n_groups, group_calls

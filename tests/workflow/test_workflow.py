@@ -166,8 +166,9 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
     assert vgg["config"]["augment"] is True and vgg["config"]["l2"] == 5e-4 and vgg["config"]["conv_dropout"] == 0.4
     assert _metrics(tiny_run, "mnist_cnn_dropout")["config"]["conv_dropout"] == 0.25
     assert _metrics(tiny_run, "mnist_cnn_plain")["config"].get("conv_dropout", 0) == 0
+    # (their clusterings, in the gathered shuffles: the gather job clusters the network where they fit one chunk)
     clustering = json.loads(
-        (tiny_run / "results/clustering/cifar10_vgg_plain/run0/pruned/k12/network.json").read_text()
+        (tiny_run / "results/clustering/cifar10_vgg_plain/run0/pruned/k12/layer/shuffles4.json").read_text()
     )
     assert len(clustering["labels"]) == 13 * 4  # one node per channel of the 13 convolutions
     init = pd.read_csv(tiny_run / "results/p2/vgg_init_networks.csv")
@@ -176,7 +177,8 @@ def test_paper2_cnn_builds_every_target(tiny_run: Path) -> None:
     a11 = pd.read_csv(tiny_run / "results/p2/tableA11.csv")
     assert list(a11["architecture"]) == ["vgg16", "vgg19", "resnet18", "resnet34", "resnet50", "inception_v3"]
     assert (a11["n_shuffles"] == 4).all() and a11["ncut"].between(0, 12).all()
-    resnet = json.loads((tiny_run / "results/clustering/imagenet_resnet50/run0/unpruned/k12/network.json").read_text())
+    resnet_k12 = tiny_run / "results/clustering/imagenet_resnet50/run0/unpruned/k12"
+    resnet = json.loads((resnet_k12 / "layer/shuffles4.json").read_text())
     assert len(resnet["labels"]) == 26560  # one node per channel of ResNet-50's 53 convolutions
     assert _metrics(tiny_run, "imagenet_resnet50")["checkpoint"] is None  # random initialization at tiny
 
@@ -403,23 +405,25 @@ def test_nothing_reruns_when_nothing_changed(tiny_run: Path, env: dict[str, str]
 
 def test_shuffle_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:
     jobs = planned_jobs(tiny_run, *args(limits={"shuffles": 6}), env=env)
-    assert "train_network" not in jobs and "prepare_dataset" not in jobs and "cluster_network" not in jobs
+    assert "train_network" not in jobs and "prepare_dataset" not in jobs
     assert jobs["gather_shuffles"] == 6 and jobs["table"] == 1
-    # 6 shuffles are two chunks of 4: fanned out now, where the gathers made the 4 themselves.
-    assert jobs["shuffle_chunk"] == 12
+    # 6 shuffles are two chunks of 4: fanned out now, where the gathers clustered the networks and made the
+    # 4 themselves; the fanned-out gathers read each network's clustering from its cluster_network job.
+    assert jobs["shuffle_chunk"] == 12 and jobs["cluster_network"] == 6
 
 
 def test_k_change_reruns_clustering_not_training(tiny_run: Path, env: dict[str, str], args) -> None:
     jobs = planned_jobs(tiny_run, *args(tables={"table1": {"k": 5}}), env=env)
     assert "train_network" not in jobs
-    # 4 shuffles fit one chunk: each gather makes them, no shuffle_chunk job
-    assert jobs["cluster_network"] == 6 and jobs["gather_shuffles"] == 6 and "shuffle_chunk" not in jobs
+    # 4 shuffles fit one chunk: each gather clusters its network and makes them, no shuffle_chunk or
+    # cluster_network job
+    assert jobs["gather_shuffles"] == 6 and "shuffle_chunk" not in jobs and "cluster_network" not in jobs
 
 
 def test_epoch_change_reruns_training_and_everything_after(tiny_run: Path, env: dict[str, str], args) -> None:
     jobs = planned_jobs(tiny_run, *args(training={"epochs": 3}), env=env)
     # cifar10_dropout keeps its own epochs (100 + 40 at the papers' settings, capped to 4 here): 5 of 6 rerun.
-    assert jobs["train_network"] == 5 and jobs["cluster_network"] == 5 and jobs["table"] == 1
+    assert jobs["train_network"] == 5 and jobs["gather_shuffles"] == 5 and jobs["table"] == 1
     assert "prepare_dataset" not in jobs
 
 
@@ -436,7 +440,7 @@ def test_editing_a_lib_module_reruns_its_users(tiny_run: Path, env: dict[str, st
     finally:
         spectral.write_text(original)
     assert "train_network" not in jobs and "prepare_dataset" not in jobs
-    assert jobs["cluster_network"] == 6 and jobs["gather_shuffles"] == 6 and jobs["table"] == 1
+    assert jobs["gather_shuffles"] == 6 and jobs["table"] == 1  # (Table 1's clusterings: its gathers')
 
     training = lib_copy / "clusterability/train/training.py"
     original = training.read_text()
@@ -475,8 +479,9 @@ out = {str(tmp_path)!r}
 job("cluster_network.py", dict(weights={str(weights)!r}), out + "/net.json", k=4, seed=0, solver="fast", n_init=2)
 job("shuffle_chunk.py", dict(weights={str(weights)!r}), out + "/c0.json", k=4, seed=0, solver="fast", n_init=2,
     indices=[0, 2])
-job("gather_shuffles.py", dict(network=out + "/net.json", chunks=[out + "/c0.json"]), out + "/g.json")
-job("gather_shuffles.py", dict(network=out + "/net.json", chunks=[], weights=[{str(weights)!r}]), out + "/g1.json")
+job("gather_shuffles.py", dict(network=[out + "/net.json"], chunks=[out + "/c0.json"]), out + "/g.json")
+job("gather_shuffles.py", dict(network=[], chunks=[], weights=[{str(weights)!r}]), out + "/g1.json", k=4, seed=0,
+    solver="fast", n_init=2)
 lesion = dict(weights={str(fashion)!r}, clustering={str(fashion_k10)!r}, data={str(fashion_data)!r})
 job("lesion_single.py", lesion, out + "/single.csv", random=out + "/random.csv", random_sets=3, zero="weights",
     seed=0)
@@ -487,7 +492,9 @@ assert "tensorflow" not in sys.modules, "tensorflow was imported"
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(__import__("os").environ, **env))
     gathered = json.loads((tmp_path / "g.json").read_text())
     assert gathered["n_shuffles"] == 2 and len(gathered["shuffle_ncuts"]) == 2
-    made_here = json.loads((tmp_path / "g1.json").read_text())  # the same shuffles, made by the gather itself
+    # the same clustering and shuffles, made by the gather itself
+    made_here = json.loads((tmp_path / "g1.json").read_text())
+    assert gathered == {**json.loads((tmp_path / "net.json").read_text()), **gathered}
     assert gathered.pop("chunks") == 1 and made_here.pop("chunks") == 0 and made_here == gathered
     assert len(pd.read_csv(tmp_path / "random.csv")) == 3 * len(pd.read_csv(tmp_path / "single.csv"))
     assert list(pd.read_csv(tmp_path / "pairs.csv").columns)[:2] == ["x", "y"]

@@ -21,8 +21,10 @@ for each job its wall seconds are its core-seconds):
   are not trained and have no training time;
 * per clustering (``cluster_network``: stage, k) and per shuffle
   (``shuffle_chunk``: stage, k, shuffle method; the shuffles a chunk holds are
-  those of its JSON; and ``gather_shuffles`` where it made the shuffles itself,
-  its JSON's ``"chunks": 0``), per **graph** (:func:`clustered_graph`), from the wall
+  those of its JSON; and ``gather_shuffles`` where it clustered the network and
+  made the shuffles itself, its JSON's ``"chunks": 0``: ``n + 1`` clusterings,
+  each costing a share of its seconds, the clustering's taken where no
+  ``cluster_network`` job measured that graph), per **graph** (:func:`clustered_graph`), from the wall
   seconds (column ``s``) of the TSV that Snakemake's ``benchmark:`` directive
   writes for every job of these rules, under ``results/benchmarks/<rule>/``
   (:func:`benchmark_seconds`);
@@ -353,16 +355,22 @@ def measure_unit_costs(
             total = shuffle_time[(graph(family), stage, int(k[1:]), method)]  # the last chunk may hold fewer
             total[0] += seconds
             total[1] += len(json.loads(chunk.read_text())["ncuts"])
-    # ... and the gathers that made their shuffles themselves (one chunk's worth: ``"chunks": 0``)
+    # ... and the gathers that clustered the network and made its shuffles themselves (one chunk's worth:
+    # ``"chunks": 0``), n + 1 clusterings of the same graph, each a share of the job's seconds
+    gathered_clusterings: dict[tuple[str, str, int], list[float]] = defaultdict(list)
     for parts, seconds in _benchmarks(workdir, "gather_shuffles", "*/run*/*/k*/*/shuffles*.tsv"):
         family, _, stage, k, method, _ = parts
         gathered = workdir.joinpath("results/clustering", *parts).with_suffix(".json")
         if gathered.is_file() and (experiments is None or family in experiments.families):
             result = json.loads(gathered.read_text())
             if result.get("chunks") == 0:
+                n = len(result["shuffle_ncuts"])
                 total = shuffle_time[(graph(family), stage, int(k[1:]), method)]
-                total[0] += seconds
-                total[1] += len(result["shuffle_ncuts"])
+                total[0] += seconds * n / (n + 1)
+                total[1] += n
+                gathered_clusterings[(graph(family), stage, int(k[1:]))].append(seconds / (n + 1))
+    for key, seconds in gathered_clusterings.items():
+        clusterings.setdefault(key, seconds)
     per_graph = {key: statistics.median(v) for key, v in clusterings.items()}
     per_shuffle = {key: seconds / n for key, (seconds, n) in shuffle_time.items() if n}
     if experiments is not None:  # every trained family of a measured graph

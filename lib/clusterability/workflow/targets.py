@@ -10,8 +10,10 @@ in every table that reads it.
 
 Files: ``results/networks/{network}/run{run}/`` (weights, metrics),
 ``results/clustering/{network}/run{run}/{stage}/k{k}/`` (``network.json``, and per shuffle method
-its chunks and gathered shuffles), ``results/lesions/{network}/run{run}/{stage}/k{k}/``, where
-``network`` is the family whose networks these are (:attr:`Family.network`).
+its chunks and gathered shuffles, which hold the network's clustering too: a table reads a stage's
+clustering from them where it has shuffles, and ``network.json`` only where it has none),
+``results/lesions/{network}/run{run}/{stage}/k{k}/``, where ``network`` is the family whose
+networks these are (:attr:`Family.network`).
 """
 
 from __future__ import annotations
@@ -93,8 +95,15 @@ def shuffle_chunk_files(
 
 
 def gather_weights(chunk_size: int, network: str, run: int | str, stage: str, n: int | str) -> list[str]:
-    """The weights a ``gather_shuffles`` job shuffles itself: the network's where its shuffles fit one chunk."""
+    """The weights a ``gather_shuffles`` job clusters and shuffles itself: the network's where its shuffles
+    fit one chunk."""
     return [] if fans_out(chunk_size, n) else [f"results/networks/{network}/run{run}/weights_{stage}.npz"]
+
+
+def gather_network(chunk_size: int, network: str, run: int | str, stage: str, k: int | str, n: int | str) -> list[str]:
+    """The clustering a ``gather_shuffles`` job reads: ``network.json`` where the shuffles fan out in chunks;
+    none where they fit one chunk (the job clusters the network itself, one job and process fewer)."""
+    return [f"results/clustering/{network}/run{run}/{stage}/k{k}/network.json"] if fans_out(chunk_size, n) else []
 
 
 def lesion_pair_scope(
@@ -167,7 +176,10 @@ def table_records(experiments: Experiments, seed: int, name: str) -> list[dict[s
         for stage, methods in work.stages.items():
             base = clustering_dir(experiments, family, work.run, stage, work.k)
             shuffles = {m: f"{base}/{m}/shuffles{work.shuffles}.json" for m in methods}
-            stages[stage] = {"network": f"{base}/network.json", "shuffles": shuffles}
+            # A gathered shuffle set holds its network's clustering too: read from the first, no
+            # ``network.json`` (nor its job) is needed for a stage with shuffles.
+            network = next(iter(shuffles.values())) if shuffles else f"{base}/network.json"
+            stages[stage] = {"network": network, "shuffles": shuffles}
             if work.lesions:
                 where = lesion_dir(experiments, family, work.run, stage, work.k)
                 stages[stage]["lesions"] = {r: f"{where}/{r}.csv" for r in work.lesions}
@@ -181,8 +193,7 @@ def table_inputs(experiments: Experiments, seed: int, name: str) -> list[str]:
     for record in table_records(experiments, seed, name):
         files.append(record["metrics"])
         for stage in record["stages"].values():
-            files.append(stage["network"])
-            files.extend(stage["shuffles"].values())
+            files.extend(dict.fromkeys([stage["network"], *stage["shuffles"].values()]))
             files.extend(stage.get("lesions", {}).values())
     return files
 
