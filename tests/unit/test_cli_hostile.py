@@ -1,6 +1,8 @@
 """Hostile input to the ``clusterability ncut`` and ``draw`` console scripts.
 
-Every case runs the installed entry point in a subprocess in ``tmp_path`` and
+Every case runs the entry point in a process of its own in ``tmp_path`` (forked from
+one interpreter that imported it, tests/support/forked_cli.py; under a wrapper, the
+installed script afresh) and
 must end in a valid result (exit 0; ``ncut``: the JSON written and strict --
 no ``NaN`` or ``Infinity`` --, a finite n-cut; ``draw``: the image written) or
 in exit status 2 with exactly one line on stderr naming the file or option at
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from forked_cli import ForkedCLI
 from planted import build_planted_mlp
 
 from clusterability.core.build import mlp_graph
@@ -540,16 +543,31 @@ def _printable(text: str) -> bool:
     return all(c == "\n" or unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp") for c in text)
 
 
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
+
+
+@pytest.fixture(scope="module")
+def forked_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkedCLI]:
+    """The console script's ``main()`` in processes forked from one warm interpreter (tests/support/forked_cli.py)."""
+    cli = ForkedCLI(ENV, tmp_path_factory.mktemp("forked_cli"))
+    yield cli
+    cli.close()
+
+
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_hostile_input(tmp_path: Path, name: str) -> None:
+def test_hostile_input(tmp_path: Path, name: str, forked_cli: ForkedCLI) -> None:
+    """Each case in a process of its own: forked from a warm interpreter, or (under a wrapper, such as
+    the read-only mount) the installed script run afresh."""
     with _cleaned(CASES[name](tmp_path)) as case:
         before = _tree(tmp_path)
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
         try:
-            proc = subprocess.run(
-                _argv(case), check=False, cwd=tmp_path, env=env, capture_output=True, timeout=TIMEOUT_S
-            )
-        except subprocess.TimeoutExpired:
+            if case.wrapper:
+                proc = subprocess.run(
+                    _argv(case), check=False, cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT_S
+                )
+            else:
+                proc = forked_cli.run(_argv(case), tmp_path, TIMEOUT_S)
+        except (subprocess.TimeoutExpired, TimeoutError):
             pytest.fail(f"{name}: no answer within {TIMEOUT_S} s")
         after = _tree(tmp_path)
     stdout, stderr = proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")  # strict: no stray bytes
