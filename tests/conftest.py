@@ -181,7 +181,6 @@ class _Background:
 #: slow nor tf (1,081 of 1,240 s in one run; docs/testing.md, "Test tiers").
 HEAVY = (
     "test_cli.py::test_draw_writes_the_clustered_network",
-    "test_cli_hostile.py::test_hostile_input",
     "test_code_dependencies.py::test_code_params_move_with_logic_only",
     "test_dag_graph.py::test_dag_clustering_matches_scikit_learn_and_shuffles_keep_the_wiring",
     "test_dag_graph.py::test_import_pretrained_writes_wired_weights",
