@@ -21,7 +21,6 @@ import signal
 import struct
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 _ZYGOTE = r"""
@@ -83,15 +82,6 @@ while header := requests.read(4):
 """
 
 
-@dataclass(frozen=True)
-class Completed:
-    """What a forked case did: its exit status and the bytes it wrote to stdout and stderr."""
-
-    returncode: int
-    stdout: bytes
-    stderr: bytes
-
-
 class ForkedCLI:
     """Runs ``main()`` of ``clusterability.cli`` in processes forked from one zygote (see the module)."""
 
@@ -118,8 +108,10 @@ class ForkedCLI:
             raise RuntimeError(f"the zygote ended (exit status {self._proc.wait()})")
         return struct.unpack("i", data)[0]
 
-    def run(self, argv: list[str], cwd: Path, timeout: float) -> Completed:
-        """Run ``argv`` (``argv[0]`` the script's path, as ``sys.argv``) in ``cwd``; kill it after ``timeout`` s."""
+    def run(self, argv: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[bytes]:
+        """Run ``argv`` (``argv[0]`` the script's path, as ``sys.argv``) in ``cwd``; kill it after ``timeout`` s.
+
+        Its exit status and the bytes it wrote to stdout and stderr, as ``subprocess.run`` gives them."""
         self._count += 1
         out, err = (self._scratch / f"case{self._count}.{name}" for name in ("stdout", "stderr"))
         request = pickle.dumps({"argv": argv, "cwd": str(cwd), "stdout": str(out), "stderr": str(err)})
@@ -131,7 +123,7 @@ class ForkedCLI:
             os.kill(pid, signal.SIGKILL)
             self._read(60)
             raise
-        return Completed(code, out.read_bytes(), err.read_bytes())
+        return subprocess.CompletedProcess(argv, code, out.read_bytes(), err.read_bytes())
 
     def close(self) -> None:
         os.close(self._requests)
