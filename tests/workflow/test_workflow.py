@@ -562,8 +562,9 @@ def test_table1_unchanged_on_the_real_files(tmp_path: Path, env: dict[str, str],
     with `snakemake --config scale=tiny` on the real mirror, on a machine whose
     TensorFlow numerics fingerprint is recorded in tests/golden/README.md.
     Training is bit-reproducible on one machine but not across CPUs (oneDNN
-    picks its kernels from the instruction set), so the exact comparison only
-    applies on a machine with the same fingerprint.
+    picks its kernels from the instruction set and its blocking from the
+    caches), so the exact comparison only applies on a machine with the same
+    fingerprint.
     """
     recorded, here = _golden_fingerprint(), machine_fingerprint
     if here != recorded:

@@ -214,12 +214,16 @@ def library_versions() -> dict[str, str]:
 
 
 def numerics_fingerprint() -> str:
-    """A short hash of TensorFlow's float32 matmul results on fixed inputs.
+    """A short hash of TensorFlow's float32 matmul results on fixed inputs and of the CPU's identity.
 
     TensorFlow's CPU kernels (oneDNN) choose their code at run time from the
-    CPU's instruction set, so the same seed and data give slightly different
-    weights on different CPUs. Two machines with the same fingerprint compute
-    the same matmuls bit for bit, and so train the same networks.
+    CPU's instruction set, and their blocking from its cache sizes, so the same
+    seed and data give slightly different weights on different CPUs. The
+    matmuls have the widths of the MNIST and CIFAR-10 inputs; the identity is
+    the vendor, family, model and cache sizes the operating system reports
+    (:func:`cpu_identity`). Two machines with the same fingerprint compute the
+    same matmuls bit for bit, and so train the same networks; two that compute
+    the same may still differ in fingerprint (another CPU model).
     """
     import hashlib
 
@@ -227,9 +231,45 @@ def numerics_fingerprint() -> str:
 
     tf, _, _ = import_tf()
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((128, 784)).astype(np.float32)
-    w = rng.standard_normal((784, 256)).astype(np.float32)
-    g = rng.standard_normal((128, 256)).astype(np.float32)
-    products = [tf.matmul(x, w), tf.matmul(x, g, transpose_a=True), tf.matmul(g, w, transpose_b=True)]
+    products = []
+    for batch, width in ((128, 784), (32, 3072)):
+        x = rng.standard_normal((batch, width)).astype(np.float32)
+        w = rng.standard_normal((width, 256)).astype(np.float32)
+        g = rng.standard_normal((batch, 256)).astype(np.float32)
+        products += [tf.matmul(x, w), tf.matmul(x, g, transpose_a=True), tf.matmul(g, w, transpose_b=True)]
     digest = hashlib.sha256(b"".join(np.asarray(p).tobytes() for p in products))
+    digest.update(cpu_identity().encode())
     return digest.hexdigest()[:16]
+
+
+def cpu_identity(root: str | os.PathLike = "/") -> str:
+    """The CPU's vendor, family, model and cache sizes, as Linux reports them under ``root``.
+
+    Two CPUs with the same instruction set (the same oneDNN kernels) but other
+    caches block a long matmul differently: two 2-core AVX-512 AMD EPYC virtual
+    machines agreed on 784-wide matmuls and trained different CIFAR-10 MLPs
+    (docs/reproducibility.md). Elsewhere (no ``/proc/cpuinfo``) the platform's
+    processor string.
+    """
+    import platform
+    from pathlib import Path
+
+    base = Path(root)
+    fields: list[str] = []
+    try:
+        first = (base / "proc/cpuinfo").read_text(errors="replace").split("\n\n", 1)[0]
+    except OSError:
+        return platform.processor() or platform.machine()
+    wanted = ("vendor_id", "cpu family", "model", "CPU implementer", "CPU part")
+    for line in first.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in wanted:
+            fields.append(f"{key.strip()}={value.strip()}")
+    caches = base / "sys/devices/system/cpu/cpu0/cache"
+    for index in sorted(caches.glob("index*")):
+        try:
+            level, kind, size = ((index / name).read_text().strip() for name in ("level", "type", "size"))
+        except OSError:
+            continue
+        fields.append(f"L{level} {kind}={size}")
+    return "; ".join(fields)
