@@ -19,6 +19,8 @@ from planted import PAPER_WIDTHS, build_glorot_mlp  # noqa: E402
 from workflow_helpers import MIRROR  # noqa: E402
 
 if TYPE_CHECKING:
+    from forked_cli import ForkedCLI
+
     from synthetic_mirror import RawMirror
 
 
@@ -91,6 +93,17 @@ def raw_mirror(request: pytest.FixtureRequest) -> RawMirror:
         return RawMirror(real, checksums=None)
     synthetic = request.getfixturevalue("synthetic_mirror")
     return RawMirror(synthetic, checksums=synthetic / "MD5SUMS")
+
+
+@pytest.fixture(scope="session")
+def forked_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkedCLI]:
+    """The console script's ``main()`` in processes forked from one warm interpreter (tests/support/forked_cli.py),
+    for test_cli.py and test_cli_hostile.py."""
+    from forked_cli import CLI_ENV, ForkedCLI
+
+    cli = ForkedCLI(CLI_ENV, tmp_path_factory.mktemp("forked_cli"))
+    yield cli
+    cli.close()
 
 
 # -- the tiny run of both papers, shared by the workflow tests -----------------

@@ -9,7 +9,8 @@ stdout and stderr to files and runs ``main()`` as the console script does. The c
 process of its own: what it prints, its exit status and the files it leaves are its own, an
 exception that escapes ``main()`` prints its traceback and exits 1 as the interpreter would, and a
 case that hangs is killed. What it does not repeat is the interpreter's start and the imports
-(``test_cli.py`` and the read-only-mount cases run the installed script itself).
+(``test_cli.py``'s version, console-script and separate-process tests and the read-only-mount cases
+run the installed script itself).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+
+#: The console script's environment in the CLI tests: one BLAS thread, strict UTF-8 output.
+CLI_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
 
 _ZYGOTE = r"""
 import os, pickle, struct, sys, traceback

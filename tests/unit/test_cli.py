@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from forked_cli import ForkedCLI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from planted import build_glorot_mlp, build_planted_mlp
@@ -32,10 +33,18 @@ RESULT_KEYS = {
     "degenerate",
 }
 CLI = [sys.executable, "-m", "clusterability.cli"]
+SCRIPT = Path(sys.executable).with_name("clusterability")
 
 
 def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh interpreter (``python -m clusterability.cli``)."""
     return subprocess.run([*CLI, *map(str, args)], check=False, capture_output=True, text=True, timeout=120)
+
+
+def _forked(forked_cli: ForkedCLI, cwd: Path, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The console script in a process forked from a warm interpreter (tests/support/forked_cli.py)."""
+    proc = forked_cli.run([str(SCRIPT), *map(str, args)], cwd, 120)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode())
 
 
 def _tiny_mlp() -> list[np.ndarray]:
@@ -214,10 +223,10 @@ def test_bad_input_in_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize("name", ["not_zip", "nan", "npy"])
-def test_bad_input_exit_code_and_one_line_message(tmp_path: Path, name: str) -> None:
+def test_bad_input_exit_code_and_one_line_message(tmp_path: Path, name: str, forked_cli: ForkedCLI) -> None:
     path = _bad_files(tmp_path)[name]
     out = tmp_path / "result.json"
-    proc = _run_cli("ncut", path, "--json", out)
+    proc = _forked(forked_cli, tmp_path, "ncut", path, "--json", out)
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -261,12 +270,14 @@ def test_cli_and_measure_do_not_import_tensorflow() -> None:
 # --- clusterability draw ------------------------------------------------------------------------------------------
 
 
-def test_draw_writes_the_clustered_network(tmp_path: Path, write_weights: Callable[..., Path]) -> None:
+def test_draw_writes_the_clustered_network(
+    tmp_path: Path, write_weights: Callable[..., Path], forked_cli: ForkedCLI
+) -> None:
     kernels, _ = build_planted_mlp((16, 16, 16), 4, seed=0)
     weights = write_weights(kernels)
     for suffix, magic in ((".png", b"\x89PNG"), (".pdf", b"%PDF"), (".svg", b"<?xml")):
         out = tmp_path / "drawings" / f"net{suffix}"
-        proc = _run_cli("draw", weights, "--k", "4", "-o", out)
+        proc = _forked(forked_cli, tmp_path, "draw", weights, "--k", "4", "-o", out)
         assert proc.returncode == 0, proc.stderr
         assert out.read_bytes().startswith(magic)
         assert f"{out}: mlp with layers [16, 16, 16]" in proc.stdout
@@ -290,19 +301,19 @@ def _ncut_json(tmp_path: Path, weights: Path) -> str:
     ],
 )
 def test_draw_bad_input_gives_one_line(
-    tmp_path: Path, write_weights: Callable[..., Path], args: list[str], culprit: str
+    tmp_path: Path, write_weights: Callable[..., Path], args: list[str], culprit: str, forked_cli: ForkedCLI
 ) -> None:
     kernels, _ = build_planted_mlp((8, 8, 8), 2, seed=0)
     weights = write_weights(kernels)
     before = sorted(tmp_path.rglob("*"))
-    proc = _run_cli("draw", weights, *[a.format(tmp=tmp_path) for a in args])
+    proc = _forked(forked_cli, tmp_path, "draw", weights, *[a.format(tmp=tmp_path) for a in args])
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and culprit in proc.stderr, proc.stderr
     assert sorted(tmp_path.rglob("*")) == before
 
 
-def test_draw_of_a_missing_file_names_it(tmp_path: Path) -> None:
-    proc = _run_cli("draw", tmp_path / "nope.npz", "-o", tmp_path / "x.png")
+def test_draw_of_a_missing_file_names_it(tmp_path: Path, forked_cli: ForkedCLI) -> None:
+    proc = _forked(forked_cli, tmp_path, "draw", tmp_path / "nope.npz", "-o", tmp_path / "x.png")
     assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1 and "nope.npz" in proc.stderr
     assert not (tmp_path / "x.png").exists()
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from forked_cli import CLI_ENV as ENV
 from forked_cli import ForkedCLI
 from planted import build_planted_mlp
 
@@ -541,17 +542,6 @@ def _argv(case: Case) -> list[str]:
 def _printable(text: str) -> bool:
     """Whether ``text`` is lines of printable characters (no control character but the newlines)."""
     return all(c == "\n" or unicodedata.category(c) not in ("Cc", "Cs", "Zl", "Zp") for c in text)
-
-
-ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
-
-
-@pytest.fixture(scope="module")
-def forked_cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkedCLI]:
-    """The console script's ``main()`` in processes forked from one warm interpreter (tests/support/forked_cli.py)."""
-    cli = ForkedCLI(ENV, tmp_path_factory.mktemp("forked_cli"))
-    yield cli
-    cli.close()
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
