@@ -230,8 +230,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests that read the tiny run go last, so the others run while it is being built.
 
     Last of the hooks: after ``-m`` and ``-k`` have deselected tests, so the tiny run starts only
-    if a test still selected reads it (never in ``make test-fast``).
+    if a test still selected reads it (never in ``make test-fast``). In a selection without the ``tf`` tests,
+    collection must not have imported TensorFlow.
     """
+
+    if "not tf" in (config.getoption("markexpr") or "") and "tensorflow" in sys.modules:
+        raise pytest.UsageError(
+            "collecting the tests imported TensorFlow (seconds of make test-fast): a test module imports it at its "
+            "top; skip with tests/support/installed.py's require() and import it in the tests"
+        )
 
     def reads(item: pytest.Item, run: str) -> bool:
         return run in getattr(item, "fixturenames", ())

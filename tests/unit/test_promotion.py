@@ -101,6 +101,7 @@ def test_eigenpairs_match_a_dense_eigendecomposition(sizes: list[int]) -> None:
     np.testing.assert_allclose(laplacian @ u, u * values, atol=1e-9)
 
 
+@pytest.mark.tf
 def test_penalty_gradient_matches_finite_differences() -> None:
     """The TensorFlow penalty with the current eigenvectors held constant: the eigenvalue sum and its gradient."""
     tf = pytest.importorskip("tensorflow")

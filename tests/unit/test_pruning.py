@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from installed import require
 
-pytest.importorskip("tensorflow_model_optimization")
+require("tensorflow_model_optimization")
 
 from clusterability.train.config import TrainConfig  # noqa: E402
 from clusterability.train.pruning import kth_largest_magnitude  # noqa: E402

@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 import pytest
+from installed import require
 
-pytest.importorskip("tensorflow")
-pytest.importorskip("tf_keras")
-pytest.importorskip("tensorflow_model_optimization")
+require("tensorflow", "tf_keras", "tensorflow_model_optimization")
 
 from clusterability.errors import InputError  # noqa: E402
 from clusterability.io.keras_files import load_keras_model_weights  # noqa: E402
