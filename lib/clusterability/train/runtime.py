@@ -245,11 +245,11 @@ def numerics_fingerprint() -> str:
 def cpu_identity(root: str | os.PathLike = "/") -> str:
     """The CPU's vendor, family, model and cache sizes, as Linux reports them under ``root``.
 
-    Two CPUs with the same instruction set (the same oneDNN kernels) but other
-    caches block a long matmul differently: two 2-core AVX-512 AMD EPYC virtual
-    machines agreed on 784-wide matmuls and trained different CIFAR-10 MLPs
-    (docs/reproducibility.md). Elsewhere (no ``/proc/cpuinfo``) the platform's
-    processor string.
+    The instruction set alone does not settle the results: two 2-core AVX-512
+    AMD EPYC virtual machines agreed on 784-wide matmuls and trained different
+    CIFAR-10 MLPs (docs/reproducibility.md; oneDNN sizes its blocks from the
+    caches too, the likely cause). Elsewhere (no ``/proc/cpuinfo``) the
+    platform's processor string.
     """
     import platform
     from pathlib import Path
