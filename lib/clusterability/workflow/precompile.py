@@ -1,0 +1,70 @@
+"""Compiling numba's cached functions once, on the paths the workflow's clustering jobs take.
+
+The numerical core's numba functions (``cache=True``) are compiled on their first call and cached
+beside their modules. On a fresh install every clustering job that starts before that cache exists
+compiles them itself: about 25 CPU seconds a job, so a run with many cores spends minutes compiling
+the same code while each of its first jobs waits. ``make install`` runs this module once instead
+(``python -m clusterability.workflow.precompile``; again after editing ``lib/clusterability/core``,
+before a wide run): it clusters and shuffles, as the ``cluster_network``, ``shuffle_chunk`` and
+``gather_shuffles`` jobs do, a dense and a pruned MLP of P1's shape (784-256x4-10: large enough for
+the iterative eigensolver), a small CNN and a small residual network (a wired channel graph).
+No job imports this module, so no job depends on it.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from clusterability.core.build import network_graph
+from clusterability.core.measure import cluster_network
+from clusterability.core.network import NetworkWeights
+from clusterability.core.shuffle_chunks import shuffle_chunk
+from clusterability.core.shuffles import SHUFFLE_METHODS
+from clusterability.io.wiring import DagBuilder
+
+
+def example_networks(seed: int = 0) -> dict[str, NetworkWeights]:
+    """One network of each kind the jobs cluster, with float32 kernels as training writes them."""
+    rng = np.random.default_rng(seed)
+
+    def kernel(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape).astype(np.float32)
+
+    mlp = [kernel(784, 256), kernel(256, 256), kernel(256, 256), kernel(256, 256), kernel(256, 10)]
+    pruned = [np.where(rng.random(k.shape) < 0.9, np.float32(0), k) for k in mlp]
+    cnn = [kernel(3, 3, 1, 8), kernel(3, 3, 8, 8), kernel(3, 3, 8, 8), kernel(8 * 49, 16), kernel(16, 10)]
+    builder = DagBuilder("precompile", input_channels=3)
+    stem = builder.conv("stem", kernel(3, 3, 3, 8), ())
+    block = builder.conv("b", kernel(3, 3, 8, 8), builder.conv("a", kernel(3, 3, 8, 8), stem))
+    builder.conv("head", kernel(1, 1, 8, 8), builder.add(block, stem))
+    return {
+        "mlp": NetworkWeights(kernels=tuple(mlp), source="precompile mlp"),
+        "pruned mlp": NetworkWeights(kernels=tuple(pruned), source="precompile pruned mlp"),
+        "cnn": NetworkWeights(kernels=tuple(cnn), source="precompile cnn"),
+        "residual": builder.weights(),
+    }
+
+
+def precompile(k: int = 4, n_shuffles: int = 2) -> dict[str, float]:
+    """Cluster each of :func:`example_networks` and shuffle it by every method; the seconds each took."""
+    seconds = {}
+    for name, weights in example_networks().items():
+        start = time.perf_counter()
+        graph = network_graph(weights)
+        cluster_network(graph, k, seed=0)
+        for method in SHUFFLE_METHODS:
+            shuffle_chunk(graph, k, seed=0, method=method, indices=range(n_shuffles))
+        seconds[name] = time.perf_counter() - start
+    return seconds
+
+
+def main() -> None:
+    """Compile, and say how long each network took (the first pays for most of the compiling)."""
+    seconds = precompile()
+    print("numba functions compiled and cached: " + ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
+
+
+if __name__ == "__main__":
+    main()
