@@ -24,7 +24,7 @@ def test_the_example_networks_are_the_kinds_jobs_cluster() -> None:
 
 def test_each_network_is_clustered_and_shuffled_by_every_method(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[str, object]] = []
-    monkeypatch.setattr(precompile, "cluster_network", lambda graph, k, seed: calls.append(("cluster", graph)))
+    monkeypatch.setattr(precompile, "cluster_network", lambda graph, k, seed: calls.append((f"k={k}", graph)))
 
     def shuffle_chunk(graph: object, k: int, *, seed: int, method: str, indices: range) -> None:
         calls.append((method, graph))
@@ -32,5 +32,5 @@ def test_each_network_is_clustered_and_shuffled_by_every_method(monkeypatch: pyt
     monkeypatch.setattr(precompile, "shuffle_chunk", shuffle_chunk)
     seconds = precompile.precompile()
     assert set(seconds) == set(precompile.example_networks())
-    assert [name for name, _ in calls] == ["cluster", *SHUFFLE_METHODS] * 4
+    assert [name for name, _ in calls] == [*(f"k={k}" for k in (2, 4, 5, 7, 10, 12)), *SHUFFLE_METHODS] * 4
     assert len({id(graph) for _, graph in calls}) == 4
