@@ -24,6 +24,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+#: The installed console script (its path is the ``sys.argv[0]`` of a forked case).
+SCRIPT = Path(sys.executable).with_name("clusterability")
+
 #: The console script's environment in the CLI tests: one BLAS thread, strict UTF-8 output.
 CLI_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONIOENCODING": "utf-8:strict"}
 

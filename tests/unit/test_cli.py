@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forked_cli import ForkedCLI
+from forked_cli import SCRIPT, ForkedCLI
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from planted import build_glorot_mlp, build_planted_mlp
@@ -33,7 +33,6 @@ RESULT_KEYS = {
     "degenerate",
 }
 CLI = [sys.executable, "-m", "clusterability.cli"]
-SCRIPT = Path(sys.executable).with_name("clusterability")
 
 
 def _run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,6 @@ import math
 import os
 import shutil
 import subprocess
-import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from forked_cli import CLI_ENV as ENV
-from forked_cli import ForkedCLI
+from forked_cli import SCRIPT, ForkedCLI
 from planted import build_planted_mlp
 
 from clusterability.core.build import mlp_graph
@@ -42,7 +41,6 @@ from clusterability.core.measure import cluster_network
 from clusterability.core.ncut import ncut
 from clusterability.core.spectral import spectral_clusters
 
-SCRIPT = Path(sys.executable).with_name("clusterability")
 TIMEOUT_S = 120
 WIDTHS = (16, 16, 16, 16)  # 64 neurons in 4 planted modules
 
