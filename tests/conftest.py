@@ -207,10 +207,25 @@ HEAVY = (
 )
 
 
+#: Tests that mostly wait (on the one-node SLURM cluster's scheduling and the executor's status polls, 1-2
+#: CPU s in 10 s of waiting): run first, while the tiny run has jobs enough for both cores, so that their
+#: waits cost nothing and the tests that need a core run later, when the tiny run's parts end with fewer
+#: jobs than cores (docs/testing.md, "How long it takes").
+WAITING = (
+    "test_slurm_cluster.py",
+    "test_slurm_workflow.py::test_tiny_dag_on_slurm",
+)
+
+
+def _listed(item: pytest.Item, names: tuple[str, ...]) -> bool:
+    """Whether ``item``'s file, or its file and test function (all its parameters), is in ``names``."""
+    function = getattr(item, "originalname", item.name)
+    return item.path.name in names or f"{item.path.name}::{function}" in names
+
+
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Mark the tests of ``HEAVY`` ``heavy`` (before ``-m`` selects tests)."""
-    function = getattr(item, "originalname", item.name)
-    if item.path.name in HEAVY or f"{item.path.name}::{function}" in HEAVY:
+    if _listed(item, HEAVY):
         item.add_marker(pytest.mark.heavy)
 
 
@@ -227,7 +242,8 @@ def _tensorflow_only_in_tf_tests(request: pytest.FixtureRequest) -> Iterator[Non
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that read the tiny run go last, so the others run while it is being built.
+    """Tests that read the tiny run go last, so the others run while it is being built; those of
+    ``WAITING`` go first.
 
     Last of the hooks: after ``-m`` and ``-k`` have deselected tests, so the tiny run starts only
     if a test still selected reads it (never in ``make test-fast``). In a selection without the ``tf`` tests,
@@ -246,7 +262,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     needs = [item for item in items if reads(item, "tiny_run")]
     smoke = [item for item in items if reads(item, "smoke_run") and not reads(item, "tiny_run")]
     others = [item for item in items if not reads(item, "tiny_run") and not reads(item, "smoke_run")]
-    items[:] = others + smoke + needs
+    waiting = [item for item in others if _listed(item, WAITING)]
+    items[:] = waiting + [item for item in others if not _listed(item, WAITING)] + smoke + needs
     config.stash[_NEEDS_TINY_RUN] = bool(needs)
     config.stash[_NEEDS_SMOKE_RUN] = any(reads(item, "smoke_run") for item in items)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -34,3 +38,31 @@ def test_each_network_is_clustered_and_shuffled_by_every_method(monkeypatch: pyt
     assert set(seconds) == set(precompile.example_networks())
     assert [name for name, _ in calls] == [*(f"k={k}" for k in (2, 4, 5, 7, 10, 12)), *SHUFFLE_METHODS] * 4
     assert len({id(graph) for _, graph in calls}) == 4
+
+
+def test_bytecode_of_every_module_and_again_after_an_edit(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    modules = [package / "__init__.py", package / "a.py", package / "sub" / "__init__.py", package / "sub" / "b.py"]
+    for module in modules:
+        module.write_text("X = 1\n")
+    assert precompile.compile_bytecode(package)
+    cached = [Path(importlib.util.cache_from_source(str(m))) for m in modules]
+    assert all(c.is_file() for c in cached)
+    # An edited module (other size and time) is compiled again; an untouched one is left as it is.
+    before = cached[3].stat().st_mtime_ns, cached[1].stat().st_mtime_ns
+    modules[3].write_text("X = 22\n")
+    os.utime(modules[3], ns=(before[0] + 10**9, before[0] + 10**9))
+    assert precompile.compile_bytecode(package)
+    assert cached[3].stat().st_mtime_ns != before[0] and cached[1].stat().st_mtime_ns == before[1]
+
+
+def test_bytecode_is_written_for_the_library_itself() -> None:
+    import clusterability
+
+    assert Path(clusterability.__file__).resolve().parent == precompile.PACKAGE
+
+
+def test_a_module_that_does_not_compile_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    assert not precompile.compile_bytecode(tmp_path)

@@ -124,11 +124,11 @@ def test_a_stopped_background_run_starts_no_further_part(tmp_path: Path) -> None
 
 
 def test_every_heavy_entry_names_an_existing_test() -> None:
-    """conftest's HEAVY list (left out of make test-fast) names test files and functions that exist, so a
-    renamed heavy test cannot slip into the fast tier unnoticed."""
-    from conftest import HEAVY
+    """conftest's HEAVY list (left out of make test-fast) and WAITING list (run first) name test files and
+    functions that exist, so a renamed heavy test cannot slip into the fast tier unnoticed."""
+    from conftest import HEAVY, WAITING
 
-    for entry in HEAVY:
+    for entry in HEAVY + WAITING:
         file, _, function = entry.partition("::")
         paths = [p for p in (REPO / "tests").glob(f"*/{file}") if p.parent.name in ("unit", "workflow")]
         assert len(paths) == 1, entry

@@ -9,12 +9,17 @@ before a wide run): it clusters, into each number of clusters the papers use, an
 ``cluster_network``, ``shuffle_chunk`` and ``gather_shuffles`` jobs do, a dense and a pruned MLP of P1's
 shape (784-256x4-10: large enough for the iterative eigensolver), a small CNN and a small residual
 network (a wired channel graph).
+It first writes the library's bytecode (:func:`compile_bytecode`): Python reads it but, where
+``PYTHONDONTWRITEBYTECODE`` is set or the library is read-only, never writes it, and each job then
+compiled the modules it imports from source (0.03-0.06 CPU s a job).
 No job imports this module, so no job depends on it.
 """
 
 from __future__ import annotations
 
+import compileall
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -67,8 +72,19 @@ def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2) -> dict[str,
     return seconds
 
 
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+def compile_bytecode(root: Path = PACKAGE) -> bool:
+    """Write the bytecode of every module under ``root`` (timestamp-checked: an edited module is compiled
+    again); whether every module compiled."""
+    return bool(compileall.compile_dir(root, quiet=1))
+
+
 def main() -> None:
     """Compile, and say how long each network took (the first pays for most of the compiling)."""
+    if not compile_bytecode():
+        raise SystemExit(f"precompile: a module under {PACKAGE} does not compile")
     seconds = precompile()
     print("numba functions compiled and cached: " + ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
 
