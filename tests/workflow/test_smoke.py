@@ -4,8 +4,8 @@ Rule ``smoke`` (rules/smoke.smk) at the smoke scale (config/scales/smoke.yaml) o
 mirror. One test checks, from a dry run, that its targets reach every rule that makes a file and
 every plot kind of clusterability.report.figures, so that a new rule or plot cannot escape it; another
 reads the run itself (started in the background when the session starts: conftest ``smoke_run``).
-Two more check the machinery of the fast tier in conftest: stopping a background run, and the
-``HEAVY`` list it leaves out.
+Three more check the machinery of conftest: stopping a background run, the ``HEAVY`` list the fast tier
+leaves out and the ``WAITING`` list run first, and the order of the tests.
 """
 
 from __future__ import annotations
@@ -121,6 +121,37 @@ def test_a_stopped_background_run_starts_no_further_part(tmp_path: Path) -> None
     run._thread.join(30)
     assert not run._thread.is_alive() and run._proc.returncode is not None
     assert not started.exists() and run.error is None
+
+
+def test_waiting_tests_go_first_and_the_tiny_runs_readers_last() -> None:
+    """conftest orders the selected tests: WAITING's first, then the others, those that read the smoke run,
+    those that read the tiny run (whose background run starts only if one of them is selected)."""
+    from types import SimpleNamespace
+
+    from conftest import _NEEDS_SMOKE_RUN, _NEEDS_TINY_RUN, pytest_collection_modifyitems
+
+    def item(file: str, name: str, *fixtures: str) -> SimpleNamespace:
+        return SimpleNamespace(path=REPO / "tests" / file, originalname=name, name=name, fixturenames=fixtures)
+
+    items = [
+        item("unit/test_api.py", "test_a"),
+        item("workflow/test_workflow.py", "test_reads_tiny", "tiny_run"),
+        item("workflow/test_slurm_workflow.py", "test_tiny_dag_on_slurm"),
+        item("workflow/test_smoke.py", "test_reads_smoke", "smoke_run"),
+        item("workflow/test_slurm_workflow.py", "test_profile_names_existing_rules"),
+        item("workflow/test_slurm_cluster.py", "test_sbatch_wrap_writes_file"),
+    ]
+    config = SimpleNamespace(getoption=lambda name: "", stash=pytest.Stash())
+    pytest_collection_modifyitems(config, items)
+    assert [i.name for i in items] == [
+        "test_tiny_dag_on_slurm",
+        "test_sbatch_wrap_writes_file",
+        "test_a",
+        "test_profile_names_existing_rules",
+        "test_reads_smoke",
+        "test_reads_tiny",
+    ]
+    assert config.stash[_NEEDS_TINY_RUN] and config.stash[_NEEDS_SMOKE_RUN]
 
 
 def test_every_heavy_entry_names_an_existing_test() -> None:

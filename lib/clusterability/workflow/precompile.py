@@ -30,6 +30,9 @@ from clusterability.core.shuffle_chunks import shuffle_chunk
 from clusterability.core.shuffles import SHUFFLE_METHODS
 from clusterability.io.wiring import DagBuilder
 
+#: The clusterability package, whose bytecode :func:`compile_bytecode` writes.
+PACKAGE = Path(__file__).resolve().parents[1]
+
 
 def example_networks(seed: int = 0) -> dict[str, NetworkWeights]:
     """One network of each kind the jobs cluster, with float32 kernels as training writes them."""
@@ -70,9 +73,6 @@ def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2) -> dict[str,
             shuffle_chunk(graph, ks[0], seed=0, method=method, indices=range(n_shuffles))
         seconds[name] = time.perf_counter() - start
     return seconds
-
-
-PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def compile_bytecode(root: Path = PACKAGE) -> bool:
