@@ -66,3 +66,13 @@ def test_bytecode_is_written_for_the_library_itself() -> None:
 def test_a_module_that_does_not_compile_is_reported(tmp_path: Path) -> None:
     (tmp_path / "bad.py").write_text("def broken(:\n")
     assert not precompile.compile_bytecode(tmp_path)
+
+
+def test_bytecode_that_cannot_be_written_does_not_stop_the_numba_step(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(precompile, "compile_bytecode", lambda: False)
+    monkeypatch.setattr(precompile, "precompile", lambda: {"mlp": 0.5})
+    precompile.main()
+    out = capsys.readouterr().out
+    assert "could not be compiled or written" in out and "mlp 0.5 s" in out
