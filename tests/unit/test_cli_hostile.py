@@ -32,8 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from forked_cli import CLI_ENV as ENV
-from forked_cli import SCRIPT, ForkedCLI
+from forked_cli import CLI_ENV, SCRIPT, ForkedCLI
 from planted import build_planted_mlp
 
 from clusterability.core.build import mlp_graph
@@ -551,7 +550,7 @@ def test_hostile_input(tmp_path: Path, name: str, forked_cli: ForkedCLI) -> None
         try:
             if case.wrapper:
                 proc = subprocess.run(
-                    _argv(case), check=False, cwd=tmp_path, env=ENV, capture_output=True, timeout=TIMEOUT_S
+                    _argv(case), check=False, cwd=tmp_path, env=CLI_ENV, capture_output=True, timeout=TIMEOUT_S
                 )
             else:
                 proc = forked_cli.run(_argv(case), tmp_path, TIMEOUT_S)
