@@ -71,8 +71,52 @@ def test_a_module_that_does_not_compile_is_reported(tmp_path: Path) -> None:
 def test_bytecode_that_cannot_be_written_does_not_stop_the_numba_step(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(precompile, "compile_bytecode", lambda: False)
-    monkeypatch.setattr(precompile, "precompile", lambda: {"mlp": 0.5})
+    compiled: list[Path] = []
+
+    def compile_bytecode(root: Path = precompile.PACKAGE, workers: int = 1, quiet: int = 1) -> bool:
+        compiled.append(root)
+        return False
+
+    monkeypatch.setattr(precompile, "compile_bytecode", compile_bytecode)
+    monkeypatch.setattr(precompile, "precompile", lambda workers: {"mlp": 0.5})
     precompile.main()
     out = capsys.readouterr().out
-    assert "could not be compiled or written" in out and "mlp 0.5 s" in out
+    assert "could not be compiled or written" in out and "numba functions compiled and cached in" in out
+    # The environment's packages first (their failures unnamed, as pip leaves them), then the library.
+    assert compiled == [*precompile.environment_packages(), precompile.PACKAGE]
+    assert out.count("could not be compiled") == 1
+
+
+def test_the_environment_is_where_numpy_is_installed() -> None:
+    assert any(Path(np.__file__).resolve().is_relative_to(p.resolve()) for p in precompile.environment_packages())
+
+
+def test_kmeans_is_left_to_the_other_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While k-means compiles in the second process, this one clusters with round-robin labels and never
+    calls k-means (two processes never compile the same function)."""
+    from clusterability.core import kmeans as kmeans_module
+    from clusterability.core import spectral
+
+    graph = network_graph(precompile.example_networks()["pruned mlp"])
+    expected = spectral.spectral_clusters(graph, 4, seed=0)
+    with precompile._without_kmeans():
+        monkeypatch.setattr(kmeans_module, "_kmeans_restarts", lambda *args: pytest.fail("k-means called"))
+        labels = spectral.spectral_clusters(graph, 4, seed=0)
+    monkeypatch.undo()
+    kept = labels >= 0
+    np.testing.assert_array_equal(labels[kept], np.arange(kept.sum()) % 4)
+    np.testing.assert_array_equal(spectral.spectral_clusters(graph, 4, seed=0), expected)  # k-means is back
+
+
+def test_kmeans_is_compiled_for_the_columns_of_each_number_of_clusters(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[tuple[int, ...], int]] = []
+    monkeypatch.setattr(precompile, "kmeans", lambda X, k, **_: calls.append((X.shape, k)))
+    precompile.compile_kmeans((2, 7, 12))
+    assert calls == [((64, 2), 2), ((64, 7), 7), ((64, 12), 12)]
+
+
+def test_two_processes_then_every_network_in_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With two workers: k-means compiled in a spawned process, the rest here without it, then the usual pass
+    (on the warm cache of the repository's library: seconds)."""
+    seconds = precompile.precompile(ks=(4, 7), n_shuffles=1, workers=2)
+    assert set(seconds) == set(precompile.example_networks())

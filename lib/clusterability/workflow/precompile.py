@@ -9,21 +9,35 @@ before a wide run): it clusters, into each number of clusters the papers use, an
 ``cluster_network``, ``shuffle_chunk`` and ``gather_shuffles`` jobs do, a dense and a pruned MLP of P1's
 shape (784-256x4-10: large enough for the iterative eigensolver), a small CNN and a small residual
 network (a wired channel graph).
-It first writes the library's bytecode (:func:`compile_bytecode`): Python reads it but, where
-``PYTHONDONTWRITEBYTECODE`` is set or the library is read-only, never writes it, and each job then
-compiled the modules it imports from source (0.03-0.06 CPU s a job).
+It first writes the bytecode of the library and of its environment (:func:`compile_bytecode`, on every
+core): Python reads it but, where ``PYTHONDONTWRITEBYTECODE`` is set or the library is read-only, never
+writes it, and each job then compiled the modules it imports from source (0.03-0.06 CPU s a job).
+``make install`` asks pip not to compile (``--no-compile``): pip compiles one file after the other, this
+step on every core.
+With two cores or more the numba step runs in two processes (:func:`precompile`): one compiles k-means,
+the other everything else. No two processes compile the same function, so they never write the same
+cache entry.
 No job imports this module, so no job depends on it.
 """
 
 from __future__ import annotations
 
 import compileall
+import contextlib
+import multiprocessing
+import os
+import sysconfig
 import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 
+from clusterability.core import spectral
 from clusterability.core.build import network_graph
+from clusterability.core.kmeans import kmeans
 from clusterability.core.measure import cluster_network
 from clusterability.core.network import NetworkWeights
 from clusterability.core.shuffle_chunks import shuffle_chunk
@@ -60,11 +74,28 @@ def example_networks(seed: int = 0) -> dict[str, NetworkWeights]:
 K_VALUES = (2, 4, 5, 7, 10, 12)
 
 
-def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2) -> dict[str, float]:
+def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2, workers: int = 1) -> dict[str, float]:
     """Cluster each of :func:`example_networks` into each number of clusters in ``ks`` and shuffle it by
-    every method; the seconds each network took."""
+    every method; the seconds each network took.
+
+    With ``workers`` of 2 or more, k-means is first compiled in a second process for every number of clusters
+    (:func:`compile_kmeans`) while this one clusters and shuffles each network into ``ks[0]`` clusters with
+    round-robin labels in place of k-means (:func:`_without_kmeans`); the pass above then finds every
+    function compiled. The seconds are those of that pass.
+    """
+    networks = example_networks()
+    if workers > 1:
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            kmeans_compiled = pool.submit(compile_kmeans, ks)
+            with _without_kmeans():
+                _cluster_and_shuffle(networks, ks[:1], n_shuffles)
+            kmeans_compiled.result()
+    return _cluster_and_shuffle(networks, ks, n_shuffles)
+
+
+def _cluster_and_shuffle(networks: dict[str, NetworkWeights], ks: tuple[int, ...], n_shuffles: int) -> dict[str, float]:
     seconds = {}
-    for name, weights in example_networks().items():
+    for name, weights in networks.items():
         start = time.perf_counter()
         graph = network_graph(weights)
         for k in ks:
@@ -75,18 +106,51 @@ def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2) -> dict[str,
     return seconds
 
 
-def compile_bytecode(root: Path = PACKAGE) -> bool:
+def compile_kmeans(ks: tuple[int, ...] = K_VALUES, n_points: int = 64) -> None:
+    """k-means into each number of clusters in ``ks``, on an embedding of as many columns as spectral
+    clustering gives it: the padded dimension of its distance kernels is part of their type."""
+    rng = np.random.default_rng(0)
+    for k in ks:
+        kmeans(rng.standard_normal((n_points, k)), k, seed=0, n_init=1)
+
+
+def _round_robin_labels(embedding: np.ndarray, k: int, **_: object) -> tuple[np.ndarray, float]:
+    return np.arange(embedding.shape[0], dtype=np.int64) % k, 0.0
+
+
+@contextlib.contextmanager
+def _without_kmeans() -> Iterator[None]:
+    """Spectral clustering with round-robin labels instead of k-means, whose functions another process is
+    compiling: only for compiling the rest."""
+    with mock.patch.object(spectral, "kmeans", _round_robin_labels):
+        yield
+
+
+def compile_bytecode(root: Path = PACKAGE, workers: int = 1, quiet: int = 1) -> bool:
     """Write the bytecode of every module under ``root`` (timestamp-checked: an edited module is compiled
-    again); whether every module compiled."""
-    return bool(compileall.compile_dir(root, quiet=1))
+    again) in ``workers`` processes; whether every module compiled (``quiet=2``: without naming those that
+    did not)."""
+    return bool(compileall.compile_dir(root, quiet=quiet, workers=workers))
+
+
+def environment_packages() -> list[Path]:
+    """The folders of the running environment's installed packages (pure and platform-specific)."""
+    paths = sysconfig.get_paths()
+    return sorted({Path(paths[key]) for key in ("purelib", "platlib") if Path(paths[key]).is_dir()})
 
 
 def main() -> None:
     """Compile, and say how long each network took (the first pays for most of the compiling)."""
-    if not compile_bytecode():  # an optimization only: a read-only library, say, still works without it
+    workers = len(os.sched_getaffinity(0))
+    # Optimizations only: a read-only library or environment still works without them. Like pip, this leaves
+    # the environment's few modules that do not compile (examples, templates) unnamed.
+    for packages in environment_packages():
+        compile_bytecode(packages, workers=workers, quiet=2)
+    if not compile_bytecode(workers=workers):
         print(f"precompile: the bytecode of a module under {PACKAGE} could not be compiled or written (above)")
-    seconds = precompile()
-    print("numba functions compiled and cached: " + ", ".join(f"{name} {s:.1f} s" for name, s in seconds.items()))
+    start, processes = time.perf_counter(), min(workers, 2)
+    precompile(workers=processes)
+    print(f"numba functions compiled and cached in {time.perf_counter() - start:.1f} s ({processes} processes)")
 
 
 if __name__ == "__main__":
