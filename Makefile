@@ -24,9 +24,9 @@ SNAKEMAKE = $(VENV)/bin/snakemake
 .PHONY: install table1 paper1 paper2_mlp paper2_cnn paper2_promote paper2 scorecard fidelity fidelity_gpu run test test-fast lint bench bench-gpu scorecard-docs \
 	readme-results clean
 
-# The install ends by writing the bytecode of the environment and the library, on every core (pip's own, with
-# --no-compile left out, writes it one file after the other), and compiling numba's functions once, so that
-# the first parallel jobs of a run do not each compile them (lib/clusterability/workflow/precompile.py).
+# pip installs without compiling (--no-compile: it compiles one file after the other); the install then writes
+# the bytecode of the environment and of the library on every core, and compiles numba's functions once, so
+# that the first parallel jobs of a run do not each compile them (lib/clusterability/workflow/precompile.py).
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip

@@ -80,8 +80,8 @@ def precompile(ks: tuple[int, ...] = K_VALUES, n_shuffles: int = 2, workers: int
 
     With ``workers`` of 2 or more, k-means is first compiled in a second process for every number of clusters
     (:func:`compile_kmeans`) while this one clusters and shuffles each network into ``ks[0]`` clusters with
-    round-robin labels in place of k-means (:func:`_without_kmeans`); the pass above then finds every
-    function compiled. The seconds are those of that pass.
+    round-robin labels in place of k-means (:func:`_without_kmeans`). The pass over every number of clusters
+    then finds every function compiled; the seconds are those of that pass.
     """
     networks = example_networks()
     if workers > 1:
@@ -140,7 +140,7 @@ def environment_packages() -> list[Path]:
 
 
 def main() -> None:
-    """Compile, and say how long each network took (the first pays for most of the compiling)."""
+    """Write the bytecode, compile numba's functions, and say how long the numba step took."""
     workers = len(os.sched_getaffinity(0))
     # Optimizations only: a read-only library or environment still works without them. Like pip, this leaves
     # the environment's few modules that do not compile (examples, templates) unnamed.
