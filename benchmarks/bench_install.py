@@ -33,7 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "lib"))
 
-from clusterability.workflow.precompile import PACKAGE, environment_packages  # noqa: E402
+from clusterability.workflow.precompile import PACKAGE, environment_packages, usable_cores  # noqa: E402
 
 # (quiet=2 and no exit status: some modules of the environment do not compile, and pip leaves them too)
 BYTECODE = "import compileall, sys; compileall.compile_dir(sys.argv[1], quiet=2, workers=int(sys.argv[2]))"
@@ -80,7 +80,7 @@ def main() -> None:
     parser.add_argument("--steps", default="bytecode,numba")
     parser.add_argument("--packages", default="", help="comma-separated package-name prefixes (default: all)")
     args = parser.parse_args()
-    cores = len(os.sched_getaffinity(0))
+    cores = usable_cores()
     runs: dict[str, list[tuple[float, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_install_") as tmp:
         steps = args.steps.split(",")

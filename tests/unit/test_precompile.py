@@ -120,3 +120,13 @@ def test_two_processes_then_every_network_in_this_one(monkeypatch: pytest.Monkey
     (on the warm cache of the repository's library: seconds)."""
     seconds = precompile.precompile(ks=(4, 7), n_shuffles=1, workers=2)
     assert set(seconds) == set(precompile.example_networks())
+
+
+def test_usable_cores_without_an_affinity_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the system has no ``sched_getaffinity`` (macOS), the cores it counts."""
+    assert 1 <= precompile.usable_cores() <= (os.cpu_count() or 1)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert precompile.usable_cores() == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert precompile.usable_cores() == 1

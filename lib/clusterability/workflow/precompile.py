@@ -139,9 +139,14 @@ def environment_packages() -> list[Path]:
     return sorted({Path(paths[key]) for key in ("purelib", "platlib") if Path(paths[key]).is_dir()})
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the system reports one, e.g. in a SLURM job)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def main() -> None:
     """Write the bytecode, compile numba's functions, and say how long the numba step took."""
-    workers = len(os.sched_getaffinity(0))
+    workers = usable_cores()
     # Optimizations only: a read-only library or environment still works without them. Like pip, this leaves
     # the environment's few modules that do not compile (examples, templates) unnamed.
     for packages in environment_packages():
