@@ -115,11 +115,15 @@ def test_kmeans_is_compiled_for_the_columns_of_each_number_of_clusters(monkeypat
     assert calls == [((64, 2), 2), ((64, 7), 7), ((64, 12), 12)]
 
 
-def test_two_processes_then_every_network_in_this_one(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_processes_then_every_network_in_this_one() -> None:
     """With two workers: k-means compiled in a spawned process, the rest here without it, then the usual pass
-    (on the warm cache of the repository's library: seconds)."""
+    (on the warm cache of the repository's library: seconds), with k-means back in place."""
+    from clusterability.core import kmeans as kmeans_module
+    from clusterability.core import spectral
+
     seconds = precompile.precompile(ks=(4, 7), n_shuffles=1, workers=2)
     assert set(seconds) == set(precompile.example_networks())
+    assert spectral.kmeans is kmeans_module.kmeans
 
 
 def test_usable_cores_without_an_affinity_call(monkeypatch: pytest.MonkeyPatch) -> None:
