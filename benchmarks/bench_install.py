@@ -67,7 +67,7 @@ def _copy_sources(packages: list[str], into: Path) -> int:
 
 def _delete(folder: Path, patterns: tuple[str, ...]) -> None:
     for pattern in patterns:
-        for path in folder.rglob(pattern):
+        for path in list(folder.rglob(pattern)):  # listed first: the walk must not descend into what is removed
             if path.is_dir():
                 shutil.rmtree(path)
             else:

@@ -207,10 +207,10 @@ HEAVY = (
 )
 
 
-#: Tests that mostly wait (on the one-node SLURM cluster's scheduling and the executor's status polls, 1-2
-#: CPU s in 10 s of waiting): run first, while the tiny run has jobs enough for both cores, so that their
-#: waits cost nothing and the tests that need a core run later, when the tiny run's parts end with fewer
-#: jobs than cores (docs/testing.md, "How long it takes").
+#: Tests that mostly wait (on the one-node SLURM cluster's scheduling and the executor's status polls; the
+#: cluster's jobs do use CPU, about 50 s for the tiny DAG's): run first, while the tiny run has jobs enough for
+#: both cores, so that their waits cost nothing and the tests that need a core run later, when the tiny run's
+#: parts end with fewer jobs than cores (docs/testing.md, "How long it takes").
 WAITING = (
     "test_slurm_cluster.py",
     "test_slurm_workflow.py::test_tiny_dag_on_slurm",
