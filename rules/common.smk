@@ -14,6 +14,7 @@ from clusterability.errors import InputError
 from clusterability.workflow import batches, targets
 from clusterability.workflow.config import load_config
 from clusterability.workflow.provenance import check_library, code_hash
+from clusterability.workflow.scheduling import coalesce_reevaluations
 
 try:
     # The workflow runs (and tracks) the lib/ beside this Snakefile, not another clone's.
@@ -38,6 +39,9 @@ except InputError as exc:
     raise WorkflowError(str(exc)) from None
 if workflow.is_main_process:
     logger.info(f"clusterability library: {Path(clusterability.__file__).parent}")
+# Snakemake 9 wakes its scheduler once more per second for every job finished while others wait
+# for a core: one pending wake-up at a time instead (clusterability.workflow.scheduling).
+coalesce_reevaluations()
 
 SCALE = CONFIG["scale"]
 SEED = CONFIG["seed"]
