@@ -42,7 +42,7 @@ rule sleep:
 
 # Runs Snakemake's command line in this process: argv[1] is "on" or "off", argv[2] where to write the figures.
 RUNNER = """
-import json, os, resource, sys, time
+import json, resource, sys, time
 from snakemake.scheduling.job_scheduler import JobScheduler
 from clusterability.workflow import scheduling
 

@@ -5,9 +5,10 @@ loop again one rate-limit timespan (``--max-jobs-per-timespan``, default ``100/1
 pass that leaves a ready job waiting, with a new ``threading.Timer`` each time. Every other
 wake-up (a job finished) starts one more such chain of timers, and a chain lives as long as
 jobs wait for a core. So the passes per second grow with the jobs finished so far: 55, 155,
-then 255 timers per 5 s for 60 half-second jobs on 2 cores, 7,230 passes for the 160 jobs of
-the tiny ``paper1`` (each pass stats the inputs of every ready job and solves the job
-selection), and a scheduler that spins for hours in a paper-scale run of thousands of jobs.
+then 255 timers per 5 s for 60 half-second jobs on 2 cores, about 7,000 passes for the 160 jobs
+of the tiny ``paper1`` (each pass stats the inputs of every ready job and solves the job
+selection); the passes grow with the square of a run's length, so a paper-scale run of
+thousands of jobs would keep a core busy with them.
 The timers are also non-daemon threads: Snakemake's exit waits for the last one.
 
 :func:`coalesce_reevaluations` makes a pass ask for a wake-up only where none is pending for
