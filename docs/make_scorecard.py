@@ -1,14 +1,17 @@
 """Record a run at the papers' settings under docs/, and write the scorecard page from what is recorded.
 
     python docs/make_scorecard.py record --workdir WORK --started "..." --finished "..." [--scale fidelity]
-    python docs/make_scorecard.py render            (make scorecard-docs)
+    python docs/make_scorecard.py record --as p1_paper --scale paper --workdir WORK --started ... --finished ...
+    python docs/make_scorecard.py render            (make scorecard-docs: every recorded run)
 
-``record`` copies the tables the run in ``WORK`` built (rule ``fidelity``'s, at the run's scale) into
-``docs/fidelity/tables/`` with a ``run.json``: commit, machine, dates, command, numerics fingerprints
-and the code hash of every workflow script of the checkout that ran (``--checkout``, by default
-``WORK``) (:mod:`clusterability.workflow.record`). ``render`` scores the recorded tables against the
-papers' numbers (``config/papers/``) and writes ``docs/scorecard.md`` and ``docs/fidelity/scorecard.csv``,
-running nothing; ``tests/unit/test_record.py`` renders them again and compares.
+``record`` copies the tables the run in ``WORK`` built into ``docs/<name>/tables/`` with a ``run.json``:
+commit, machine, dates, command, numerics fingerprints and the code hash of every workflow script of the
+checkout that ran (``--checkout``, by default ``WORK``) (:mod:`clusterability.workflow.record`). The
+recorded runs (``RECORDS``): ``fidelity`` (the default; rule ``fidelity``'s tables, one network per
+family) and ``p1_paper`` (every table the run built, at ``scale: paper``). ``render`` scores each recorded
+run's tables against the papers' numbers (``config/papers/``) and writes its page (``docs/scorecard.md``,
+``docs/scorecard_p1_paper.md``) and ``docs/<name>/scorecard.csv``, running nothing; the fidelity run also
+fills the README's block. ``tests/unit/test_record.py`` renders them again and compares.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "fidelity"
 PAGE = REPO / "docs" / "scorecard.md"
+#: The runs recorded under docs/ (``docs/<name>/``) and their pages; the first fills the README's block.
+RECORDS = {
+    "fidelity": (RECORDED, PAGE),
+    "p1_paper": (REPO / "docs" / "p1_paper", REPO / "docs" / "scorecard_p1_paper.md"),
+}
 README = REPO / "README.md"
 BEGIN, END = "<!-- scorecard:begin -->", "<!-- scorecard:end -->"
 #: The README's parts of the papers (the catalogue's ``paper`` of each table) and their targets.
@@ -96,28 +104,41 @@ def render(folder: Path = RECORDED, page: Path = PAGE, readme: Path | None = REA
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
-    rec = sub.add_parser("record", help="copy a run's tables and its provenance into docs/fidelity")
+    rec = sub.add_parser("record", help="copy a run's tables and its provenance into docs/<name>")
+    rec.add_argument(
+        "--as",
+        dest="name",
+        choices=list(RECORDS),
+        default="fidelity",
+        help="which recorded run this is (fidelity: rule fidelity's tables; otherwise every table built)",
+    )
     rec.add_argument("--workdir", type=Path, required=True, help="the run's work folder (its results/)")
     rec.add_argument("--checkout", type=Path, help="the clone that ran it (default: --workdir)")
     rec.add_argument("--scale", default="fidelity")
     rec.add_argument("--started", required=True, help="when the run started (UTC)")
     rec.add_argument("--finished", required=True, help="when its last job finished (UTC)")
     rec.add_argument("--command", default="make fidelity MIRROR=../shared/datasets")
-    sub.add_parser("render", help="write docs/scorecard.md from docs/fidelity")
+    sub.add_parser("render", help="write each recorded run's page (docs/scorecard.md from docs/fidelity, ...)")
     args = parser.parse_args()
 
     from clusterability.errors import InputError
-    from clusterability.workflow.record import record_run
+    from clusterability.workflow.record import RUN_FILE, record_run
     from clusterability.workflow.scorecard import fidelity_tables, git_commit
 
     try:
         if args.action == "record":
             checkout = args.checkout or args.workdir
             _, experiments = load(args.scale)
+            folder = RECORDS[args.name][0]
+            tables = (
+                fidelity_tables(experiments) + fidelity_tables(experiments, gpu=True)
+                if args.name == "fidelity"
+                else list(experiments.tables)
+            )
             record = record_run(
                 args.workdir,
-                RECORDED,
-                fidelity_tables(experiments) + fidelity_tables(experiments, gpu=True),
+                folder,
+                tables,
                 checkout=checkout,
                 commit=git_commit(checkout),
                 scale=args.scale,
@@ -125,8 +146,10 @@ def main() -> None:
                 started=args.started,
                 finished=args.finished,
             )
-            print(f"recorded {len(record['tables'])} tables of commit {record['commit']} in {RECORDED}")
-        print(f"{PAGE.relative_to(REPO)}: {render()}")
+            print(f"recorded {len(record['tables'])} tables of commit {record['commit']} in {folder}")
+        for i, (folder, page) in enumerate(RECORDS.values()):
+            if (folder / RUN_FILE).is_file():
+                print(f"{page.relative_to(REPO)}: {render(folder, page, README if i == 0 else None)}")
     except InputError as exc:
         sys.exit(f"make_scorecard: error: {exc}")
 

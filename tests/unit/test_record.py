@@ -86,17 +86,20 @@ def test_the_page_names_the_jobs_whose_code_changed(workdir: Path, tmp_path: Pat
     assert "has changed in logic since this run** (`train_network`;" in page and "`figure`" not in page
 
 
-def test_the_committed_scorecard_is_what_the_recorded_run_gives(tmp_path: Path) -> None:
-    """docs/scorecard.md is rendered from docs/fidelity by this code (make scorecard-docs), nothing typed."""
-    if not (make_scorecard.RECORDED / record.RUN_FILE).is_file():
-        pytest.skip("no run recorded in docs/fidelity yet")
-    folder = tmp_path / "fidelity"
-    shutil.copytree(make_scorecard.RECORDED, folder)
+@pytest.mark.parametrize("name", list(make_scorecard.RECORDS))
+def test_the_committed_scorecard_is_what_the_recorded_run_gives(name: str, tmp_path: Path) -> None:
+    """Each recorded run's page (docs/scorecard.md from docs/fidelity, ...) is rendered from its folder by this
+    code (make scorecard-docs), nothing typed; the fidelity run's also fills the README's block."""
+    recorded, page = make_scorecard.RECORDS[name]
+    if not (recorded / record.RUN_FILE).is_file():
+        pytest.skip(f"no run recorded in {recorded} yet")
+    folder = tmp_path / name
+    shutil.copytree(recorded, folder)
     readme = tmp_path / "README.md"
     shutil.copy(make_scorecard.README, readme)
-    summary = make_scorecard.render(folder, tmp_path / "scorecard.md", readme)
-    expected = make_scorecard.PAGE.read_text()
+    summary = make_scorecard.render(folder, tmp_path / "scorecard.md", readme if name == "fidelity" else None)
+    expected = page.read_text()
     assert (tmp_path / "scorecard.md").read_text() == expected
-    assert readme.read_text() == make_scorecard.README.read_text()  # the README's block too
-    assert (folder / "scorecard.csv").read_bytes() == (make_scorecard.RECORDED / "scorecard.csv").read_bytes()
+    assert readme.read_text() == make_scorecard.README.read_text()  # the README's block: the fidelity run's
+    assert (folder / "scorecard.csv").read_bytes() == (recorded / "scorecard.csv").read_bytes()
     assert summary in expected
