@@ -46,6 +46,8 @@ REPO = Path(__file__).resolve().parents[1]
 DOCS = REPO / "docs"
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+#: docs/results.md's second block: P1 tables run at ``--scale paper`` (those of Table 1's networks, say).
+PAPER_BEGIN, PAPER_END = "<!-- results-paper:begin -->", "<!-- results-paper:end -->"
 P2_MLP = "paper2_mlp"
 P2_BEGIN, P2_END = "<!-- results-p2-mlp:begin -->", "<!-- results-p2-mlp:end -->"
 P2_PROMOTE = "paper2_promote"
@@ -130,9 +132,10 @@ def provenance(record: dict[str, object], workdir: Path) -> str:
 
 #: The pages with a generated block, and their markers.
 PAGES = {
-    "results.md": (BEGIN, END),
-    "results_p2_mlp.md": (P2_BEGIN, P2_END),
-    "results_p2_promote.md": (PROMOTE_BEGIN, PROMOTE_END),
+    "p1": ("results.md", BEGIN, END),
+    "p1_paper": ("results.md", PAPER_BEGIN, PAPER_END),
+    "p2_mlp": ("results_p2_mlp.md", P2_BEGIN, P2_END),
+    "p2_promote": ("results_p2_promote.md", PROMOTE_BEGIN, PROMOTE_END),
 }
 _COMMIT = re.compile(r"at commit `([0-9a-f]{7,40})`")
 _CHECK = re.compile(r"^Code check: .*$", re.M)
@@ -153,7 +156,7 @@ def code_check(commit: str) -> str:
 
 def update_code_checks() -> None:
     """Write each page's code check again (after the code changed), leaving the rest of its block as it is."""
-    for page, (begin, end) in PAGES.items():
+    for page, begin, end in PAGES.values():
         path = DOCS / page
         text = path.read_text()
         head, block = text.split(begin, 1)
@@ -403,6 +406,26 @@ def write_p1(record: dict[str, object], workdir: Path) -> None:
     print(f"wrote the block of docs/results.md ({len(tables)} tables; {where})")
 
 
+def write_p1_paper(record: dict[str, object], workdir: Path) -> None:
+    """docs/results.md's block of a run at the papers' settings: every P1 table it built, Table 1 beside the
+    paper's numbers; the row-by-row comparison is the scorecard's (docs/scorecard_p1_paper.md)."""
+    where = provenance(record, workdir)
+    tables = paper_tables(workdir)
+    parts = [
+        where,
+        "",
+        "Each number against the paper's, with the paper's spread and a verdict: "
+        "[scorecard_p1_paper.md](scorecard_p1_paper.md) (`python docs/make_scorecard.py record --as p1_paper`).",
+        "",
+    ]
+    for name, title in tables.items():
+        table = pd.read_csv(workdir / "results" / f"{name}.csv")
+        parts += [f"### {title}, `results/{name}.csv`", ""]
+        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    fill_page("results.md", "\n".join(parts), PAPER_BEGIN, PAPER_END)
+    print(f"wrote the paper-scale block of docs/results.md ({len(tables)} tables; {where})")
+
+
 def run_workflow(args: argparse.Namespace, workdir: Path) -> dict[str, object]:
     """Run ``snakemake TARGET`` in ``workdir``; record and return how (``run.json`` beside the results)."""
     commit = _git("rev-parse", "--short", "HEAD") + (
@@ -481,6 +504,9 @@ def main() -> None:
         return
     if args.target == P2_PROMOTE:
         write_p2_promote(record, workdir)
+        return
+    if args.scale == "paper":
+        write_p1_paper(record, workdir)
         return
     write_p1(record, workdir)
 

@@ -13,9 +13,9 @@ sys.path.insert(0, str(REPO / "docs"))
 import make_results  # noqa: E402
 
 
-@pytest.mark.parametrize("page", sorted(make_results.PAGES))
-def test_each_results_page_states_its_code_check(page: str) -> None:
-    begin, end = make_results.PAGES[page]
+@pytest.mark.parametrize("name", sorted(make_results.PAGES))
+def test_each_results_page_states_its_code_check(name: str) -> None:
+    page, begin, end = make_results.PAGES[name]
     block = (make_results.DOCS / page).read_text().split(begin, 1)[1].split(end, 1)[0]
     commit = make_results._COMMIT.search(block).group(1)
     known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=REPO, capture_output=True)
