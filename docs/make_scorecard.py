@@ -83,7 +83,9 @@ def fill_readme(block: str, readme: Path = README) -> None:
     write_page(readme, f"{head}{BEGIN}\n{block}\n{END}{rest.split(END, 1)[1]}")
 
 
-def render(folder: Path = RECORDED, page: Path = PAGE, readme: Path | None = README) -> str:
+def render(
+    folder: Path = RECORDED, page: Path = PAGE, readme: Path | None = README, label: str = "docs/fidelity"
+) -> str:
     """Write the scorecard page and CSV of the run recorded in ``folder``, and the README's block (unless
     ``readme`` is None); returns its summary line."""
     from clusterability.report.tables import write_csv
@@ -93,7 +95,9 @@ def render(folder: Path = RECORDED, page: Path = PAGE, readme: Path | None = REA
     record = read_record(folder)
     config, experiments = load(record["scale"])
     infos = table_infos(experiments, config)
-    card, text = render_scorecard(folder, infos, paper_files(REPO / "config" / "papers"), code_hashes(REPO))
+    card, text = render_scorecard(
+        folder, infos, paper_files(REPO / "config" / "papers"), code_hashes(REPO), label=label
+    )
     write_page(page, text)
     write_csv(card, folder / "scorecard.csv")
     if readme is not None:
@@ -149,7 +153,8 @@ def main() -> None:
             print(f"recorded {len(record['tables'])} tables of commit {record['commit']} in {folder}")
         for i, (folder, page) in enumerate(RECORDS.values()):
             if (folder / RUN_FILE).is_file():
-                print(f"{page.relative_to(REPO)}: {render(folder, page, README if i == 0 else None)}")
+                label = folder.relative_to(REPO).as_posix()
+                print(f"{page.relative_to(REPO)}: {render(folder, page, README if i == 0 else None, label)}")
     except InputError as exc:
         sys.exit(f"make_scorecard: error: {exc}")
 

@@ -97,7 +97,8 @@ def test_the_committed_scorecard_is_what_the_recorded_run_gives(name: str, tmp_p
     shutil.copytree(recorded, folder)
     readme = tmp_path / "README.md"
     shutil.copy(make_scorecard.README, readme)
-    summary = make_scorecard.render(folder, tmp_path / "scorecard.md", readme if name == "fidelity" else None)
+    label = recorded.relative_to(make_scorecard.REPO).as_posix()
+    summary = make_scorecard.render(folder, tmp_path / "scorecard.md", readme if name == "fidelity" else None, label)
     expected = page.read_text()
     assert (tmp_path / "scorecard.md").read_text() == expected
     assert readme.read_text() == make_scorecard.README.read_text()  # the README's block: the fidelity run's
