@@ -69,7 +69,8 @@ fidelity_gpu: install
 	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- fidelity_gpu
 	$(SNAKEMAKE) --cores $(CORES) $(FIDELITY_ARGS) $(MIRROR_CONFIG) -- scorecard
 
-# docs/scorecard.md from the run recorded in docs/fidelity (docs/make_scorecard.py record ... records one).
+# docs/scorecard.md and docs/scorecard_p1_paper.md from the runs recorded in docs/fidelity and docs/p1_paper
+# (docs/make_scorecard.py record [--as p1_paper] ... records one).
 scorecard-docs: install
 	$(VENV)/bin/python docs/make_scorecard.py render
 
