@@ -380,16 +380,23 @@ def cost_lines(workdir: Path) -> tuple[list[str], str]:
     return lines, summary
 
 
+def table_sections(workdir: Path, tables: dict[str, str], heading: str) -> list[str]:
+    """Each built table under a heading of its title and file; Table 1 beside the paper's values."""
+    parts = []
+    for name, title in tables.items():
+        table = pd.read_csv(workdir / "results" / f"{name}.csv")
+        parts += [f"{heading} {title}, `results/{name}.csv`", ""]
+        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    return parts
+
+
 def write_p1(record: dict[str, object], workdir: Path) -> None:
     """The block of docs/results.md: projected costs, every P1 table built (Table 1 beside the paper's)."""
     where = provenance(record, workdir)
     tables = paper_tables(workdir)
     cost_table, cost_summary = cost_lines(workdir)
     parts = [where, "", cost_summary, ""]
-    for name, title in tables.items():
-        table = pd.read_csv(workdir / "results" / f"{name}.csv")
-        parts += [f"## {title}, `results/{name}.csv`", ""]
-        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    parts += table_sections(workdir, tables, "##")
     parts += [
         "## Projected core-hours at the papers' settings",
         "",
@@ -418,10 +425,7 @@ def write_p1_paper(record: dict[str, object], workdir: Path) -> None:
         "[scorecard_p1_paper.md](scorecard_p1_paper.md) (`python docs/make_scorecard.py record --as p1_paper`).",
         "",
     ]
-    for name, title in tables.items():
-        table = pd.read_csv(workdir / "results" / f"{name}.csv")
-        parts += [f"### {title}, `results/{name}.csv`", ""]
-        parts += [markdown_table(table, with_paper=True) if name == "table1" else csv_markdown(table), ""]
+    parts += table_sections(workdir, tables, "###")
     fill_page("results.md", "\n".join(parts), PAPER_BEGIN, PAPER_END)
     print(f"wrote the paper-scale block of docs/results.md ({len(tables)} tables; {where})")
 
