@@ -42,7 +42,7 @@ rule sleep:
 
 # Runs Snakemake's command line in this process: argv[1] is "on" or "off", argv[2] where to write the figures.
 RUNNER = """
-import json, resource, sys, time
+import json, resource, sys
 from snakemake.scheduling.job_scheduler import JobScheduler
 from clusterability.workflow import scheduling
 
@@ -58,7 +58,6 @@ def counted(self, jobs):
     return select(self, jobs)
 JobScheduler.job_selector = counted
 from snakemake.cli import main
-t0 = time.perf_counter()
 try:
     main(sys.argv[3:])
 except SystemExit as exc:
