@@ -23,7 +23,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RECORDED = REPO / "docs" / "fidelity"
 PAGE = REPO / "docs" / "scorecard.md"
-#: The runs recorded under docs/ (``docs/<name>/``) and their pages; the first fills the README's block.
+#: The runs recorded under docs/ (``docs/<name>/``) and their pages; ``fidelity`` also fills the README's block.
 RECORDS = {
     "fidelity": (RECORDED, PAGE),
     "p1_paper": (REPO / "docs" / "p1_paper", REPO / "docs" / "scorecard_p1_paper.md"),
@@ -151,10 +151,11 @@ def main() -> None:
                 finished=args.finished,
             )
             print(f"recorded {len(record['tables'])} tables of commit {record['commit']} in {folder}")
-        for i, (folder, page) in enumerate(RECORDS.values()):
+        for name, (folder, page) in RECORDS.items():
             if (folder / RUN_FILE).is_file():
+                readme = README if name == "fidelity" else None
                 label = folder.relative_to(REPO).as_posix()
-                print(f"{page.relative_to(REPO)}: {render(folder, page, README if i == 0 else None, label)}")
+                print(f"{page.relative_to(REPO)}: {render(folder, page, readme, label)}")
     except InputError as exc:
         sys.exit(f"make_scorecard: error: {exc}")
 
